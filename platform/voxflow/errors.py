@@ -1,0 +1,29 @@
+"""User-facing errors.
+
+Every problem caused by the user's input (config, files, data, checkpoints) raises a
+:class:`VoxflowError` subclass whose message is ONE line naming the file, section or key, what was
+expected and what was received.  The console scripts print that line and exit with status 2; any
+other exception is an internal error (one line plus a hint to rerun with ``--debug``).
+"""
+
+
+class VoxflowError(Exception):
+    """Base class of errors caused by bad user input; printed as one line, exit status 2."""
+
+    exit_code = 2
+
+
+class ConfigError(VoxflowError):
+    """A configuration file or command-line override is malformed or invalid."""
+
+
+class DataError(VoxflowError):
+    """An input image, label, CSV file or subject list is missing, unreadable or inconsistent."""
+
+
+class CheckpointError(VoxflowError):
+    """A checkpoint, saved model state or inferred output that an action needs is missing."""
+
+
+class PluginError(VoxflowError):
+    """A plugin named by import path cannot be imported or has the wrong signature."""

@@ -1,0 +1,48 @@
+"""Install voxflow: `pip install -e .[test]` (CPU) or `pip install -e .[gpu]` (CUDA wheels)."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "platform/voxflow/__init__.py").read_text()).group(1)
+
+setup(
+    name="voxflow",
+    version=VERSION,
+    description="Config-driven deep learning for medical imaging on TensorFlow 2 / Keras 3",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    package_dir={"": "platform"},
+    packages=find_packages(where="platform"),
+    include_package_data=True,
+    install_requires=[
+        "tensorflow>=2.16",
+        "nibabel>=5.0",
+        "SimpleITK>=2.2",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "pyyaml>=6.0",
+        "tensorboard>=2.16",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout>=2"],
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
+        "plot": ["matplotlib>=3.7"],
+    },
+    entry_points={
+        "console_scripts": [
+            "net_segment=voxflow.cli.main:net_segment",
+            "net_run=voxflow.cli.main:net_run",
+        ]
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Medical Science Apps.",
+        "Topic :: Scientific/Engineering :: Image Processing",
+    ],
+)
