@@ -1,0 +1,1 @@
+"""Applications: one file per task, wiring reader, sampler, network, loss and outputs per action."""

@@ -1,0 +1,239 @@
+"""Segmentation: images (one or more sources as channels) → a label map of ``num_classes``.
+
+Wires the four parts per action:
+
+==========  =====================================  ===========================================
+action      reads                                  uses
+==========  =====================================  ===========================================
+train       image, label, weight?, sampler?        window sampler (``window_sampling``), loss
+inference   image                                  grid sampler + grid aggregator, argmax/probs
+evaluation  label, inferred outputs                metrics → CSV
+==========  =====================================  ===========================================
+
+Nothing here imports TensorFlow at module level, so the CLI can validate a config before paying
+for TensorFlow's start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from voxflow import registry
+from voxflow.applications import segmentation_outputs as outputs
+from voxflow.data.preprocessing import Preprocessor
+from voxflow.data.subjects import find_subjects, split_subjects, subjects_to_infer
+from voxflow.errors import ConfigError, DataError
+
+log = logging.getLogger("voxflow")
+
+
+class SegmentationApplication:
+    """The ``net_segment`` application (config section ``[SEGMENTATION]``)."""
+
+    REQUIRED_CONFIG_SECTION = "SEGMENTATION"
+
+    def __init__(self, cfg: Any, action: str) -> None:
+        self.cfg = cfg
+        self.action = action
+        self.num_classes = int(cfg.app.num_classes)
+        self.window = self._window_shape()
+        flat = [axis for axis, size in enumerate(self.window) if size == 1]
+        if len(flat) > 1:
+            raise ConfigError(
+                f"spatial_window_size {self._window_text()} has {len(flat)} axes of size 1: "
+                "expected a 3-D window or a 2-D window with exactly one axis of size 1."
+            )
+        self.flat_axis = flat[0] if flat else None
+        self.spatial_dims = 2 if flat else 3
+        self.pre: Preprocessor | None = None
+        self.train_volumes: list[Any] = []
+        self.valid_volumes: list[Any] = []
+        self.infer_subjects: list[Any] = []
+        self.channels = len(cfg.app.image)
+
+    # ----------------------------------------------------------------------- config views
+    def _window_text(self) -> str:
+        return "×".join(str(v) for v in self.window)
+
+    def _window_shape(self) -> tuple[int, int, int]:
+        cfg = self.cfg
+        if self.action == "inference" and cfg.inference.spatial_window_size:
+            return tuple(int(v) for v in cfg.inference.spatial_window_size)
+        sections = [s for role in ("image", "label", "weight", "sampler") for s in (getattr(cfg.app, role) or ())]
+        windows = {s: tuple(cfg.inputs[s].spatial_window_size) for s in sections
+                   if s in cfg.inputs and cfg.inputs[s].spatial_window_size}
+        if not windows:
+            first = cfg.app.image[0]
+            raise ConfigError(
+                f"Missing key `spatial_window_size` in [{first}] of {cfg.path}: expected the window size "
+                "in voxels, e.g. 64,64,64 (or 96,96,1 for 2-D slices)."
+            )
+        distinct = set(windows.values())
+        if len(distinct) > 1:
+            listing = ", ".join(f"[{s}] {'×'.join(map(str, w))}" for s, w in windows.items())
+            raise ConfigError(f"Input sections disagree on spatial_window_size ({listing}): voxflow uses one window for every source.")
+        return distinct.pop()
+
+    def _roles(self) -> dict[str, tuple[str, ...]]:
+        app = self.cfg.app
+        if self.action == "train":
+            roles = {"image": tuple(app.image), "label": tuple(app.label)}
+            for optional in ("weight", "sampler"):
+                if getattr(app, optional):
+                    roles[optional] = tuple(getattr(app, optional))
+            return roles
+        if self.action == "inference":
+            return {"image": tuple(app.image)}
+        return {"label": tuple(app.label)}
+
+    # ---------------------------------------------------------------------------- prepare
+    def prepare(self) -> None:
+        """Check everything that can be checked, then load the data the action needs."""
+        cfg = self.cfg
+        if self.action != "evaluation":
+            self._check_network_fits()
+        roles = self._roles()
+        self.pre = Preprocessor(cfg, roles, min_shape=self.window)
+        if self.action == "evaluation":
+            self.pre.load_state()
+            return
+        sections = tuple(dict.fromkeys(s for names in roles.values() for s in names))
+        subjects = find_subjects(cfg, sections=sections)
+        parts = split_subjects([s.id for s in subjects], cfg, self.action)
+        by_id = {s.id: s for s in subjects}
+        if self.action == "inference":
+            self.pre.load_state()
+            wanted = subjects_to_infer(parts, cfg.inference.dataset_to_infer)
+            self.infer_subjects = [by_id[i] for i in wanted if i in by_id]
+            if not self.infer_subjects:
+                raise DataError(f"No subject to infer (dataset_to_infer = '{cfg.inference.dataset_to_infer or 'default'}').")
+            return
+        training = [by_id[i] for i in parts["training"] if i in by_id]
+        validation = [by_id[i] for i in parts["validation"] if i in by_id]
+        if not training:
+            raise DataError(f"No training subject: every subject is in validation/inference of {cfg.system.dataset_split_file}.")
+        self.pre.fit(training)
+        self.train_volumes = self._load(training)
+        self.valid_volumes = self._load(validation)
+        self.channels = int(self.train_volumes[0].arrays["image"].shape[-1])
+        log.info("training on %d subjects, validating on %d; window %s, %d-D network",
+                 len(training), len(validation), self._window_text(), self.spatial_dims)
+        if cfg.training.validation_every_n > 0 and not validation:
+            log.warning("validation_every_n > 0 but there is no validation subject: validation skipped")
+
+    def _load(self, subjects: list[Any]) -> list[Any]:
+        workers = max(1, int(self.cfg.system.num_threads))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(self.pre.load, subjects))
+
+    def _network_class(self) -> Any:
+        return registry.resolve("network", self.cfg.network.name, search_dirs=(self.cfg.config_dir,))
+
+    def _check_network_fits(self) -> None:
+        from voxflow.networks import check_window  # noqa: PLC0415 - TensorFlow on demand
+
+        net_class = self._network_class()
+        spatial = [v for v in self.window if v != 1] if self.flat_axis is not None else list(self.window)
+        try:
+            check_window(net_class, tuple(spatial))
+        except ValueError as err:
+            raise ConfigError(f"spatial_window_size {self._window_text()} cannot be used with [NETWORK] name = "
+                              f"{self.cfg.network.name}: {err}") from err
+
+    # ---------------------------------------------------------------------------- network
+    def build_network(self) -> Any:
+        """The network named in ``[NETWORK]`` with its ``network_args``."""
+        import keras  # noqa: PLC0415
+
+        cfg = self.cfg.network
+        net_class = self._network_class()
+        regulariser = None
+        if cfg.decay > 0:
+            regulariser = keras.regularizers.L1(cfg.decay) if cfg.reg_type == "L1" else keras.regularizers.L2(cfg.decay)
+        kwargs = dict(cfg.network_args or {})
+        try:
+            return net_class(
+                num_classes=self.num_classes, spatial_dims=self.spatial_dims, acti_func=cfg.activation_function,
+                keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer, w_regularizer=regulariser, **kwargs)
+        except TypeError as err:
+            raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
+
+    def example_input(self) -> Any:
+        """A zero batch of one window, shaped as the network sees it (builds the model)."""
+        shape = [v for i, v in enumerate(self.window) if i != self.flat_axis]
+        return np.zeros((1, *shape, self.channels), dtype=np.float32)
+
+    def _to_net(self, tensor: Any) -> Any:
+        import tensorflow as tf  # noqa: PLC0415
+
+        return tensor if self.flat_axis is None else tf.squeeze(tensor, axis=1 + self.flat_axis)
+
+    def _from_net(self, tensor: Any) -> Any:
+        import tensorflow as tf  # noqa: PLC0415
+
+        return tensor if self.flat_axis is None else tf.expand_dims(tensor, axis=1 + self.flat_axis)
+
+    def network_input(self, batch: dict) -> Any:
+        """The image windows of a batch in the network's layout."""
+        return self._to_net(batch["image"])
+
+    # ------------------------------------------------------------------------------- data
+    def _sampler(self, volumes: list[Any], seed: int) -> Any:
+        cfg = self.cfg
+        sampler_class = registry.resolve("sampler", cfg.network.window_sampling, search_dirs=(cfg.config_dir,))
+        return sampler_class(
+            [v.arrays for v in volumes], window_shape=self.window,
+            windows_per_volume=cfg.training.sample_per_volume, shuffle_buffer=cfg.network.queue_length,
+            num_parallel_calls=cfg.system.num_threads, seed=seed)
+
+    def training_dataset(self) -> Any:
+        """Infinite dataset of training windows (unbatched)."""
+        return self._sampler(self.train_volumes, int(self.cfg.system.seed)).dataset()
+
+    def validation_dataset(self) -> Any:
+        """The same validation windows every round (fixed seed), or None without validation subjects."""
+        if not self.valid_volumes:
+            return None
+        return self._sampler(self.valid_volumes, int(self.cfg.system.seed) + 1).dataset()
+
+    # ------------------------------------------------------------------------------- loss
+    def loss(self, batch: dict, logits: Any) -> Any:
+        """``[TRAINING] loss_type`` on a batch (weight map applied if configured)."""
+        from voxflow.losses import get_loss  # noqa: PLC0415
+
+        loss_fn = get_loss(self.cfg.training.loss_type, search_dirs=(self.cfg.config_dir,))
+        weight = self._to_net(batch["weight"]) if "weight" in batch else None
+        return loss_fn(self._to_net(batch["label"]), logits, weight)
+
+    def validation_metrics(self, batch: dict, logits: Any) -> dict[str, float]:
+        """Per-class Dice of the argmax prediction on one (local) batch."""
+        from voxflow.evaluation.metrics import per_class_dice  # noqa: PLC0415
+
+        prediction = np.argmax(np.asarray(self._from_net(logits)), axis=-1)
+        reference = np.asarray(batch["label"])[..., 0].astype(np.int64)
+        dice = per_class_dice(reference, prediction, self.num_classes)
+        return {f"dice_class_{k}": float(dice[k]) for k in range(1, self.num_classes)}
+
+    def summary_volumes(self, batch: dict, logits: Any) -> dict[str, np.ndarray]:
+        """Image, label and prediction of the first window, for TensorBoard."""
+        prediction = np.argmax(np.asarray(self._from_net(logits))[0], axis=-1)
+        return {"image": np.asarray(batch["image"])[0, ..., 0], "label": np.asarray(batch["label"])[0, ..., 0],
+                "prediction": prediction.astype(np.float32)}
+
+    # ------------------------------------------------------------------ inference, evaluation
+    def infer(self, model: Any, strategy: Any) -> dict:
+        """Segment every subject to infer; see :mod:`voxflow.applications.segmentation_outputs`."""
+        return outputs.infer(self, model, strategy)
+
+    def evaluate(self) -> dict:
+        """Metrics of the inferred outputs against the labels, to CSV."""
+        return outputs.evaluate(self)
+
+    @classmethod
+    def report(cls, action: str, result: dict) -> str:
+        """The closing lines printed by the console script."""
+        return outputs.report(action, result)

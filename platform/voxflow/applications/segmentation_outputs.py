@@ -1,0 +1,132 @@
+"""Segmentation outputs: grid inference back to each input's own geometry, and evaluation.
+
+Inference writes ``<save_seg_dir>/<subject><output_postfix>.nii.gz`` (argmax labels in the
+original label values, or softmax probabilities with ``output_prob``) on exactly the grid of the
+subject's first image file, and ``inferred.csv`` listing them. Evaluation compares those files
+with the labels in their native space (spacing in mm from the affine) and writes a CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+from voxflow.atomic import atomic_write_text
+from voxflow.errors import CheckpointError, DataError
+from voxflow.io import read_image, write_image
+
+log = logging.getLogger("voxflow")
+
+INFERRED_CSV = "inferred.csv"
+EVALUATION_CSV = "evaluation.csv"
+
+
+def infer(app: Any, model: Any, strategy: Any) -> dict:
+    """Grid-sample, predict, aggregate, invert preprocessing and write each subject."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    from voxflow.data.aggregators import GridAggregator  # noqa: PLC0415
+    from voxflow.data.samplers import GridSampler  # noqa: PLC0415
+
+    cfg = app.cfg
+    out_dir = cfg.inference.save_seg_dir
+    os.makedirs(out_dir, exist_ok=True)
+
+    @tf.function(reduce_retracing=True)
+    def predict(windows: tf.Tensor) -> tf.Tensor:
+        return tf.nn.softmax(tf.cast(model(windows, training=False), tf.float32), axis=-1)
+
+    border = tuple(int(b) for b in cfg.inference.border)
+    rows: list[tuple[str, str]] = []
+    for subject in app.infer_subjects:
+        volume = app.pre.load(subject)
+        image = volume.arrays["image"]
+        shape = image.shape[:3]
+        sampler = GridSampler(shape, app.window, border)
+        aggregator = GridAggregator(shape, app.num_classes, app.window, border,
+                                    blending=cfg.inference.blending, fill_constant=cfg.inference.fill_constant)
+        for batch in sampler.dataset(image).batch(cfg.network.batch_size):
+            probabilities = app._from_net(predict(app.network_input(batch)))
+            aggregator.add(np.asarray(probabilities), np.asarray(batch["location"]))
+        restored = app.pre.invert(aggregator.result(), volume.geometry, interp_order=cfg.inference.output_interp_order)
+        if cfg.app.output_prob:
+            data = restored.astype(np.float32)
+        else:
+            data = app.pre.labels_to_original(np.argmax(restored, axis=-1))
+        path = os.path.join(out_dir, f"{subject.id}{cfg.inference.output_postfix}.nii.gz")
+        write_image(path, data, volume.geometry.affine, reference=volume.geometry.reference)
+        rows.append((subject.id, path))
+        _write_csv(os.path.join(out_dir, INFERRED_CSV), ["subject_id", "path"], rows)
+        log.info("wrote %s", path)
+    return {"outputs": rows, "folder": out_dir}
+
+
+def evaluate(app: Any) -> dict:
+    """Per-subject, per-label metrics of the inferred segmentations, to ``save_csv_dir``."""
+    from voxflow.data.subjects import find_subjects  # noqa: PLC0415
+    from voxflow.evaluation.metrics import evaluate_labels  # noqa: PLC0415
+
+    cfg = app.cfg
+    listing = os.path.join(cfg.inference.save_seg_dir, INFERRED_CSV)
+    if not os.path.isfile(listing):
+        raise CheckpointError(f"No inferred output: {listing} does not exist. Run `net_segment inference -c {cfg.path}` first.")
+    with open(listing, newline="", encoding="utf-8") as handle:
+        inferred = [(row["subject_id"], row["path"]) for row in csv.DictReader(handle)]
+    if not inferred:
+        raise CheckpointError(f"No inferred output listed in {listing}.")
+    labels_by_id = {s.id: s for s in find_subjects(cfg, sections=tuple(cfg.app.label))}
+    metrics = tuple(cfg.evaluation.evaluations)
+    label_values = [int(v) for v in np.asarray(app.pre.labels_to_original(np.arange(1, app.num_classes))).ravel()]
+    rows: list[dict] = []
+    for subject_id, seg_path in inferred:
+        if subject_id not in labels_by_id:
+            raise DataError(f"Inferred subject '{subject_id}' ({seg_path}) has no label in [{cfg.app.label[0]}].")
+        ref_path = labels_by_id[subject_id].files[cfg.app.label[0]]
+        reference, segmentation = read_image(ref_path), read_image(seg_path)
+        ref = np.squeeze(np.asarray(reference.data))
+        seg = np.squeeze(np.asarray(segmentation.data))
+        if ref.shape != seg.shape or not np.allclose(reference.affine, segmentation.affine, atol=1e-3):
+            raise DataError(f"Segmentation {seg_path} (shape {seg.shape}) does not share the grid of label {ref_path} "
+                            f"(shape {ref.shape}): expected the same shape and affine.")
+        spacing = tuple(float(s) for s in np.sqrt((reference.affine[:3, :3] ** 2).sum(axis=0)))[: ref.ndim]
+        for row in evaluate_labels(np.rint(ref).astype(np.int64), np.rint(seg).astype(np.int64),
+                                   label_values, spacing, metrics):
+            rows.append({"subject_id": subject_id, **row})
+    out = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_CSV)
+    columns = ["subject_id", "label", *[m for m in metrics]]
+    _write_csv(out, columns, [[row.get(c) for c in columns] for row in rows])
+    summary = {}
+    for value in label_values:
+        chosen = [r for r in rows if int(r["label"]) == value]
+        summary[value] = {m: float(np.mean([r[m] for r in chosen])) for m in metrics}
+    return {"csv": out, "summary": summary, "subjects": len(inferred)}
+
+
+def report(action: str, result: dict) -> str:
+    """A short human summary of an action's result."""
+    if action == "train":
+        if not result:
+            return "training: nothing to do"
+        parts = [f"{k}={v:.4f}" for k, v in result.items()]
+        return "training finished: " + ", ".join(parts)
+    if action == "inference":
+        return f"inference: wrote {len(result['outputs'])} segmentation(s) to {result['folder']} (listed in {INFERRED_CSV})"
+    lines = [f"evaluation of {result['subjects']} subject(s) written to {result['csv']}", "mean over subjects:"]
+    metrics = next(iter(result["summary"].values())).keys() if result["summary"] else []
+    lines.append("label  " + "  ".join(f"{m:>16}" for m in metrics))
+    for label, values in result["summary"].items():
+        lines.append(f"{label:<5}  " + "  ".join(f"{values[m]:>16.4f}" for m in metrics))
+    return "\n".join(lines)
+
+
+def _write_csv(path: str, header: list[str], rows: list) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())

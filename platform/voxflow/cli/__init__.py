@@ -1,0 +1,1 @@
+"""Console scripts: argument parsing only, then the ApplicationDriver."""

@@ -1,0 +1,190 @@
+"""The typed configuration objects, :class:`Section` and :class:`Config`, and :func:`save_config`.
+
+Example:
+    >>> cfg = load_config("config.ini")                      # doctest: +SKIP
+    >>> cfg.network.batch_size, cfg.inputs["T1"].pixdim      # doctest: +SKIP
+    (2, (1.0, 1.0, 1.0))
+    >>> cfg.system.seed = 1234           # the engine may set values  # doctest: +SKIP
+    >>> save_config(cfg, "model/settings_train.ini")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from typing import Any, Iterator
+
+from voxflow.config import schema
+from voxflow.config.messages import closest
+
+
+class Section:
+    """One section's typed values, read and set as attributes (``cfg.network.batch_size``).
+
+    Only keys the section's schema defines exist; setting an unknown attribute is an error, so a
+    typo cannot go unnoticed.  ``name`` is the section's name (``"NETWORK"``, ``"T1"``) except in
+    ``[NETWORK]``, whose ``name`` key (the network) takes precedence: use :attr:`section_name` to
+    get any section's name unambiguously.
+    """
+
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", dict(values))
+
+    @property
+    def section_name(self) -> str:
+        """The section's name as written (system sections in upper case)."""
+        return self._name
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        values = object.__getattribute__(self, "_values")
+        if key in values:
+            return values[key]
+        if key == "name":
+            return self._name
+        near = closest(key, values)
+        hint = f" Did you mean `{near}`?" if near else ""
+        raise AttributeError(f"Section [{self._name}] has no key `{key}`.{hint}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key not in self._values:
+            near = closest(key, self._values)
+            hint = f" Did you mean `{near}`?" if near else ""
+            raise AttributeError(f"Section [{self._name}] has no key `{key}`.{hint}")
+        self._values[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def keys(self) -> list[str]:
+        """The section's keys in schema order."""
+        return list(self._values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A deep copy of ``{key: value}``."""
+        return copy.deepcopy(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Section):
+            return NotImplemented
+        return self._name == other._name and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"Section({self._name!r}, {self._values!r})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Section:
+        return Section(self._name, copy.deepcopy(self._values, memo))
+
+
+class Config:
+    """A validated configuration: the system sections, the application section and the inputs.
+
+    Attributes:
+        system, network, training, inference, evaluation: the system sections.
+        app: the application section (e.g. ``[SEGMENTATION]``); ``app_name`` is its name.
+        inputs: input-source sections by name, in file order.
+        path: the absolute config file path, or ``None`` if built from a mapping.
+        config_dir: the folder relative paths written in the config were resolved against.
+        action: the action the config was validated for (train, inference or evaluation).
+    """
+
+    def __init__(self, sections: dict[str, Section], app: Section, inputs: dict[str, Section],
+                 path: str | None, config_dir: str, action: str) -> None:
+        self.system = sections["SYSTEM"]
+        self.network = sections["NETWORK"]
+        self.training = sections["TRAINING"]
+        self.inference = sections["INFERENCE"]
+        self.evaluation = sections["EVALUATION"]
+        self.app = app
+        self.app_name = app.section_name
+        self.inputs = inputs
+        self.path = path
+        self.config_dir = config_dir
+        self.action = action
+
+    def sections(self) -> dict[str, Section]:
+        """All sections in saving order: system sections, the app section, then the inputs."""
+        ordered = {
+            "SYSTEM": self.system, "NETWORK": self.network, "TRAINING": self.training,
+            "INFERENCE": self.inference, "EVALUATION": self.evaluation, self.app_name: self.app,
+        }
+        ordered.update(self.inputs)
+        return ordered
+
+    def schema_of(self, section_name: str) -> dict[str, schema.Key]:
+        """The key table that describes ``section_name`` of this config."""
+        if section_name in self.inputs:
+            return schema.INPUT_KEYS
+        return schema.section_keys(section_name)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """``{section: {key: value}}`` with every value resolved (a deep copy)."""
+        return {name: section.as_dict() for name, section in self.sections().items()}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.app_name == other.app_name and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Config(path={self.path!r}, app={self.app_name!r}, inputs={list(self.inputs)!r})"
+
+
+def format_value(key: schema.Key | None, value: Any) -> str:
+    """Write one typed value as INI text that parses back to it."""
+    if value is None:
+        return ""
+    if key is None:
+        return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return key.type.format(value)
+
+
+def render_ini(cfg: Config) -> str:
+    """Return the fully resolved configuration as INI text (see :func:`save_config`)."""
+    lines = ["# voxflow configuration, fully resolved (absolute paths, every default written out).\n"]
+    for name, section in cfg.sections().items():
+        table = cfg.schema_of(name)
+        lines.append(f"\n[{name}]\n")
+        for key, value in section.as_dict().items():
+            text = format_value(table.get(key), value)
+            lines.append(f"{key} = {text}\n" if text else f"{key} =\n")
+    return "".join(lines)
+
+
+def save_config(cfg: Config, path: str | os.PathLike[str]) -> str:
+    """Write the fully resolved config as INI, atomically; loading it back gives an equal config.
+
+    Paths are absolute, arrays comma lists, unset values empty.  The file is written to a
+    temporary name in the destination folder (created if needed), then moved into place.
+
+    Args:
+        cfg: the configuration.
+        path: the destination file.
+
+    Returns:
+        The absolute path written.
+    """
+    target = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    text = render_ini(cfg)
+    handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=".tmp-", suffix=".ini",
+                                         delete=False, encoding="utf-8")
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, target)
+    except BaseException:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)
+        raise
+    return target

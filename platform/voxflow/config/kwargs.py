@@ -1,0 +1,117 @@
+"""Keyword-argument values such as ``[NETWORK] network_args = base_features=8, depth=3``.
+
+The text is a comma list of ``name=value`` pairs.  Each value becomes an ``int``, ``float``,
+``bool`` (``true``/``false``/``yes``/``no``), ``None`` (``none``), a tuple of those when written
+in parentheses (``kernel=(3, 3, 1)``), or else a string; quote a string that would otherwise read
+as a number or word (``tag='1'``).  In YAML a mapping is accepted directly.
+
+Example:
+    >>> KwargsType().parse("base_features=8, depth=3, residual=yes", base_dir=".")
+    {'base_features': 8, 'depth': 3, 'residual': True}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from voxflow.config.values import InvalidValue, ValueType
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORDS = {"true": True, "yes": True, "false": False, "no": False, "none": None}
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are outside parentheses, brackets and quotes."""
+    parts, depth, quote, current = [], 0, "", []
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if quote or depth != 0:
+        raise InvalidValue(detail="unbalanced quotes or parentheses")
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
+
+
+def parse_scalar(text: str) -> Any:
+    """Read one keyword value written as text (see the module docstring)."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if len(text) >= 2 and (text[0], text[-1]) in (("(", ")"), ("[", "]")):
+        return tuple(parse_scalar(item) for item in _split_top_level(text[1:-1]))
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.lower() in _WORDS:
+        return _WORDS[text.lower()]
+    return text
+
+
+def _native(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_native(item) for item in value)
+    if isinstance(value, dict):
+        raise InvalidValue(detail="nested mappings are not allowed")
+    return value
+
+
+def format_scalar(value: Any) -> str:
+    """Write one keyword value so that :func:`parse_scalar` reads it back unchanged."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_scalar(item) for item in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, str):
+        plain = parse_scalar(value) == value and not re.search(r"[,=()\[\]'\"]", value) and value == value.strip()
+        return value if plain and value else repr(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class KwargsType(ValueType):
+    """Keyword arguments ``name=value, ...`` parsed into a ``dict``."""
+
+    doc_name = "kwargs"
+
+    def expected(self) -> str:
+        return "keyword arguments name=value separated by commas, e.g. base_features=8, depth=3"
+
+    def parse(self, value: Any, base_dir: str) -> dict[str, Any]:
+        if isinstance(value, dict):
+            pairs = [(str(name), _native(item)) for name, item in value.items()]
+        elif isinstance(value, str):
+            pairs = []
+            for part in _split_top_level(value):
+                name, equals, text = part.partition("=")
+                if not equals:
+                    raise InvalidValue(detail=f"'{part}' has no '='")
+                pairs.append((name.strip(), parse_scalar(text)))
+        else:
+            raise InvalidValue()
+        result: dict[str, Any] = {}
+        for name, item in pairs:
+            if not _IDENTIFIER.fullmatch(name):
+                raise InvalidValue(detail=f"'{name}' is not a valid argument name")
+            if name in result:
+                raise InvalidValue(detail=f"'{name}' is given twice")
+            result[name] = item
+        return result
+
+    def format(self, value: Any) -> str:
+        if not value:
+            return ""
+        return ", ".join(f"{name}={format_scalar(item)}" for name, item in value.items())

@@ -1,0 +1,301 @@
+"""The configuration schema: every section, key, type, default, constraint and one-line doc.
+
+This is the only place keys are declared; the parser, the validator, ``save_config`` and the
+generated configuration reference all read it.  Sections are of three kinds:
+
+* the system sections :data:`SYSTEM_SECTIONS` (``[SYSTEM]``, ``[NETWORK]``, ...);
+* one application section per task (``[SEGMENTATION]``), registered with
+  :func:`register_app_section` so that new applications add their own;
+* input-source sections (``[T1]``, ``[label]``, ...): every other section, validated against
+  :data:`INPUT_KEYS`.
+
+Example:
+    >>> from voxflow.config import schema
+    >>> schema.section_keys("NETWORK")["batch_size"].default
+    2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from voxflow.config.arrays import (
+    AxcodesType,
+    FloatArrayType,
+    SectionNamesType,
+    SpatialFloatType,
+    SpatialIntType,
+    StrArrayType,
+    WindowType,
+)
+from voxflow.config.kwargs import KwargsType
+from voxflow.config.paths import PathDefault, PathListType, PathType
+from voxflow.config.values import (
+    BoolType,
+    CheckpointType,
+    ChoiceType,
+    FloatType,
+    IntType,
+    RegexType,
+    StrType,
+    ValueType,
+)
+
+ACTIONS = ("train", "inference", "evaluation")
+SYSTEM_SECTIONS = ("SYSTEM", "NETWORK", "TRAINING", "INFERENCE", "EVALUATION")
+#: Pseudo section name under which the input-source keys are listed.
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key.
+
+    Attributes:
+        name: the key, lower case.
+        type: how values are parsed and written.
+        default: value when unset (a :class:`PathDefault` for paths derived from folders).
+        doc: one-line meaning; differences from NiftyNet are marked "(≠NiftyNet: ...)".
+        required: ``True`` if always required, or the actions that require it.
+        role: for application sections, whether the value names input sections.
+    """
+
+    name: str
+    type: ValueType
+    default: Any
+    doc: str
+    required: bool | tuple[str, ...] = False
+    role: bool = False
+
+    def required_for(self, action: str) -> bool:
+        """Whether the key must be set for ``action``."""
+        return self.required is True or (isinstance(self.required, tuple) and action in self.required)
+
+
+def _table(*keys: Key) -> dict[str, Key]:
+    return {key.name: key for key in keys}
+
+
+_DOTTED = "or a dotted import path"
+_NAME = StrType("a network name (e.g. toynet, unet) or a dotted import path")
+
+INPUT_KEYS: dict[str, Key] = _table(
+    Key("path_to_search", PathListType(), (),
+        "Comma list of folders searched (sorted, not recursive) for this source's files "
+        "(≠NiftyNet: relative to the config folder, not the current one)."),
+    Key("filename_contains", StrArrayType(), (),
+        "Tokens that must all appear in a file name; removed from it to form the subject id."),
+    Key("filename_not_contains", StrArrayType(), (), "Tokens none of which may appear in a file name."),
+    Key("filename_removefromid", RegexType(), "",
+        "Regular expression removed from the file name to form the subject id."),
+    Key("csv_file", PathType(), "",
+        "CSV `subject_id,path` listing this source's files; used instead of searching when it exists."),
+    Key("spatial_window_size", WindowType(), (),
+        "Window (patch) size for this source; 2 values = a 2-D window padded with 1 "
+        "(≠NiftyNet: 0 for the full extent is not accepted)."),
+    Key("pixdim", SpatialFloatType(), (),
+        "Voxel spacing (mm) to resample to on load; one value = isotropic; unset = keep."),
+    Key("axcodes", AxcodesType(), (), "Orientation to reorient to on load, e.g. `R, A, S`; unset = keep."),
+    Key("interp_order", IntType(0, 3), 1,
+        "Interpolation order when resampling this source: 0 nearest (labels), 1 linear, 2-3 spline "
+        "(≠NiftyNet: no negative values)."),
+    Key("loader", ChoiceType(("nibabel", "simpleitk")), None,
+        "Image reader; unset = chosen by file extension (≠NiftyNet: only nibabel and SimpleITK)."),
+)
+
+SYSTEM_KEYS: dict[str, Key] = _table(
+    Key("cuda_devices", StrType("a comma list of GPU ids, e.g. 0,1"), "",
+        "Value for `CUDA_VISIBLE_DEVICES`; empty = leave unchanged."),
+    Key("num_threads", IntType(1), 2, "Parallel calls for loading, preprocessing and sampling."),
+    Key("num_gpus", IntType(0), 1, "GPUs to train on (data parallel); 0 = CPU."),
+    Key("model_dir", PathType(), PathDefault("config_dir", "model"),
+        "Folder of checkpoints, logs, saved settings and outputs."),
+    Key("dataset_split_file", PathType(), PathDefault("model_dir", "dataset_split.csv"),
+        "CSV `subject_id,phase` (training/validation/inference); generated if missing "
+        "(≠NiftyNet: relative paths are from the config folder)."),
+    Key("seed", IntType(0), None,
+        "Random seed; unset = drawn at train time and written to the saved config (new in voxflow)."),
+)
+
+_ACTIVATIONS = ("relu", "relu6", "elu", "softplus", "softsign", "sigmoid", "tanh", "prelu", "selu", "leakyrelu")
+_PAD_MODES = ("constant", "edge", "minimum", "maximum", "mean", "median", "reflect", "symmetric", "wrap")
+_FOREGROUNDS = ("otsu_plus", "otsu_minus", "threshold_plus", "threshold_minus", "mean_plus")
+
+NETWORK_KEYS: dict[str, Key] = _table(
+    Key("name", _NAME, None, "Network: a built-in name or a dotted import path `pkg.module.Class`.",
+        required=("train", "inference")),
+    Key("activation_function", ChoiceType(_ACTIVATIONS), "relu", "Activation used by the network's blocks."),
+    Key("batch_size", IntType(1), 2, "Windows per iteration per GPU."),
+    Key("volume_padding_size", SpatialIntType(), (0, 0, 0),
+        "Voxels padded on both sides of each volume before sampling; undone on output."),
+    Key("volume_padding_mode", ChoiceType(_PAD_MODES), "minimum", "NumPy pad mode for `volume_padding_size`."),
+    Key("window_sampling", ChoiceType(("uniform", "weighted", "balanced", "resize")), "uniform",
+        "Training window sampler; inference uses the grid (or resize) sampler (≠NiftyNet: no `patch`)."),
+    Key("queue_length", IntType(1), 5, "Windows buffered (and shuffled) ahead of training."),
+    Key("keep_prob", FloatType(0.0, 1.0, open_min=True), 1.0, "Dropout keep probability passed to the network."),
+    Key("decay", FloatType(0.0), 0.0, "Weight-decay factor of the regulariser; 0 = off."),
+    Key("reg_type", ChoiceType(("L1", "L2")), "L2", "Weight regulariser type."),
+    Key("weight_initializer", StrType("an initializer name, e.g. he_normal"), "he_normal",
+        "Keras initializer name for the weights."),
+    Key("normalisation", BoolType(), False, "Histogram standardisation (Nyúl) of the images."),
+    Key("whitening", BoolType(), False, "Zero mean, unit variance per volume and channel."),
+    Key("histogram_ref_file", PathType(), PathDefault("model_dir", "histogram_ref_file.json"),
+        "Landmarks of histogram standardisation and the label map "
+        "(≠NiftyNet: JSON; relative paths are from the config folder)."),
+    Key("norm_type", ChoiceType(("percentile", "quartile", "median")), "percentile",
+        "Landmarks used by histogram standardisation."),
+    Key("cutoff", FloatArrayType((2,), 0.0, 1.0, increasing=True, example="0.01, 0.99"), (0.01, 0.99),
+        "Lower and upper percentile landmarks of histogram standardisation."),
+    Key("normalise_foreground_only", BoolType(), False,
+        "Compute and apply normalisation inside a foreground mask only."),
+    Key("foreground_type", ChoiceType(_FOREGROUNDS), "otsu_plus", "Rule for the foreground mask."),
+    Key("multimod_foreground_type", ChoiceType(("and", "or", "multi")), "and",
+        "Combine per-channel masks: intersection, union or one per channel."),
+    Key("network_args", KwargsType(), {},
+        "Keyword arguments for the network constructor, e.g. `base_features=8, depth=3` (new in voxflow)."),
+)
+
+_OPTIMISERS = "adam, gradientdescent, momentum, nesterov, adagrad, rmsprop"
+_LOSSES = "Dice, Dice_NS, GDSC, CrossEntropy, DicePlusXEnt, Tversky"
+
+TRAINING_KEYS: dict[str, Key] = _table(
+    Key("optimiser", StrType(f"an optimiser name ({_OPTIMISERS}) {_DOTTED}"), "adam",
+        f"Optimiser: {_OPTIMISERS} or a dotted import path."),
+    Key("lr", FloatType(0.0, open_min=True), 0.001, "Learning rate (≠NiftyNet: default 0.001, was 0.01)."),
+    Key("loss_type", StrType(f"a loss name ({_LOSSES}) {_DOTTED}"), "Dice",
+        f"Loss: {_LOSSES} or a dotted import path."),
+    Key("sample_per_volume", IntType(1), 1, "Windows drawn from each loaded volume."),
+    Key("starting_iter", IntType(-1), 0,
+        "Iteration to start from: 0 = new model, N = checkpoint N, -1 = latest checkpoint."),
+    Key("max_iter", IntType(0), 10000, "Last iteration number (absolute, not a count)."),
+    Key("save_every_n", IntType(0), 500, "Checkpoint period in iterations; 0 = only at the end."),
+    Key("tensorboard_every_n", IntType(), 20, "TensorBoard summary period; <= 0 = off."),
+    Key("max_checkpoints", IntType(1), 100, "Checkpoints kept on disk."),
+    Key("validation_every_n", IntType(), -1,
+        "Validate every N iterations; <= 0 = off (needs a validation split)."),
+    Key("validation_max_iter", IntType(1), 1, "Validation batches per validation round."),
+    Key("exclude_fraction_for_validation", FloatType(0.0, 1.0, open_max=True), 0.0,
+        "Fraction of subjects put in the validation split when the split file is generated."),
+    Key("exclude_fraction_for_inference", FloatType(0.0, 1.0, open_max=True), 0.0,
+        "Fraction of subjects put in the inference split when the split file is generated."),
+    Key("vars_to_restore", RegexType(), "",
+        "Only variables matching this regex are restored from the checkpoint (fine-tuning)."),
+)
+
+INFERENCE_KEYS: dict[str, Key] = _table(
+    Key("spatial_window_size", WindowType(), (), "Inference window; unset = the input sections' windows."),
+    Key("border", SpatialIntType(), (0, 0, 0),
+        "Voxels cropped from each side of every output window; one value = all axes."),
+    Key("inference_iter", CheckpointType(), -1,
+        "Checkpoint to load: an iteration, -1 or `latest`, or `best` (best validation)."),
+    Key("dataset_to_infer", ChoiceType(("training", "validation", "inference", "all")), "",
+        "Split to run on; empty = the inference split if a split file exists, else all subjects."),
+    Key("save_seg_dir", PathType(), PathDefault("model_dir", "output"),
+        "Output folder (≠NiftyNet: relative paths are from the config folder)."),
+    Key("output_postfix", StrType(), "_niftynet_out", "Suffix added to output file names."),
+    Key("output_interp_order", IntType(0, 3), 0,
+        "Interpolation order when mapping outputs back to the input grid."),
+    Key("fill_constant", FloatType(), 0.0, "Value of voxels no window covers."),
+    Key("blending", ChoiceType(("constant", "gaussian")), "gaussian",
+        "How overlapping output windows are combined (new in voxflow: NiftyNet overwrote overlaps)."),
+)
+
+EVALUATION_KEYS: dict[str, Key] = _table(
+    Key("evaluations", StrArrayType(), ("dice", "jaccard", "hausdorff95", "average_distance"),
+        "Metric names or dotted import paths."),
+    Key("save_csv_dir", PathType(), PathDefault("model_dir", "evaluation"),
+        "Folder of the evaluation CSV files (≠NiftyNet: relative paths are from the config folder)."),
+)
+
+_SYSTEM_TABLES: dict[str, dict[str, Key]] = {
+    "SYSTEM": SYSTEM_KEYS,
+    "NETWORK": NETWORK_KEYS,
+    "TRAINING": TRAINING_KEYS,
+    "INFERENCE": INFERENCE_KEYS,
+    "EVALUATION": EVALUATION_KEYS,
+}
+
+_APP_TABLES: dict[str, dict[str, Key]] = {}
+
+#: NiftyNet keys voxflow dropped, with what to do instead.
+NIFTYNET_ONLY_KEYS: dict[str, str] = {
+    "event_handler": "events are built into the voxflow engine",
+    "iteration_generator": "iterations are built into the voxflow engine",
+    "smaller_final_batch_mode": "voxflow pads the last batch",
+    "bias_initializer": "biases are initialised to zeros",
+    "weight_initializer_args": "use a dotted import path in `weight_initializer`",
+    "bias_initializer_args": "biases are initialised to zeros",
+    "rgb_normalisation": "not supported",
+    "volume_padding_to_size": "use `volume_padding_size`",
+    "force_output_identity_resizing": "not supported",
+    "vars_to_freeze": "not supported",
+    "csv_data_file": "not supported",
+    "to_ohe": "not supported",
+    "softmax": "losses take logits",
+}
+
+
+def section_keys(section: str) -> dict[str, Key]:
+    """Return the key table of a system section, a registered app section, or :data:`INPUT`.
+
+    Raises:
+        KeyError: ``section`` is none of those.
+    """
+    if section == INPUT:
+        return INPUT_KEYS
+    if section in _SYSTEM_TABLES:
+        return _SYSTEM_TABLES[section]
+    return _APP_TABLES[section]
+
+
+def app_section_names() -> list[str]:
+    """Return the registered application section names, sorted."""
+    return sorted(_APP_TABLES)
+
+
+def register_app_section(name: str, keys: list[Key] | tuple[Key, ...]) -> None:
+    """Register the section an application reads (e.g. ``REGRESSION``) with its keys.
+
+    Role keys (``role=True``) name input sections; the validator checks they exist.
+
+    Raises:
+        ValueError: the name is a system section or already registered, or keys repeat.
+    """
+    name = name.upper()
+    if name in _SYSTEM_TABLES or name in _APP_TABLES:
+        raise ValueError(f"Section [{name}] is already defined.")
+    table = _table(*keys)
+    if len(table) != len(keys):
+        raise ValueError(f"Section [{name}] lists a key twice.")
+    _APP_TABLES[name] = table
+
+
+def register_keys(section: str, keys: list[Key] | tuple[Key, ...]) -> None:
+    """Add keys to a system section (for optional features such as augmentation).
+
+    Raises:
+        ValueError: a key is already defined in that section.
+    """
+    table = section_keys(section)
+    for key in keys:
+        if key.name in table:
+            raise ValueError(f"Key `{key.name}` is already defined in [{section}].")
+    table.update(_table(*keys))
+
+
+def _role(name: str, doc: str, required: bool | tuple[str, ...] = False) -> Key:
+    return Key(name, SectionNamesType(), (), doc, required=required, role=True)
+
+
+register_app_section("SEGMENTATION", [
+    _role("image", "Input sections whose images are the network input, concatenated as channels.",
+          required=True),
+    _role("label", "Input section of the label maps.", required=("train", "evaluation")),
+    _role("weight", "Input section of voxel-wise loss weights."),
+    _role("sampler", "Input section of sampling-probability maps (weighted/balanced samplers)."),
+    _role("inferred", "Input section of segmentations to evaluate (evaluation action)."),
+    Key("num_classes", IntType(2), None, "Number of classes including background.", required=True),
+    Key("output_prob", BoolType(), False, "Write class probabilities instead of the label map."),
+    Key("label_normalisation", BoolType(), False, "Map the training label values to 0..K-1 (undone on output)."),
+])

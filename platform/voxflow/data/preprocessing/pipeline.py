@@ -1,0 +1,392 @@
+"""The per-volume preprocessing pipeline and its inverse.
+
+For each subject, every file of every role is read, checked, then:
+
+1. reoriented to ``axcodes`` and 2. resampled to ``pixdim`` (labels with order 0);
+3. intensity-normalised (image role only, per channel): histogram standardisation, then
+   whitening, optionally inside foreground masks; labels are checked and, with
+   ``label_normalisation``, mapped to ``0..K-1``;
+4. padded by ``volume_padding_size`` and up to ``min_shape``.
+
+Intensity statistics are taken before padding, so they do not depend on the padding or on the
+window size. :meth:`Preprocessor.invert` undoes 4, 2 and 1 for network outputs.
+
+Example:
+    >>> pre = Preprocessor(cfg, roles={"image": ("T1",), "label": ("label",)}, min_shape=(64,) * 3)
+    >>> pre.fit(training_subjects)          # doctest: +SKIP
+    >>> vol = pre.load(subject)             # doctest: +SKIP
+    >>> seg = pre.invert(prediction, vol.geometry, interp_order=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from voxflow.data.preprocessing import histogram, state
+from voxflow.data.preprocessing.foreground import foreground_masks
+from voxflow.data.preprocessing.geometry import (
+    VolumeGeometry,
+    from_grid,
+    pad,
+    plan_geometry,
+    to_grid,
+)
+from voxflow.data.preprocessing.label_normalisation import LabelMap
+from voxflow.data.preprocessing.reading import (
+    LoadedVolume,
+    check_label_range,
+    check_same_grid,
+    integer_labels,
+    is_integer_valued,
+    read_volume,
+)
+from voxflow.data.preprocessing.whitening import whiten
+from voxflow.errors import CheckpointError, ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+IMAGE, LABEL = "image", "label"
+
+
+@dataclass
+class PreprocessedSubject:
+    """A subject ready for sampling: ``arrays[role]`` is ``(X, Y, Z, C)`` float32."""
+
+    id: str
+    arrays: dict[str, np.ndarray]
+    geometry: VolumeGeometry
+
+
+def _shared(cfg: Any, sections: Sequence[str], key: str) -> tuple:
+    """The one non-empty value of ``key`` over ``sections`` (empty values inherit it)."""
+    chosen: tuple = ()
+    owner = ""
+    for name in sections:
+        value = tuple(getattr(cfg.inputs[name], key, ()) or ())
+        if value and chosen and value != chosen:
+            raise ConfigError(
+                f"Invalid value for `{key}` in [{name}]: {value} differs from {chosen} in "
+                f"[{owner}]; the sections read for one subject must share `{key}` (or leave "
+                "it empty to inherit it)."
+            )
+        if value and not chosen:
+            chosen, owner = value, name
+    return chosen
+
+
+class Preprocessor:
+    """Loads subjects as preprocessed arrays and sends outputs back to the input grid.
+
+    Args:
+        cfg: the configuration (``inputs``, ``network``, ``app``, ``system``).
+        roles: role -> input sections, e.g. ``{"image": ("T1", "T2"), "label": ("label",)}``;
+            the sections of a role are concatenated as channels in this order.
+        min_shape: pad every volume to at least this spatial shape (e.g. the window size);
+            ``None`` or 1 on an axis means no requirement.
+
+    Raises:
+        ConfigError: undefined sections, or sections disagreeing on ``axcodes``/``pixdim``.
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        roles: dict[str, Sequence[str]],
+        min_shape: Sequence[int] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.roles = {role: tuple(sections) for role, sections in roles.items() if sections}
+        if not self.roles:
+            raise ConfigError("No input section is assigned to any role (image, label...).")
+        all_sections = [s for sections in self.roles.values() for s in sections]
+        for name in all_sections:
+            if name not in cfg.inputs:
+                raise ConfigError(
+                    f"Input section [{name}] is used but not defined. Defined input sections: "
+                    f"{', '.join(cfg.inputs) or 'none'}."
+                )
+        self.min_shape = tuple(int(m) for m in min_shape) if min_shape is not None else None
+        self.axcodes = _shared(cfg, all_sections, "axcodes")
+        self.pixdim = _shared(cfg, all_sections, "pixdim")
+        network = cfg.network
+        self.padding_size = tuple(getattr(network, "volume_padding_size", ()) or ())
+        self.padding_mode = getattr(network, "volume_padding_mode", "minimum") or "minimum"
+        self.normalisation = bool(getattr(network, "normalisation", False)) and IMAGE in self.roles
+        self.whitening = bool(getattr(network, "whitening", False)) and IMAGE in self.roles
+        self.foreground_only = bool(getattr(network, "normalise_foreground_only", False))
+        self.foreground_type = getattr(network, "foreground_type", "otsu_plus") or "otsu_plus"
+        self.multimod_type = getattr(network, "multimod_foreground_type", "and") or "and"
+        self.norm_type = getattr(network, "norm_type", "percentile") or "percentile"
+        self.percentiles = histogram.landmark_percentiles(
+            getattr(network, "cutoff", (0.01, 0.99)) or (0.01, 0.99), self.norm_type
+        )
+        self.histogram_file = getattr(network, "histogram_ref_file", "") or ""
+        if self.normalisation and not self.histogram_file:
+            raise ConfigError("`normalisation` in [NETWORK] needs `histogram_ref_file`.")
+        self.num_classes = getattr(cfg.app, "num_classes", None)
+        self.label_normalisation = bool(getattr(cfg.app, "label_normalisation", False)) and (
+            LABEL in self.roles
+        )
+        self.label_map_file = os.path.join(cfg.system.model_dir, state.LABEL_MAP_FILENAME)
+        self.landmarks: dict[str, list[np.ndarray]] | None = None
+        self.label_map: LabelMap | None = None
+
+    # ------------------------------------------------------------------ reading
+    def _read(self, subject: Any, roles: Sequence[str]) -> dict[str, list[LoadedVolume]]:
+        volumes: dict[str, list[LoadedVolume]] = {}
+        for role in roles:
+            volumes[role] = []
+            for section in self.roles[role]:
+                if section not in subject.files:
+                    raise DataError(f"Subject '{subject.id}' has no file for [{section}].")
+                loader = getattr(self.cfg.inputs[section], "loader", None)
+                volumes[role].append(read_volume(subject.files[section], section, loader))
+        check_same_grid([v for vs in volumes.values() for v in vs], subject.id)
+        return volumes
+
+    def _plan(self, first: LoadedVolume) -> VolumeGeometry:
+        try:
+            return plan_geometry(
+                first.data.shape[:3], first.affine, axcodes=self.axcodes, pixdim=self.pixdim,
+                padding_size=self.padding_size, min_shape=self.min_shape, path=first.path,
+                reference=first.header,
+            )
+        except ValueError as error:
+            raise ConfigError(f"Cannot preprocess '{first.path}': {error}.") from error
+
+    def _order(self, role: str, volume: LoadedVolume) -> int:
+        order = int(getattr(self.cfg.inputs[volume.section], "interp_order", 1))
+        if role == LABEL or (role in ("weight", "sampler") and is_integer_valued(volume.data)):
+            return 0
+        return max(order, 0)
+
+    # ------------------------------------------------------------------ intensity
+    def _masks(self, image: np.ndarray, subject_id: str) -> np.ndarray:
+        masks = foreground_masks(image, self.foreground_type, self.multimod_type)
+        for channel in range(masks.shape[-1]):
+            if not masks[..., channel].any():
+                raise DataError(
+                    f"Subject '{subject_id}' has an empty foreground mask in channel {channel} "
+                    f"of {self.roles[IMAGE]} (foreground_type = {self.foreground_type}, "
+                    f"multimod_foreground_type = {self.multimod_type}); choose another "
+                    "foreground_type or set normalise_foreground_only = False."
+                )
+        return masks
+
+    def _channel_sections(self, volumes: list[LoadedVolume]) -> list[tuple[str, int]]:
+        return [(v.section, c) for v in volumes for c in range(v.data.shape[-1])]
+
+    def _normalise(
+        self, image: np.ndarray, volumes: list[LoadedVolume], subject_id: str
+    ) -> np.ndarray:
+        if not (self.normalisation or self.whitening):
+            return image
+        masks = self._masks(image, subject_id) if self.foreground_only else None
+        if self.normalisation:
+            self._require_state()
+            out = np.empty_like(image)
+            for channel, (section, index) in enumerate(self._channel_sections(volumes)):
+                reference = self.landmarks[section][index]
+                out[..., channel] = histogram.standardise(
+                    image[..., channel], reference, self.percentiles, self.norm_type,
+                    None if masks is None else masks[..., channel],
+                )
+            image = out
+        if self.whitening:
+            image = whiten(image, masks)
+        return image
+
+    # ------------------------------------------------------------------ labels
+    def _labels(self, volume: LoadedVolume, subject_id: str) -> np.ndarray:
+        labels = integer_labels(volume, subject_id)
+        if self.label_normalisation:
+            self._require_state()
+            unknown = self.label_map.unknown(labels)
+            if unknown:
+                raise DataError(
+                    f"Label file '{volume.path}' of subject '{subject_id}' holds values "
+                    f"{unknown} that are not in the label map {list(self.label_map.values)} "
+                    f"('{self.label_map_file}', learnt from the training set)."
+                )
+            return self.label_map.to_indices(labels)
+        if self.num_classes:
+            check_label_range(labels, volume, subject_id, int(self.num_classes))
+        return labels
+
+    # ------------------------------------------------------------------ public API
+    def load(self, subject: Any) -> PreprocessedSubject:
+        """Reads and preprocesses every role of a subject.
+
+        Args:
+            subject: a :class:`voxflow.data.subjects.Subject` (``id`` and ``files``).
+
+        Returns:
+            The :class:`PreprocessedSubject`.
+
+        Raises:
+            DataError: unreadable files, grids that differ, NaN/Inf, bad label values.
+            CheckpointError: normalisation state needed but not found.
+        """
+        volumes = self._read(subject, tuple(self.roles))
+        first = (volumes.get(IMAGE) or next(iter(volumes.values())))[0]
+        geometry = self._plan(first)
+        arrays: dict[str, np.ndarray] = {}
+        for role, role_volumes in volumes.items():
+            channels = []
+            for volume in role_volumes:
+                data = self._labels(volume, subject.id) if role == LABEL else volume.data
+                channels.append(to_grid(data, geometry, self._order(role, volume)))
+            array = np.concatenate(channels, axis=-1) if len(channels) > 1 else channels[0]
+            if role == IMAGE:
+                array = self._normalise(array, role_volumes, subject.id)
+            mode = self.padding_mode if role == IMAGE else "constant"
+            arrays[role] = np.ascontiguousarray(pad(array, geometry, mode), dtype=np.float32)
+        return PreprocessedSubject(subject.id, arrays, geometry)
+
+    def invert(
+        self, array: np.ndarray, geometry: VolumeGeometry, interp_order: int = 0
+    ) -> np.ndarray:
+        """Sends an array on the preprocessed grid back to the first image file's grid.
+
+        Args:
+            array: ``(X', Y', Z', C)`` or ``(X', Y', Z')`` with the preprocessed spatial shape.
+            geometry: the subject's :attr:`PreprocessedSubject.geometry`.
+            interp_order: 0 for labels, 1 (or 3) for probabilities/intensities.
+
+        Returns:
+            The array on the original grid (same number of dimensions as ``array``); write it
+            with ``geometry.affine`` and ``reference=geometry.reference``.
+        """
+        squeeze = array.ndim == 3
+        data = array[..., np.newaxis] if squeeze else array
+        out = from_grid(np.asarray(data), geometry, interp_order)
+        return out[..., 0] if squeeze else out
+
+    def labels_to_original(self, indices: np.ndarray) -> np.ndarray:
+        """Maps label indices ``0..K-1`` back to the original label values.
+
+        Identity (the input unchanged) without label normalisation.
+        """
+        if not self.label_normalisation:
+            return indices
+        self._require_state()
+        return self.label_map.to_original(indices)
+
+    # ------------------------------------------------------------------ learnt state
+    def _require_state(self) -> None:
+        needs_landmarks = self.normalisation and self.landmarks is None
+        needs_map = self.label_normalisation and self.label_map is None
+        if needs_landmarks or needs_map:
+            self.load_state()
+
+    def load_state(self) -> None:
+        """Reads the learnt landmarks and label map back (those the config needs).
+
+        Raises:
+            CheckpointError: a needed file is missing, malformed, or lacks a section.
+            DataError: the label map has more labels than ``num_classes``.
+        """
+        if self.normalisation:
+            self._load_landmarks()
+        if self.label_normalisation:
+            self._load_label_map()
+
+    def _load_landmarks(self) -> None:
+        percentiles, landmarks = state.load_landmarks(self.histogram_file)
+        missing = [s for s in self.roles.get(IMAGE, ()) if s not in landmarks]
+        if missing:
+            raise CheckpointError(
+                f"The histogram landmark file '{self.histogram_file}' has no landmarks for "
+                f"{missing}; it was learnt for {sorted(landmarks)}. Delete it to learn it "
+                "again during training."
+            )
+        if not np.allclose(percentiles, self.percentiles):
+            logger.warning(
+                "Histogram landmarks in '%s' were learnt with percentiles %s, not the "
+                "configured %s; using the file's.", self.histogram_file,
+                percentiles.tolist(), self.percentiles.tolist(),
+            )
+        self.percentiles, self.landmarks = percentiles, landmarks
+
+    def _load_label_map(self) -> None:
+        _, label_map = state.load_label_map(self.label_map_file)
+        self._check_num_labels(label_map)
+        self.label_map = label_map
+
+    def _check_num_labels(self, label_map: LabelMap) -> None:
+        if self.num_classes and label_map.num_labels > int(self.num_classes):
+            raise DataError(
+                f"The training labels have {label_map.num_labels} distinct values "
+                f"{list(label_map.values)} (label map '{self.label_map_file}') but num_classes "
+                f"= {self.num_classes}; increase num_classes."
+            )
+
+    def fit(self, subjects: Sequence[Any], overwrite: bool = False) -> None:
+        """Learns histogram landmarks and the label map from training subjects and saves them.
+
+        Only what the config enables is learnt (``normalisation``, ``label_normalisation``).
+        Existing files that cover every section are loaded instead unless ``overwrite``.
+
+        Args:
+            subjects: the training subjects.
+            overwrite: learn again even when the files exist.
+
+        Raises:
+            DataError: no subject, unreadable files, or more labels than ``num_classes``.
+        """
+        if not subjects and (self.normalisation or self.label_normalisation):
+            raise DataError("No training subject to learn normalisation from.")
+        if self.normalisation and (overwrite or not self._loaded(self._load_landmarks)):
+            self._fit_landmarks(subjects)
+        if self.label_normalisation and (overwrite or not self._loaded(self._load_label_map)):
+            self._fit_label_map(subjects)
+
+    @staticmethod
+    def _loaded(load) -> bool:
+        try:
+            load()
+        except CheckpointError:
+            return False
+        return True
+
+    def _fit_landmarks(self, subjects: Sequence[Any]) -> None:
+        collected: dict[str, list[list[np.ndarray]]] = {}
+        for subject in subjects:
+            volumes = self._read(subject, (IMAGE,))[IMAGE]
+            geometry = self._plan(volumes[0])
+            arrays = [to_grid(v.data, geometry, self._order(IMAGE, v)) for v in volumes]
+            image = np.concatenate(arrays, axis=-1)
+            masks = self._masks(image, subject.id) if self.foreground_only else None
+            for channel, (section, index) in enumerate(self._channel_sections(volumes)):
+                values = image[..., channel]
+                if masks is not None:
+                    values = values[masks[..., channel]]
+                per_channel = collected.setdefault(section, [])
+                while len(per_channel) <= index:
+                    per_channel.append([])
+                per_channel[index].append(histogram.image_landmarks(values, self.percentiles))
+        self.landmarks = {
+            section: [histogram.learn_reference(lms) for lms in channels]
+            for section, channels in collected.items()
+        }
+        state.save_landmarks(self.histogram_file, self.percentiles, self.landmarks)
+        logger.info(
+            "Learnt histogram landmarks of %s -> '%s'", sorted(collected), self.histogram_file
+        )
+
+    def _fit_label_map(self, subjects: Sequence[Any]) -> None:
+        uniques = []
+        for subject in subjects:
+            for volume in self._read(subject, (LABEL,))[LABEL]:
+                uniques.append(np.unique(integer_labels(volume, subject.id)))
+        label_map = LabelMap.learn(uniques)
+        self._check_num_labels(label_map)
+        self.label_map = label_map
+        state.save_label_map(self.label_map_file, self.roles[LABEL][0], label_map)
+        logger.info("Learnt label map %s -> '%s'", list(label_map.values), self.label_map_file)

@@ -1,0 +1,4 @@
+"""Engine: application driver, train/validation loop, checkpoints, TensorBoard, inference loop.
+
+The engine knows nothing about segmentation; applications supply data, network and loss.
+"""

@@ -1,0 +1,89 @@
+"""ApplicationDriver: picks the application and the ``tf.distribute`` strategy, then runs one
+action (train, inference or evaluation).
+
+The same code path runs on CPU, one GPU and several GPUs: only the strategy differs (the default
+strategy on one device, ``MirroredStrategy`` over ``num_gpus`` visible GPUs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from voxflow.config import save_config
+from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.engine.trainer import Trainer, check_model_dir, refuse_overwrite
+
+log = logging.getLogger("voxflow")
+
+ACTIONS = ("train", "inference", "evaluation")
+
+
+def make_strategy(cfg: Any) -> tf.distribute.Strategy:
+    """The default strategy on one device, ``MirroredStrategy`` over several requested GPUs."""
+    gpus = tf.config.list_physical_devices("GPU")
+    wanted = cfg.system.num_gpus
+    if wanted == 0 and gpus:
+        tf.config.set_visible_devices([], "GPU")
+        gpus = []
+    if len(gpus) > 1 and wanted > 1:
+        devices = [f"/gpu:{i}" for i in range(min(wanted, len(gpus)))]
+        log.info("MirroredStrategy over %s", ", ".join(devices))
+        return tf.distribute.MirroredStrategy(devices=devices)
+    return tf.distribute.get_strategy()
+
+
+def seed_everything(cfg: Any, action: str) -> int:
+    """Seed Python, NumPy and TensorFlow from ``[SYSTEM] seed`` (drawn and recorded if unset)."""
+    if cfg.system.seed is None:
+        cfg.system.seed = random.SystemRandom().randrange(2**31 - 1)
+        if action == "train":
+            log.info("[SYSTEM] seed unset: using seed %d (saved in settings_train.ini)", cfg.system.seed)
+    keras.utils.set_random_seed(int(cfg.system.seed))
+    if not tf.config.list_physical_devices("GPU"):
+        # Repeatable CPU runs: deterministic kernels cost little on the CPU.
+        tf.config.experimental.enable_op_determinism()
+    return int(cfg.system.seed)
+
+
+class ApplicationDriver:
+    """Runs ``action`` of the application class ``app_class`` with the resolved config ``cfg``."""
+
+    def __init__(self, app_class: type, cfg: Any) -> None:
+        self.app_class = app_class
+        self.cfg = cfg
+
+    def run(self, action: str) -> dict:
+        """Run the action and return its summary (scalars, output paths, metrics)."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        cfg = self.cfg
+        seed_everything(cfg, action)
+        strategy = make_strategy(cfg)
+        app = self.app_class(cfg, action)
+        model_dir = cfg.system.model_dir
+        if action == "train":
+            check_model_dir(model_dir, create=True)
+            refuse_overwrite(CheckpointStore(os.path.join(model_dir, "models")), cfg.training.starting_iter)
+            app.prepare()
+            save_config(cfg, os.path.join(model_dir, "settings_train.ini"))
+            return Trainer(app, cfg, strategy).run()
+        if action == "inference":
+            check_model_dir(model_dir, create=False)
+            store = CheckpointStore(os.path.join(model_dir, "models"))
+            iteration = store.select(cfg.inference.inference_iter)
+            app.prepare()
+            with strategy.scope():
+                model = app.build_network()
+                model(app.example_input(), training=False)
+            store.restore(iteration, model)
+            log.info("inference with the checkpoint of iteration %d", iteration)
+            return app.infer(model, strategy)
+        check_model_dir(model_dir, create=False)
+        app.prepare()
+        return app.evaluate()

@@ -1,0 +1,38 @@
+"""Import TensorFlow without its start-up banner and CUDA noise.
+
+The oneDNN banner and CUDA probing messages are written straight to file descriptor 2 and ignore
+``TF_CPP_MIN_LOG_LEVEL``; the only reliable way to keep a CPU machine's console clean is to point
+fd 2 at /dev/null while ``import tensorflow`` runs, then restore it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+
+def import_tensorflow_quietly():
+    """Import and return the ``tensorflow`` module with start-up logging silenced."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf  # noqa: PLC0415
+
+        tf.get_logger().setLevel(logging.ERROR)
+        tf.config.list_physical_devices("GPU")  # trigger CUDA probing while muted
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    return tf

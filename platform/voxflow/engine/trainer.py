@@ -1,0 +1,221 @@
+"""The training loop: compiled train step under a ``tf.distribute`` strategy, checkpoints,
+validation with best-model tracking, TensorBoard and a progress bar.
+
+The loop is task-agnostic: an application provides the data (``training_dataset``,
+``validation_dataset``), the network (``build_network``, ``network_input``) and the loss and
+validation metrics (``loss``, ``validation_metrics``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from voxflow import registry
+from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.engine.summaries import SummaryLogger
+from voxflow.errors import CheckpointError, ConfigError
+
+log = logging.getLogger("voxflow")
+
+
+def build_optimiser(cfg: Any) -> Any:
+    """Optimiser named by ``[TRAINING] optimiser`` with ``lr``."""
+    factory = registry.resolve("optimiser", cfg.training.optimiser, search_dirs=(cfg.config_dir,))
+    try:
+        return factory(cfg.training.lr)
+    except TypeError:
+        return factory(learning_rate=cfg.training.lr)
+
+
+class Trainer:
+    """Runs iterations ``starting_iter + 1 .. max_iter`` of one application.
+
+    Args:
+        app: the application (already ``prepare``-d for training).
+        cfg: the resolved config.
+        strategy: the ``tf.distribute`` strategy (the default strategy on one device).
+    """
+
+    def __init__(self, app: Any, cfg: Any, strategy: tf.distribute.Strategy) -> None:
+        self.app = app
+        self.cfg = cfg
+        self.strategy = strategy
+        self.replicas = strategy.num_replicas_in_sync
+        self.global_batch = cfg.network.batch_size * self.replicas
+        model_dir = cfg.system.model_dir
+        self.store = CheckpointStore(os.path.join(model_dir, "models"), cfg.training.max_checkpoints)
+        self.summaries = SummaryLogger(os.path.join(model_dir, "logs"))
+        with strategy.scope():
+            self.model = app.build_network()
+            self.model(app.example_input(), training=False)
+            self.optimizer = build_optimiser(cfg)
+            self.optimizer.build(self.model.trainable_variables)
+        self.iteration = 0
+        self.best_loss = math.inf
+
+    # ------------------------------------------------------------------------- set-up
+    def restore(self) -> int:
+        """Apply ``starting_iter`` (0 fresh, -1 latest, N iteration N) and return the start."""
+        start = self.cfg.training.starting_iter
+        include = self.cfg.training.vars_to_restore or ""
+        if start == 0:
+            refuse_overwrite(self.store, start)
+            return 0
+        if start == -1 and self.store.latest() is None:
+            log.info("starting_iter = -1 but no checkpoint yet in %s: starting from scratch", self.store.folder)
+            return 0
+        restored = self.store.restore(start, self.model, self.optimizer, include=include)
+        best = self.store.best_info()
+        if best is not None and not include:
+            self.best_loss = float(best["value"])
+        log.info("restored checkpoint of iteration %d%s", restored, f" (variables matching '{include}')" if include else "")
+        return restored
+
+    def _compile_steps(self) -> None:
+        model, optimizer, app, strategy = self.model, self.optimizer, self.app, self.strategy
+        replicas = float(self.replicas)
+
+        def replica_train_step(batch: dict) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                logits = model(app.network_input(batch), training=True)
+                loss = app.loss(batch, logits)
+                total = loss + (tf.add_n(model.losses) if model.losses else 0.0)
+                scaled = total / replicas
+            grads = tape.gradient(scaled, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        def replica_eval_step(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
+            logits = model(app.network_input(batch), training=False)
+            return app.loss(batch, logits), logits
+
+        @tf.function
+        def train_step(dist_batch: Any) -> tf.Tensor:
+            per_replica = strategy.run(replica_train_step, args=(dist_batch,))
+            return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+        @tf.function
+        def eval_step(dist_batch: Any) -> tuple[Any, Any]:
+            return strategy.run(replica_eval_step, args=(dist_batch,))
+
+        self._train_step, self._eval_step = train_step, eval_step
+
+    # --------------------------------------------------------------------------- loop
+    def run(self) -> dict[str, float]:
+        """Train until ``max_iter``; returns the last training and validation scalars."""
+        cfg, store = self.cfg.training, self.store
+        start = self.restore()
+        self.iteration = start
+        if start >= cfg.max_iter:
+            log.info("nothing to do: starting iteration %d >= max_iter %d", start, cfg.max_iter)
+            if store.latest() is None:
+                store.save(start, self.model, self.optimizer)
+            return {}
+        self._compile_steps()
+        dataset = self.app.training_dataset().batch(self.global_batch, drop_remainder=True).prefetch(2)
+        batches = iter(self.strategy.experimental_distribute_dataset(dataset))
+        results: dict[str, float] = {}
+        rate = None
+        bar = tqdm(range(start + 1, cfg.max_iter + 1), initial=start, total=cfg.max_iter,
+                   desc="train", unit="it", dynamic_ncols=True, mininterval=1.0)
+        try:
+            for iteration in bar:
+                tick = time.perf_counter()
+                batch = next(batches)
+                waited = time.perf_counter() - tick
+                loss = float(self._train_step(batch))
+                elapsed = time.perf_counter() - tick
+                self.iteration = iteration
+                if not math.isfinite(loss):
+                    raise FloatingPointError(f"training loss became {loss} at iteration {iteration}; lower [TRAINING] lr")
+                speed = self.global_batch / max(elapsed, 1e-9)
+                rate = speed if rate is None else 0.9 * rate + 0.1 * speed
+                bar.set_postfix(loss=f"{loss:.4f}", windows_s=f"{rate:.1f}", refresh=False)
+                results.update(loss=loss, windows_per_s=rate)
+                if cfg.tensorboard_every_n > 0 and iteration % cfg.tensorboard_every_n == 0:
+                    self.summaries.scalars("train", iteration, {
+                        "loss": loss, "windows_per_second": rate, "data_wait_fraction": waited / max(elapsed, 1e-9)})
+                    self._log_images(batch, iteration)
+                saved = False
+                if cfg.save_every_n > 0 and iteration % cfg.save_every_n == 0:
+                    store.save(iteration, self.model, self.optimizer)
+                    saved = True
+                if cfg.validation_every_n > 0 and iteration % cfg.validation_every_n == 0:
+                    results.update(self.validate(iteration, saved))
+            if store.latest() != self.iteration:
+                store.save(self.iteration, self.model, self.optimizer)
+        except KeyboardInterrupt:
+            bar.close()
+            if self.iteration > start:
+                store.save(self.iteration, self.model, self.optimizer)
+                log.warning("interrupted: saved checkpoint of iteration %d", self.iteration)
+            raise
+        finally:
+            bar.close()
+            self.summaries.close()
+        return results
+
+    def validate(self, iteration: int, saved: bool) -> dict[str, float]:
+        """Loss and per-class Dice on ``validation_max_iter`` validation batches."""
+        dataset = self.app.validation_dataset()
+        if dataset is None:
+            return {}
+        dataset = dataset.batch(self.global_batch, drop_remainder=True)
+        losses, metric_rows = [], []
+        distributed = self.strategy.experimental_distribute_dataset(dataset)
+        for step, batch in enumerate(distributed):
+            if step >= self.cfg.training.validation_max_iter:
+                break
+            loss, logits = self._eval_step(batch)
+            losses.extend(float(x) for x in self.strategy.experimental_local_results(loss))
+            local_batches = self.strategy.experimental_local_results(batch)
+            for local_batch, local_logits in zip(local_batches, self.strategy.experimental_local_results(logits)):
+                metric_rows.append(self.app.validation_metrics(local_batch, local_logits))
+        if not losses:
+            return {}
+        values = {"loss": float(np.mean(losses))}
+        for key in metric_rows[0]:
+            values[key] = float(np.nanmean([row[key] for row in metric_rows]))
+        self.summaries.scalars("validation", iteration, values)
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
+        tqdm.write(f"validation @ {iteration}: {shown}")
+        if values["loss"] < self.best_loss:
+            self.best_loss = values["loss"]
+            if not saved:
+                self.store.save(iteration, self.model, self.optimizer)
+            self.store.mark_best(iteration, "validation_loss", values["loss"])
+        return {f"validation_{k}": v for k, v in values.items()}
+
+    def _log_images(self, dist_batch: Any, iteration: int) -> None:
+        local = self.strategy.experimental_local_results(dist_batch)[0]
+        logits = self.model(self.app.network_input(local), training=False)
+        self.summaries.image_slices("train", iteration, self.app.summary_volumes(local, logits))
+
+
+def refuse_overwrite(store: CheckpointStore, starting_iter: int) -> None:
+    """A fresh start (``starting_iter = 0``) never overwrites an existing trained model."""
+    existing = store.latest()
+    if starting_iter == 0 and existing is not None:
+        raise ConfigError(
+            f"[TRAINING] starting_iter = 0 but {store.folder} already holds checkpoints up to "
+            f"iteration {existing}: set starting_iter = -1 to resume, or use another model_dir "
+            "(voxflow never overwrites a trained model)."
+        )
+
+
+def check_model_dir(model_dir: str, create: bool) -> None:
+    """A ``model_dir`` must be a folder (created for training)."""
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ConfigError(f"[SYSTEM] model_dir = '{model_dir}' exists but is not a folder.")
+    if create:
+        os.makedirs(model_dir, exist_ok=True)
+    elif not os.path.isdir(model_dir):
+        raise CheckpointError(f"[SYSTEM] model_dir '{model_dir}' does not exist: train first (net_segment train -c ...).")

@@ -1,0 +1,120 @@
+"""Checkpoints: every variable round-trips (including ones kept in Python lists), saves are atomic,
+pruning keeps the newest and the best, and selectors resolve or fail with one clear line."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.errors import CheckpointError
+
+
+class ListNet(keras.Model):
+    """Keeps its blocks in a Python list: the layout that tf.train.Checkpoint(model=...) loses."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = [keras.layers.Conv3D(4, 3, padding="same") for _ in range(2)]
+        self.norms = [keras.layers.BatchNormalization() for _ in range(2)]
+        self.head = keras.layers.Conv3D(2, 1)
+
+    def call(self, x, training=None):
+        for conv, norm in zip(self.blocks, self.norms):
+            x = tf.nn.relu(norm(conv(x), training=training))
+        return self.head(x)
+
+
+def _trained_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = ListNet()
+    x = np.random.default_rng(seed).normal(size=(2, 8, 8, 8, 1)).astype(np.float32)
+    model(x)
+    optimizer = keras.optimizers.Adam(1e-2)
+    optimizer.build(model.trainable_variables)
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True)))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return model, optimizer, x
+
+
+def test_every_variable_round_trips(tmp_path):
+    model, optimizer, x = _trained_model(0)
+    store = CheckpointStore(str(tmp_path / "models"))
+    store.save(3, model, optimizer)
+    fresh, fresh_opt, _ = _trained_model(1)  # different values everywhere
+    assert not np.allclose(fresh.variables[0].numpy(), model.variables[0].numpy())
+    assert store.restore("latest", fresh, fresh_opt) == 3
+    for saved, restored in zip(model.variables, fresh.variables):
+        np.testing.assert_array_equal(saved.numpy(), restored.numpy())
+    for saved, restored in zip(optimizer.variables, fresh_opt.variables):
+        np.testing.assert_array_equal(saved.numpy(), restored.numpy())
+    # BatchNorm moving statistics moved away from their initial values and came back.
+    moving = [v for v in fresh.variables if "moving_mean" in v.path]
+    assert moving and all(np.abs(v.numpy()).sum() > 0 for v in moving)
+    np.testing.assert_array_equal(model(x, training=False).numpy(), fresh(x, training=False).numpy())
+
+
+def test_prune_keeps_newest_and_best(tmp_path):
+    model, optimizer, _ = _trained_model()
+    store = CheckpointStore(str(tmp_path / "models"), max_to_keep=2)
+    store.save(1, model, optimizer)
+    store.mark_best(1, "validation_loss", 0.1)
+    for iteration in (2, 3, 4):
+        store.save(iteration, model, optimizer)
+    assert store.iterations() == [1, 3, 4]
+    assert store.best() == 1
+    assert store.select("best") == 1 and store.select(-1) == 4
+
+
+def test_interrupted_save_leaves_nothing(tmp_path, monkeypatch):
+    model, optimizer, _ = _trained_model()
+    store = CheckpointStore(str(tmp_path / "models"))
+    store.save(1, model, optimizer)
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tf.train.Checkpoint, "write", boom)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(2, model, optimizer)
+    assert store.iterations() == [1]
+    assert sorted(os.listdir(store.folder)) == ["ckpt-1"]
+
+
+def test_selectors_fail_clearly(tmp_path):
+    store = CheckpointStore(str(tmp_path / "models"))
+    with pytest.raises(CheckpointError, match="No checkpoint found"):
+        store.select(-1)
+    model, optimizer, _ = _trained_model()
+    store.save(5, model, optimizer)
+    with pytest.raises(CheckpointError, match="iteration 7.*Available: 5"):
+        store.select(7)
+    with pytest.raises(CheckpointError, match="best-validation"):
+        store.select("best")
+
+
+def test_mismatched_network_is_refused(tmp_path):
+    model, optimizer, _ = _trained_model()
+    store = CheckpointStore(str(tmp_path / "models"))
+    store.save(1, model, optimizer)
+    other = keras.Sequential([keras.layers.Conv3D(3, 3)])
+    other(np.zeros((1, 8, 8, 8, 1), np.float32))
+    with pytest.raises(CheckpointError, match="do not match the network"):
+        store.restore(1, other)
+
+
+def test_vars_to_restore_restores_only_matching(tmp_path):
+    model, optimizer, _ = _trained_model(0)
+    store = CheckpointStore(str(tmp_path / "models"))
+    store.save(1, model, optimizer)
+    fresh, _, _ = _trained_model(1)
+    before = [v.numpy().copy() for v in fresh.variables]
+    store.restore(1, fresh, include="batch_normalization")
+    for saved, old, new in zip(model.variables, before, fresh.variables):
+        expected = saved.numpy() if "batch_normalization" in saved.path else old
+        np.testing.assert_array_equal(new.numpy(), expected)
