@@ -19,7 +19,8 @@ import difflib
 import importlib
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from voxflow.errors import PluginError
 

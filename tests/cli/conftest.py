@@ -1,7 +1,6 @@
 """Fixtures for the CLI tests."""
 
 import pytest
-
 from cli_data import make_subject
 
 

@@ -6,10 +6,9 @@ import sys
 
 import nibabel as nib
 import numpy as np
+from cli_data import make_subject, oblique_affine, write_config
 
 from voxflow.cli.main import main
-
-from cli_data import make_subject, oblique_affine, write_config
 
 
 def run(*argv):
@@ -114,3 +113,9 @@ def test_help_does_not_import_tensorflow():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "--max_iter" in proc.stdout
+
+
+def test_unknown_metric_name(tmp_path, tiny_dataset, capsys):
+    (tmp_path / "model").mkdir()
+    assert run("evaluation", "-c", write_config(tmp_path), "--evaluations", "dice,hausdorf95") == 2
+    assert_one_line_error(capsys, "[EVALUATION]", "hausdorf95", "hausdorff95")

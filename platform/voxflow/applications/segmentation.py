@@ -35,6 +35,15 @@ class SegmentationApplication:
     """The ``net_segment`` application (config section ``[SEGMENTATION]``)."""
 
     REQUIRED_CONFIG_SECTION = "SEGMENTATION"
+    # Keys that define a trained model: inference and evaluation take them from settings_train.ini.
+    TRAINED_KEYS = (
+        *(("network", key) for key in (
+            "name", "network_args", "activation_function", "normalisation", "whitening", "histogram_ref_file",
+            "norm_type", "cutoff", "normalise_foreground_only", "foreground_type", "multimod_foreground_type",
+            "volume_padding_size", "volume_padding_mode")),
+        ("app", "num_classes"), ("app", "label_normalisation"),
+        ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
+    )
 
     def __init__(self, cfg: Any, action: str) -> None:
         self.cfg = cfg
@@ -54,6 +63,7 @@ class SegmentationApplication:
         self.valid_volumes: list[Any] = []
         self.infer_subjects: list[Any] = []
         self.channels = len(cfg.app.image)
+        self._loss_fn: Any = None
 
     # ----------------------------------------------------------------------- config views
     def _window_text(self) -> str:
@@ -96,9 +106,19 @@ class SegmentationApplication:
         cfg = self.cfg
         if self.action != "evaluation":
             self._check_network_fits()
+        if self.action == "train":
+            from voxflow.losses import get_loss  # noqa: PLC0415 - TensorFlow on demand
+
+            self._loss_fn = get_loss(cfg.training.loss_type, search_dirs=(cfg.config_dir,))
         roles = self._roles()
         self.pre = Preprocessor(cfg, roles, min_shape=self.window)
         if self.action == "evaluation":
+            from voxflow.evaluation.metrics import resolve_metrics  # noqa: PLC0415
+
+            try:
+                resolve_metrics(cfg.evaluation.evaluations)
+            except ValueError as err:
+                raise ConfigError(f"Invalid value for `evaluations` in [EVALUATION] of {cfg.path}: {err}") from err
             self.pre.load_state()
             return
         sections = tuple(dict.fromkeys(s for names in roles.values() for s in names))
@@ -167,19 +187,21 @@ class SegmentationApplication:
         shape = [v for i, v in enumerate(self.window) if i != self.flat_axis]
         return np.zeros((1, *shape, self.channels), dtype=np.float32)
 
-    def _to_net(self, tensor: Any) -> Any:
+    def to_network_layout(self, tensor: Any) -> Any:
+        """Drop the singleton axis of 2-D windows: (B, X, Y, 1, C) → (B, X, Y, C)."""
         import tensorflow as tf  # noqa: PLC0415
 
         return tensor if self.flat_axis is None else tf.squeeze(tensor, axis=1 + self.flat_axis)
 
-    def _from_net(self, tensor: Any) -> Any:
+    def from_network_layout(self, tensor: Any) -> Any:
+        """Restore the singleton axis of 2-D windows: (B, X, Y, K) → (B, X, Y, 1, K)."""
         import tensorflow as tf  # noqa: PLC0415
 
         return tensor if self.flat_axis is None else tf.expand_dims(tensor, axis=1 + self.flat_axis)
 
     def network_input(self, batch: dict) -> Any:
         """The image windows of a batch in the network's layout."""
-        return self._to_net(batch["image"])
+        return self.to_network_layout(batch["image"])
 
     # ------------------------------------------------------------------------------- data
     def _sampler(self, volumes: list[Any], seed: int) -> Any:
@@ -187,7 +209,9 @@ class SegmentationApplication:
         sampler_class = registry.resolve("sampler", cfg.network.window_sampling, search_dirs=(cfg.config_dir,))
         return sampler_class(
             [v.arrays for v in volumes], window_shape=self.window,
-            windows_per_volume=cfg.training.sample_per_volume, shuffle_buffer=cfg.network.queue_length,
+            windows_per_volume=cfg.training.sample_per_volume,
+            # NiftyNet's rule: the window queue holds at least five batches.
+            shuffle_buffer=max(cfg.network.queue_length, 5 * cfg.network.batch_size),
             num_parallel_calls=cfg.system.num_threads, seed=seed)
 
     def training_dataset(self) -> Any:
@@ -203,24 +227,21 @@ class SegmentationApplication:
     # ------------------------------------------------------------------------------- loss
     def loss(self, batch: dict, logits: Any) -> Any:
         """``[TRAINING] loss_type`` on a batch (weight map applied if configured)."""
-        from voxflow.losses import get_loss  # noqa: PLC0415
-
-        loss_fn = get_loss(self.cfg.training.loss_type, search_dirs=(self.cfg.config_dir,))
-        weight = self._to_net(batch["weight"]) if "weight" in batch else None
-        return loss_fn(self._to_net(batch["label"]), logits, weight)
+        weight = self.to_network_layout(batch["weight"]) if "weight" in batch else None
+        return self._loss_fn(self.to_network_layout(batch["label"]), logits, weight)
 
     def validation_metrics(self, batch: dict, logits: Any) -> dict[str, float]:
         """Per-class Dice of the argmax prediction on one (local) batch."""
         from voxflow.evaluation.metrics import per_class_dice  # noqa: PLC0415
 
-        prediction = np.argmax(np.asarray(self._from_net(logits)), axis=-1)
+        prediction = np.argmax(np.asarray(self.from_network_layout(logits)), axis=-1)
         reference = np.asarray(batch["label"])[..., 0].astype(np.int64)
         dice = per_class_dice(reference, prediction, self.num_classes)
         return {f"dice_class_{k}": float(dice[k]) for k in range(1, self.num_classes)}
 
     def summary_volumes(self, batch: dict, logits: Any) -> dict[str, np.ndarray]:
         """Image, label and prediction of the first window, for TensorBoard."""
-        prediction = np.argmax(np.asarray(self._from_net(logits))[0], axis=-1)
+        prediction = np.argmax(np.asarray(self.from_network_layout(logits))[0], axis=-1)
         return {"image": np.asarray(batch["image"])[0, ..., 0], "label": np.asarray(batch["label"])[0, ..., 0],
                 "prediction": prediction.astype(np.float32)}
 

@@ -30,9 +30,6 @@ def infer(app: Any, model: Any, strategy: Any) -> dict:
     """Grid-sample, predict, aggregate, invert preprocessing and write each subject."""
     import tensorflow as tf  # noqa: PLC0415
 
-    from voxflow.data.aggregators import GridAggregator  # noqa: PLC0415
-    from voxflow.data.samplers import GridSampler  # noqa: PLC0415
-
     cfg = app.cfg
     out_dir = cfg.inference.save_seg_dir
     os.makedirs(out_dir, exist_ok=True)
@@ -41,19 +38,14 @@ def infer(app: Any, model: Any, strategy: Any) -> dict:
     def predict(windows: tf.Tensor) -> tf.Tensor:
         return tf.nn.softmax(tf.cast(model(windows, training=False), tf.float32), axis=-1)
 
-    border = tuple(int(b) for b in cfg.inference.border)
     rows: list[tuple[str, str]] = []
     for subject in app.infer_subjects:
         volume = app.pre.load(subject)
-        image = volume.arrays["image"]
-        shape = image.shape[:3]
-        sampler = GridSampler(shape, app.window, border)
-        aggregator = GridAggregator(shape, app.num_classes, app.window, border,
-                                    blending=cfg.inference.blending, fill_constant=cfg.inference.fill_constant)
-        for batch in sampler.dataset(image).batch(cfg.network.batch_size):
-            probabilities = app._from_net(predict(app.network_input(batch)))
-            aggregator.add(np.asarray(probabilities), np.asarray(batch["location"]))
-        restored = app.pre.invert(aggregator.result(), volume.geometry, interp_order=cfg.inference.output_interp_order)
+        if cfg.network.window_sampling == "resize":
+            probabilities = _predict_resized(app, volume.arrays["image"], predict)
+        else:
+            probabilities = _predict_grid(app, volume.arrays["image"], predict)
+        restored = app.pre.invert(probabilities, volume.geometry, interp_order=cfg.inference.output_interp_order)
         if cfg.app.output_prob:
             data = restored.astype(np.float32)
         else:
@@ -64,6 +56,34 @@ def infer(app: Any, model: Any, strategy: Any) -> dict:
         _write_csv(os.path.join(out_dir, INFERRED_CSV), ["subject_id", "path"], rows)
         log.info("wrote %s", path)
     return {"outputs": rows, "folder": out_dir}
+
+
+def _predict_grid(app: Any, image: np.ndarray, predict: Any) -> np.ndarray:
+    """Grid windows (step = window − 2·border) → probabilities stitched with blending."""
+    from voxflow.data.aggregators import GridAggregator  # noqa: PLC0415
+    from voxflow.data.samplers import GridSampler  # noqa: PLC0415
+
+    cfg = app.cfg
+    border = tuple(int(b) for b in cfg.inference.border)
+    shape = image.shape[:3]
+    sampler = GridSampler(shape, app.window, border)
+    aggregator = GridAggregator(shape, app.num_classes, app.window, border,
+                                blending=cfg.inference.blending, fill_constant=cfg.inference.fill_constant)
+    for batch in sampler.dataset(image).batch(cfg.network.batch_size):
+        probabilities = app.from_network_layout(predict(app.network_input(batch)))
+        aggregator.add(np.asarray(probabilities), np.asarray(batch["location"]))
+    return aggregator.result()
+
+
+def _predict_resized(app: Any, image: np.ndarray, predict: Any) -> np.ndarray:
+    """The whole volume resized to the window (``window_sampling = resize``) and back."""
+    from voxflow.data.aggregators import ResizeAggregator, resize_volume  # noqa: PLC0415
+
+    window = resize_volume(image, app.window, order=1)[None].astype(np.float32)
+    probabilities = np.asarray(app.from_network_layout(predict(app.to_network_layout(window))))
+    aggregator = ResizeAggregator(image.shape[:3], interp_order=1)
+    aggregator.add(probabilities)
+    return aggregator.result()
 
 
 def evaluate(app: Any) -> dict:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
+from voxflow.atomic import atomic_write_text
 from voxflow.config import schema
 from voxflow.config.messages import closest
 
@@ -174,17 +175,5 @@ def save_config(cfg: Config, path: str | os.PathLike[str]) -> str:
         The absolute path written.
     """
     target = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    text = render_ini(cfg)
-    handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=".tmp-", suffix=".ini",
-                                         delete=False, encoding="utf-8")
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, target)
-    except BaseException:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-        raise
+    atomic_write_text(target, render_ini(cfg))
     return target

@@ -132,7 +132,8 @@ NETWORK_KEYS: dict[str, Key] = _table(
     Key("volume_padding_mode", ChoiceType(_PAD_MODES), "minimum", "NumPy pad mode for `volume_padding_size`."),
     Key("window_sampling", ChoiceType(("uniform", "weighted", "balanced", "resize")), "uniform",
         "Training window sampler; inference uses the grid (or resize) sampler (≠NiftyNet: no `patch`)."),
-    Key("queue_length", IntType(1), 5, "Windows buffered (and shuffled) ahead of training."),
+    Key("queue_length", IntType(1), 5, "Windows buffered and shuffled ahead of training; at least 5 × batch_size are"
+        " (NiftyNet's rule). Larger values mix windows of more volumes into each batch."),
     Key("keep_prob", FloatType(0.0, 1.0, open_min=True), 1.0, "Dropout keep probability passed to the network."),
     Key("decay", FloatType(0.0), 0.0, "Weight-decay factor of the regulariser; 0 = off."),
     Key("reg_type", ChoiceType(("L1", "L2")), "L2", "Weight regulariser type."),

@@ -14,15 +14,16 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from voxflow.atomic import atomic_write_text
 from voxflow.errors import ConfigError, DataError
 from voxflow.io.formats import is_dicom_series_dir, split_extension
 
@@ -256,18 +257,10 @@ def _read_split_file(path: str) -> dict[str, list[str]]:
 
 
 def _write_split_file(path: str, parts: dict[str, list[str]]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     rows = sorted((sid, phase) for phase in PHASES for sid in parts[phase])
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle, lineterminator="\n").writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
 
 
 def _count(fraction: float, total: int) -> int:

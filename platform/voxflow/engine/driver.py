@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from voxflow.config import save_config
+from voxflow.config import load_config, save_config
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.engine.trainer import Trainer, check_model_dir, refuse_overwrite
 
@@ -51,6 +51,32 @@ def seed_everything(cfg: Any, action: str) -> int:
     return int(cfg.system.seed)
 
 
+def apply_trained_settings(cfg: Any, app_class: type) -> None:
+    """Take the keys that define a trained model from ``model_dir/settings_train.ini``.
+
+    Inference and evaluation work from the configuration the model was trained with, so a setting
+    given only on the training command line (``--label_normalisation yes``) or edited in the file
+    afterwards cannot silently produce garbage. The application lists those keys in
+    ``TRAINED_KEYS`` as ``(section, key)`` pairs, where section ``inputs`` means every input
+    section present in both configs. A differing value is replaced and reported.
+    """
+    path = os.path.join(cfg.system.model_dir, "settings_train.ini")
+    if not os.path.isfile(path):
+        return
+    trained = load_config(path, app_section=app_class.REQUIRED_CONFIG_SECTION, action="evaluation")
+    pairs = []
+    for section, key in getattr(app_class, "TRAINED_KEYS", ()):
+        if section == "inputs":
+            pairs += [(cfg.inputs[name], trained.inputs[name], name, key) for name in cfg.inputs if name in trained.inputs]
+        else:
+            pairs.append((getattr(cfg, section), getattr(trained, section), section.upper(), key))
+    for current, saved, label, key in pairs:
+        if getattr(current, key) != getattr(saved, key):
+            log.warning("using [%s] %s = %r from training (%s) instead of %r", label, key, getattr(saved, key), path,
+                        getattr(current, key))
+            setattr(current, key, getattr(saved, key))
+
+
 class ApplicationDriver:
     """Runs ``action`` of the application class ``app_class`` with the resolved config ``cfg``."""
 
@@ -63,6 +89,8 @@ class ApplicationDriver:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         cfg = self.cfg
+        if action != "train":
+            apply_trained_settings(cfg, self.app_class)
         seed_everything(cfg, action)
         strategy = make_strategy(cfg)
         app = self.app_class(cfg, action)

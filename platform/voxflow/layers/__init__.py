@@ -9,8 +9,8 @@ from voxflow.layers.activations import ACTIVATIONS, get_activation
 from voxflow.layers.conv_block import ConvBlock
 from voxflow.layers.dense_feature_stack import DenseFeatureStack
 from voxflow.layers.dilated_conv_block import DilatedConvBlock
-from voxflow.layers.dropout import Dropout
 from voxflow.layers.downsample import DOWNSAMPLE_MODES, DownSample
+from voxflow.layers.dropout import Dropout
 from voxflow.layers.factories import conv_layer, pooling_layer, serialize_initializer, serialize_regularizer
 from voxflow.layers.linear_resize import LinearResize, linear_resize
 from voxflow.layers.normalization import NORMALIZATIONS, GroupNorm, get_normalization

@@ -8,7 +8,8 @@ case-insensitive) and plugins named by import path (``my_pkg.losses.focal``) go 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from voxflow import registry
 from voxflow.errors import PluginError

@@ -179,5 +179,5 @@ class SegmentationNet(keras.Model):
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "SegmentationNet":
+    def from_config(cls, config: dict[str, Any]) -> SegmentationNet:
         return cls(**config)

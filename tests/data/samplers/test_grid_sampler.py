@@ -29,7 +29,7 @@ def test_locations_are_a_meshgrid_of_the_axes():
     locations = grid_locations((10, 9, 6), (4, 3, 6), (1, 0, 0))
     xs, ys = [0, 2, 4, 6], [0, 3, 6]
     assert len(locations) == len(xs) * len(ys)
-    assert {tuple(l) for l in locations} == {(x, y, 0) for x in xs for y in ys}
+    assert {tuple(loc) for loc in locations} == {(x, y, 0) for x in xs for y in ys}
 
 
 def test_window_larger_than_volume_is_rejected():

@@ -130,9 +130,9 @@ class Preprocessor:
         if self.normalisation and not self.histogram_file:
             raise ConfigError("`normalisation` in [NETWORK] needs `histogram_ref_file`.")
         self.num_classes = getattr(cfg.app, "num_classes", None)
-        self.label_normalisation = bool(getattr(cfg.app, "label_normalisation", False)) and (
-            LABEL in self.roles
-        )
+        # Applies to label inputs (training, evaluation) and to outputs (inference), so it does
+        # not depend on a label role being read.
+        self.label_normalisation = bool(getattr(cfg.app, "label_normalisation", False))
         self.label_map_file = os.path.join(cfg.system.model_dir, state.LABEL_MAP_FILENAME)
         self.landmarks: dict[str, list[np.ndarray]] | None = None
         self.label_map: LabelMap | None = None
@@ -344,7 +344,7 @@ class Preprocessor:
             raise DataError("No training subject to learn normalisation from.")
         if self.normalisation and (overwrite or not self._loaded(self._load_landmarks)):
             self._fit_landmarks(subjects)
-        if self.label_normalisation and (overwrite or not self._loaded(self._load_label_map)):
+        if self.label_normalisation and LABEL in self.roles and (overwrite or not self._loaded(self._load_label_map)):
             self._fit_label_map(subjects)
 
     @staticmethod

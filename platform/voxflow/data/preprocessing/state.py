@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from voxflow.atomic import atomic_write_text
 from voxflow.data.preprocessing.label_normalisation import LabelMap
 from voxflow.errors import CheckpointError
 
@@ -33,18 +33,7 @@ LABEL_MAP_FILENAME = "label_map.json"
 
 def write_json_atomic(path: str, content: dict[str, Any]) -> None:
     """Writes JSON to a temporary file in the destination folder, then ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=1)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_text(path, json.dumps(content, indent=1) + "\n")
 
 
 def _read_json(path: str, expected_format: str, what: str) -> dict[str, Any]:
