@@ -13,8 +13,9 @@ STAMP=".venv/.voxflow-installed"
 # Reinstall when setup.py changed since the last install.
 if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   echo "[voxflow] installing voxflow and its dependencies into .venv" >&2
-  "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip >&2 || true
-  "$VPY" -m pip install -q --disable-pip-version-check -e ".[test,plot]" >&2
+  # (Some machines' pip configuration warns about every unused local index: keep real errors only.)
+  "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; } >&2 || true
+  "$VPY" -m pip install -q --disable-pip-version-check -e ".[test,plot]" 2>&1 | { grep -v "^WARNING: Location" || true; } >&2
   touch "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -119,3 +119,26 @@ def test_unknown_metric_name(tmp_path, tiny_dataset, capsys):
     (tmp_path / "model").mkdir()
     assert run("evaluation", "-c", write_config(tmp_path), "--evaluations", "dice,hausdorf95") == 2
     assert_one_line_error(capsys, "[EVALUATION]", "hausdorf95", "hausdorff95")
+
+
+def test_internal_error_is_one_line_with_debug_hint(tmp_path, tiny_dataset, capsys, monkeypatch):
+    from voxflow.applications import segmentation
+
+    def broken(self):
+        raise RuntimeError("something internal broke\nsecond line")
+
+    monkeypatch.setattr(segmentation.SegmentationApplication, "prepare", broken)
+    assert run("train", "-c", write_config(tmp_path)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("(rerun with --debug for the traceback)") and "something internal broke" in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_successful_console_run_prints_no_tensorflow_noise(tmp_path, tiny_dataset):
+    config = write_config(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", "from voxflow.cli.main import net_segment; net_segment()",
+                           "train", "-c", config, "--max_iter", "1", "--validation_every_n", "-1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for noise in ("oneDNN", "cuInit", "cuda", "I0000", "E0000", "WARNING: All log messages"):
+        assert noise not in proc.stderr, proc.stderr
