@@ -59,13 +59,16 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "segmentation": "voxflow.applications.segmentation:SegmentationApplication",
         "net_segment": "voxflow.applications.segmentation:SegmentationApplication",
     },
-    "metric": {
-        "dice": "voxflow.evaluation.metrics:dice",
-        "jaccard": "voxflow.evaluation.metrics:jaccard",
-        "hausdorff95": "voxflow.evaluation.metrics:hausdorff95",
-        "hausdorff": "voxflow.evaluation.metrics:hausdorff",
-        "average_distance": "voxflow.evaluation.metrics:average_surface_distance",
-    },
+    "metric": {},  # filled from voxflow.evaluation.catalogue (see _CATALOGUES)
+    "augmentation": {},  # filled from voxflow.augment.catalogue
+}
+
+# Families whose built-in table lives with the package that owns them: a module attribute
+# ``BUILTINS: dict[str, "module:attribute"]`` read on first use. The catalogue modules must be
+# cheap to import (no TensorFlow).
+_CATALOGUES = {
+    "metric": "voxflow.evaluation.catalogue:BUILTINS",
+    "augmentation": "voxflow.augment.catalogue:BUILTINS",
 }
 
 # Case-insensitive aliases for built-in names (NiftyNet accepted e.g. ``dice`` for ``Dice``).
@@ -76,6 +79,7 @@ _FAMILY_LABEL = {
     "sampler": "sampler ([NETWORK] window_sampling)",
     "application": "application (-a)",
     "metric": "metric ([EVALUATION] evaluations)",
+    "augmentation": "augmentation ([AUGMENTATION])",
 }
 
 _EXTRA: dict[str, dict[str, Any]] = {family: {} for family in _BUILTINS}
@@ -182,3 +186,11 @@ def _canonical(family: str, name: str) -> str | None:
 def _check_family(family: str) -> None:
     if family not in _BUILTINS:
         raise KeyError(f"Unknown registry family '{family}'. Expected one of: {', '.join(families())}")
+    catalogue = _CATALOGUES.pop(family, None)
+    if catalogue is not None:
+        module_name, attribute = catalogue.split(":")
+        try:
+            table = getattr(importlib.import_module(module_name), attribute)
+        except ImportError:
+            table = {}
+        _BUILTINS[family].update(table)

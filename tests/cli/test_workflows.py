@@ -170,3 +170,28 @@ def test_saved_settings_and_yaml_config_work(tmp_path, tiny_dataset):
                                              for kk, vv in v.items()} for k, v in resolved.items()}))
     assert run("inference", "-c", str(yaml_path), "--save_seg_dir", str(tmp_path / "yaml_out")) == 0
     assert (tmp_path / "yaml_out" / "sub00_out.nii.gz").is_file()
+
+
+def test_vars_to_freeze_changes_only_what_it_names(tmp_path, tiny_dataset):
+    import tensorflow as tf
+
+    config = write_config(tmp_path)
+    assert quick(config) == 0
+    models = tmp_path / "model" / "models"
+    before = tf.train.load_checkpoint(str(models / "ckpt-2" / "ckpt"))
+    # toynet: a hidden conv block, then the classifier head; freeze the hidden conv only.
+    assert run("train", "-c", config, "--starting_iter", "-1", "--max_iter", "4", "--validation_every_n", "-1",
+               "--vars_to_freeze", "^toynet/conv/") == 0
+    after = tf.train.load_checkpoint(str(models / "ckpt-4" / "ckpt"))
+    import json
+
+    paths = [p for p, _ in json.loads((models / "ckpt-4" / "meta.json").read_text())["model_variables"]]
+    import re
+
+    pattern = re.compile("^toynet/conv/")
+    changed = {p: not np.array_equal(before.get_tensor(f"model/v{i:05d}/.ATTRIBUTES/VARIABLE_VALUE"),
+                                     after.get_tensor(f"model/v{i:05d}/.ATTRIBUTES/VARIABLE_VALUE"))
+               for i, p in enumerate(paths)}
+    frozen = [p for p in paths if pattern.search(p)]
+    assert frozen and not any(changed[p] for p in frozen)
+    assert any(changed[p] for p in paths if p not in frozen)

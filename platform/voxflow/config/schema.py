@@ -182,6 +182,9 @@ TRAINING_KEYS: dict[str, Key] = _table(
         "Fraction of subjects put in the inference split when the split file is generated."),
     Key("vars_to_restore", RegexType(), "",
         "Only variables matching this regex are restored from the checkpoint (fine-tuning)."),
+    Key("vars_to_freeze", RegexType(), "",
+        "Trainable variables matching this regex are not updated (fine-tuning); unset = none frozen "
+        "(≠NiftyNet: no fallback to `vars_to_restore`)."),
 )
 
 INFERENCE_KEYS: dict[str, Key] = _table(
@@ -230,7 +233,6 @@ NIFTYNET_ONLY_KEYS: dict[str, str] = {
     "rgb_normalisation": "not supported",
     "volume_padding_to_size": "use `volume_padding_size`",
     "force_output_identity_resizing": "not supported",
-    "vars_to_freeze": "not supported",
     "csv_data_file": "not supported",
     "to_ohe": "not supported",
     "softmax": "losses take logits",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
 from typing import Any
 
@@ -56,8 +57,9 @@ class Trainer:
         with strategy.scope():
             self.model = app.build_network()
             self.model(app.example_input(), training=False)
+            self.trainable = frozen_split(self.model, cfg.training.vars_to_freeze or "")
             self.optimizer = build_optimiser(cfg)
-            self.optimizer.build(self.model.trainable_variables)
+            self.optimizer.build(self.trainable)
         self.iteration = 0
         self.best_loss = math.inf
 
@@ -82,15 +84,20 @@ class Trainer:
     def _compile_steps(self) -> None:
         model, optimizer, app, strategy = self.model, self.optimizer, self.app, self.strategy
         replicas = float(self.replicas)
+        # Applications may augment a batch on the device, inside the compiled step.
+        augment = getattr(app, "augment", None)
+        variables = self.trainable
 
         def replica_train_step(batch: dict) -> tf.Tensor:
+            if augment is not None:
+                batch = augment(batch)
             with tf.GradientTape() as tape:
                 logits = model(app.network_input(batch), training=True)
                 loss = app.loss(batch, logits)
                 total = loss + (tf.add_n(model.losses) if model.losses else 0.0)
                 scaled = total / replicas
-            grads = tape.gradient(scaled, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            grads = tape.gradient(scaled, variables)
+            optimizer.apply_gradients(zip(grads, variables))
             return loss
 
         def replica_eval_step(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
@@ -198,6 +205,19 @@ class Trainer:
         local = self.strategy.experimental_local_results(dist_batch)[0]
         logits = self.model(self.app.network_input(local), training=False)
         self.summaries.image_slices("train", iteration, self.app.summary_volumes(local, logits))
+
+
+def frozen_split(model: Any, pattern: str) -> list:
+    """The trainable variables left to the optimiser once ``vars_to_freeze`` is applied."""
+    if not pattern:
+        return list(model.trainable_variables)
+    regex = re.compile(pattern)
+    frozen = [v for v in model.trainable_variables if regex.search(v.path)]
+    if not frozen:
+        names = ", ".join(v.path for v in model.trainable_variables[:3])
+        raise ConfigError(f"[TRAINING] vars_to_freeze = '{pattern}' matches no trainable variable (e.g. {names}).")
+    log.info("vars_to_freeze: %d of %d trainable variables frozen", len(frozen), len(model.trainable_variables))
+    return [v for v in model.trainable_variables if not regex.search(v.path)]
 
 
 def refuse_overwrite(store: CheckpointStore, starting_iter: int) -> None:

@@ -1,0 +1,1 @@
+"""Augmentation layers that run as TensorFlow ops on the device, inside the train step."""
