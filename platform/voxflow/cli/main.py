@@ -16,7 +16,7 @@ from voxflow import __version__, registry
 from voxflow.errors import VoxflowError
 
 ACTION_WORDS = {"train": "train", "training": "train", "inference": "inference", "infer": "inference",
-                "evaluation": "evaluation", "evaluate": "evaluation", "eval": "evaluation"}
+                "evaluation": "evaluation", "evaluate": "evaluation", "eval": "evaluation", "export": "export"}
 
 EPILOG = """\
 Any config key can be overridden: --max_iter 10, --batch_size=1, --SECTION.key value
@@ -25,6 +25,7 @@ path_to_search) is set in all of them. Example:
   net_segment train -c config.ini --max_iter 100
   net_segment inference -c config.ini --path_to_search new_images/
   net_segment evaluation -c config.ini
+  net_segment export -c config.ini --output exported_model/
 """
 
 
@@ -36,11 +37,12 @@ def _parser(prog: str, needs_app: bool) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    parser.add_argument("action", metavar="ACTION", help="train | inference | evaluation")
+    parser.add_argument("action", metavar="ACTION", help="train | inference | evaluation | export")
     parser.add_argument("-c", "--conf", required=True, metavar="CONFIG", help="INI or YAML configuration file")
     if needs_app:
         parser.add_argument("-a", "--application_name", required=True, metavar="APP",
                             help="application alias (segmentation) or import path (my_pkg.apps.MyApp)")
+    parser.add_argument("--output", metavar="DIR", help="export: the folder to write the SavedModel and .keras file to")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("-v", "--version", action="version", version=f"voxflow {__version__}")
     return parser
@@ -53,7 +55,7 @@ def main(argv: list[str] | None, prog: str, application: str | None) -> int:
     action = ACTION_WORDS.get(args.action.lower())
     if action is None:
         parser.print_usage(sys.stderr)
-        print(f"{prog}: error: unknown action '{args.action}'. Expected one of: train, inference, evaluation.",
+        print(f"{prog}: error: unknown action '{args.action}'. Expected one of: train, inference, evaluation, export.",
               file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format=f"{prog}: %(message)s", stream=sys.stderr)
@@ -88,7 +90,10 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
     import_tensorflow_quietly()
     from voxflow.engine.driver import ApplicationDriver  # noqa: PLC0415
 
-    result = ApplicationDriver(app_class, cfg).run(action)
+    result = ApplicationDriver(app_class, cfg).run(action, output=args.output)
+    if action == "export":
+        print(f"export: SavedModel and .keras file of iteration {result['iteration']} written to {result['folder']}")
+        return 0
     report = getattr(app_class, "report", None)
     if report is not None:
         print(report(action, result))

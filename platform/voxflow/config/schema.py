@@ -42,7 +42,7 @@ from voxflow.config.values import (
     ValueType,
 )
 
-ACTIONS = ("train", "inference", "evaluation")
+ACTIONS = ("train", "inference", "evaluation", "export")
 SYSTEM_SECTIONS = ("SYSTEM", "NETWORK", "TRAINING", "INFERENCE", "EVALUATION")
 #: Pseudo section name under which the input-source keys are listed.
 INPUT = "input"
@@ -124,7 +124,7 @@ _FOREGROUNDS = ("otsu_plus", "otsu_minus", "threshold_plus", "threshold_minus", 
 
 NETWORK_KEYS: dict[str, Key] = _table(
     Key("name", _NAME, None, "Network: a built-in name or a dotted import path `pkg.module.Class`.",
-        required=("train", "inference")),
+        required=("train", "inference", "export")),
     Key("activation_function", ChoiceType(_ACTIVATIONS), "relu", "Activation used by the network's blocks."),
     Key("batch_size", IntType(1), 2, "Windows per iteration per GPU."),
     Key("volume_padding_size", SpatialIntType(), (0, 0, 0),
@@ -182,6 +182,9 @@ TRAINING_KEYS: dict[str, Key] = _table(
         "Fraction of subjects put in the inference split when the split file is generated."),
     Key("vars_to_restore", RegexType(), "",
         "Only variables matching this regex are restored from the checkpoint (fine-tuning)."),
+    Key("vars_to_restore_rename", KwargsType(), {},
+        "Renamed layers when restoring part of a checkpoint: `old_prefix=new_prefix` pairs applied to the "
+        "saved variable names before `vars_to_restore` matches them (NiftyNet renamed scopes in code)."),
     Key("vars_to_freeze", RegexType(), "",
         "Trainable variables matching this regex are not updated (fine-tuning); unset = none frozen "
         "(≠NiftyNet: no fallback to `vars_to_restore`)."),
@@ -301,4 +304,7 @@ register_app_section("SEGMENTATION", [
     Key("num_classes", IntType(2), None, "Number of classes including background.", required=True),
     Key("output_prob", BoolType(), False, "Write class probabilities instead of the label map."),
     Key("label_normalisation", BoolType(), False, "Map the training label values to 0..K-1 (undone on output)."),
+    Key("evaluation_units", ChoiceType(("label", "foreground", "cc")), "label",
+        "What evaluation compares: each label, foreground (all labels > 0) vs background, or each connected "
+        "component (`cc`) (≠NiftyNet: default `label`, not `foreground`)."),
 ])

@@ -16,6 +16,7 @@ renamed into place, so an interrupted save never leaves a half-written ``ckpt-N`
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -155,16 +156,20 @@ class CheckpointStore:
         model: Any,
         optimizer: Any = None,
         include: str = "",
+        rename: dict[str, str] | None = None,
     ) -> int:
         """Restore model (and optimiser) variables from a checkpoint.
 
         Args:
             selector: iteration, ``-1``/``latest`` or ``best``.
-            model: a built model (called once) with the saved architecture.
+            model: a built model (called once).
             optimizer: a built optimiser, or None to restore the model only.
-            include: regular expression; when given, only model variables whose saved path
-                matches are restored (fine-tuning, NiftyNet's ``vars_to_restore``) and the
-                optimiser is left fresh.
+            include: regular expression; when given, only model variables whose (renamed) saved
+                path matches are restored, matched to the model's variables by path, and the
+                optimiser is left fresh (fine-tuning, NiftyNet's ``vars_to_restore``). The rest
+                of the model may differ from the checkpoint (e.g. a new classifier head).
+            rename: ``{old_prefix: new_prefix}`` applied to the saved paths first (layers renamed
+                since the checkpoint was written).
 
         Returns:
             The restored checkpoint's iteration.
@@ -174,9 +179,11 @@ class CheckpointStore:
         """
         iteration = self.select(selector)
         folder = self.path(iteration)
-        with open(os.path.join(folder, "meta.json"), encoding="utf-8") as handle:
-            meta = json.load(handle)
+        meta = self.meta(iteration)
         saved = meta["model_variables"]
+        if include or rename:
+            self._restore_by_path(folder, saved, model, include or ".", rename or {})
+            return iteration
         variables = list(model.variables)
         if len(saved) != len(variables) or any(
             list(v.shape) != list(shape) for v, (_, shape) in zip(variables, saved)
@@ -186,17 +193,6 @@ class CheckpointStore:
                 f"network built from the config ({len(variables)} variables): was it trained with "
                 "another [NETWORK] name, network_args, num_classes or channel count?"
             )
-        if include:
-            pattern = re.compile(include)
-            chosen = {f"v{i:05d}": v for i, (v, (path, _)) in enumerate(zip(variables, saved)) if pattern.search(path)}
-            if not chosen:
-                raise CheckpointError(
-                    f"[TRAINING] vars_to_restore = '{include}' matches no variable of {folder} "
-                    f"(e.g. {saved[0][0] if saved else 'none'})."
-                )
-            checkpoint = tf.train.Checkpoint(model=chosen)
-            checkpoint.read(os.path.join(folder, "ckpt")).expect_partial()
-            return iteration
         use_optimizer = optimizer is not None and meta.get("optimizer_variables", 0) == len(optimizer.variables)
         checkpoint = _make_checkpoint(model, optimizer if use_optimizer else None, iteration)
         status = checkpoint.read(os.path.join(folder, "ckpt"))
@@ -205,6 +201,39 @@ class CheckpointStore:
         else:
             status.expect_partial()
         return iteration
+
+    def meta(self, iteration: int) -> dict[str, Any]:
+        """The ``meta.json`` of a checkpoint (variable paths and shapes, extra fields)."""
+        with open(os.path.join(self.path(iteration), "meta.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    @staticmethod
+    def _restore_by_path(folder: str, saved: list, model: Any, include: str, rename: dict[str, str]) -> None:
+        pattern = re.compile(include)
+        current = {v.path: v for v in model.variables}
+        chosen: dict[str, Any] = {}
+        for index, (path, shape) in enumerate(saved):
+            for old, new in rename.items():
+                if path.startswith(old):
+                    path = new + path[len(old):]
+                    break
+            if not pattern.search(path) or path not in current:
+                continue
+            if list(current[path].shape) != list(shape):
+                raise CheckpointError(
+                    f"Variable '{path}' has shape {list(shape)} in {folder} but {list(current[path].shape)} in the "
+                    "network: exclude it from [TRAINING] vars_to_restore."
+                )
+            chosen[f"v{index:05d}"] = current[path]
+        if not chosen:
+            example = saved[0][0] if saved else "none"
+            raise CheckpointError(
+                f"[TRAINING] vars_to_restore = '{include}' matches no variable shared by {folder} and the network "
+                f"(saved names look like '{example}'; the network's like '{next(iter(current), 'none')}')."
+            )
+        tf.train.Checkpoint(model=chosen).read(os.path.join(folder, "ckpt")).expect_partial()
+        log_restored = len(chosen), len(current)
+        logging.getLogger("voxflow").info("restored %d of the network's %d variables by name", *log_restored)
 
 
 def _make_checkpoint(model: Any, optimizer: Any, iteration: int) -> tf.train.Checkpoint:

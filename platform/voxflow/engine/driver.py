@@ -18,10 +18,11 @@ import tensorflow as tf
 from voxflow.config import load_config, save_config
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.engine.trainer import Trainer, check_model_dir, refuse_overwrite
+from voxflow.errors import ConfigError
 
 log = logging.getLogger("voxflow")
 
-ACTIONS = ("train", "inference", "evaluation")
+ACTIONS = ("train", "inference", "evaluation", "export")
 
 
 def make_strategy(cfg: Any) -> tf.distribute.Strategy:
@@ -84,8 +85,11 @@ class ApplicationDriver:
         self.app_class = app_class
         self.cfg = cfg
 
-    def run(self, action: str) -> dict:
-        """Run the action and return its summary (scalars, output paths, metrics)."""
+    def run(self, action: str, output: str | None = None) -> dict:
+        """Run the action and return its summary (scalars, output paths, metrics).
+
+        ``output`` is the folder of ``export``.
+        """
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         cfg = self.cfg
@@ -113,5 +117,11 @@ class ApplicationDriver:
             log.info("inference with the checkpoint of iteration %d", iteration)
             return app.infer(model, strategy)
         check_model_dir(model_dir, create=False)
+        if action == "export":
+            from voxflow.engine.export import export_model  # noqa: PLC0415
+
+            if not output:
+                raise ConfigError("export needs --output DIR (the folder to create).")
+            return export_model(app, cfg, output)
         app.prepare()
         return app.evaluate()

@@ -74,7 +74,8 @@ class Trainer:
         if start == -1 and self.store.latest() is None:
             log.info("starting_iter = -1 but no checkpoint yet in %s: starting from scratch", self.store.folder)
             return 0
-        restored = self.store.restore(start, self.model, self.optimizer, include=include)
+        rename = dict(self.cfg.training.vars_to_restore_rename or {})
+        restored = self.store.restore(start, self.model, self.optimizer, include=include, rename=rename)
         best = self.store.best_info()
         if best is not None and not include:
             self.best_loss = float(best["value"])
@@ -124,7 +125,7 @@ class Trainer:
         if start >= cfg.max_iter:
             log.info("nothing to do: starting iteration %d >= max_iter %d", start, cfg.max_iter)
             if store.latest() is None:
-                store.save(start, self.model, self.optimizer)
+                self._save(start)
             return {}
         self._compile_steps()
         dataset = self.app.training_dataset().batch(self.global_batch, drop_remainder=True).prefetch(2)
@@ -153,22 +154,27 @@ class Trainer:
                     self._log_images(batch, iteration)
                 saved = False
                 if cfg.save_every_n > 0 and iteration % cfg.save_every_n == 0:
-                    store.save(iteration, self.model, self.optimizer)
+                    self._save(iteration)
                     saved = True
                 if cfg.validation_every_n > 0 and iteration % cfg.validation_every_n == 0:
                     results.update(self.validate(iteration, saved))
             if store.latest() != self.iteration:
-                store.save(self.iteration, self.model, self.optimizer)
+                self._save(self.iteration)
         except KeyboardInterrupt:
             bar.close()
             if self.iteration > start:
-                store.save(self.iteration, self.model, self.optimizer)
+                self._save(self.iteration)
                 log.warning("interrupted: saved checkpoint of iteration %d", self.iteration)
             raise
         finally:
             bar.close()
             self.summaries.close()
         return results
+
+    def _save(self, iteration: int) -> None:
+        # The input shape lets `net_segment export` rebuild the network without reading data.
+        self.store.save(iteration, self.model, self.optimizer,
+                        extra={"input_shape": [int(v) for v in self.app.example_input().shape]})
 
     def validate(self, iteration: int, saved: bool) -> dict[str, float]:
         """Loss and per-class Dice on ``validation_max_iter`` validation batches."""
@@ -197,7 +203,7 @@ class Trainer:
         if values["loss"] < self.best_loss:
             self.best_loss = values["loss"]
             if not saved:
-                self.store.save(iteration, self.model, self.optimizer)
+                self._save(iteration)
             self.store.mark_best(iteration, "validation_loss", values["loss"])
         return {f"validation_{k}": v for k, v in values.items()}
 

@@ -1,0 +1,114 @@
+"""``net_segment export``: a trained checkpoint as a TensorFlow SavedModel and a ``.keras`` file.
+
+The SavedModel's ``serving_default`` signature takes a batch of windows
+``(batch, *spatial, channels)`` float32 — any spatial size the network accepts — and returns
+``{"probabilities": (batch, *spatial, num_classes)}``, so the model can be served outside voxflow
+(TF Serving, a C++ application, a notebook with ``tf.saved_model.load``). ``voxflow_export.json``
+records what a caller must reproduce: window, channels, classes, and the training configuration
+and preprocessing state are copied beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import tensorflow as tf
+
+from voxflow import __version__
+from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.errors import ConfigError
+
+log = logging.getLogger("voxflow")
+
+# Files of model_dir that describe how inputs were prepared during training.
+STATE_FILES = ("settings_train.ini", "label_map.json")
+
+
+def _write_saved_model(model: Any, path: str, spatial_dims: int, channels: int) -> None:
+    """A SavedModel whose ``serving_default`` returns softmax probabilities for any window size.
+
+    Keras' ``ExportArchive`` tracks every variable of the model (a plain ``tf.Module`` wrapper
+    misses Keras 3 variables that TensorFlow's tracking does not see).
+    """
+    import keras  # noqa: PLC0415
+
+    spec = tf.TensorSpec([None] * (1 + spatial_dims) + [channels], tf.float32, name="windows")
+
+    def serve(windows: tf.Tensor) -> dict[str, tf.Tensor]:
+        logits = tf.cast(model(windows, training=False), tf.float32)
+        return {"probabilities": tf.nn.softmax(logits, axis=-1)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
+    archive.write_out(path, verbose=False)
+
+
+def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
+    """Write the checkpoint chosen by ``[INFERENCE] inference_iter`` to ``output_dir``.
+
+    Raises:
+        ConfigError: ``output_dir`` exists and is not empty.
+        CheckpointError: no such checkpoint.
+    """
+    output_dir = os.path.abspath(output_dir)
+    if os.path.exists(output_dir) and (not os.path.isdir(output_dir) or os.listdir(output_dir)):
+        raise ConfigError(f"--output {output_dir} already exists: choose a new folder (an export never overwrites).")
+    store = CheckpointStore(os.path.join(cfg.system.model_dir, "models"))
+    iteration = store.select(cfg.inference.inference_iter)
+    input_shape = store.meta(iteration).get("input_shape")
+    if input_shape:
+        app.channels = int(input_shape[-1])
+    model = app.build_network()
+    example = app.example_input()
+    model(example, training=False)
+    store.restore(iteration, model)
+    spatial_dims = example.ndim - 2
+    parent = os.path.dirname(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        _write_saved_model(model, os.path.join(staging, "saved_model"), spatial_dims, int(example.shape[-1]))
+        keras_file = _save_keras(model, os.path.join(staging, "model.keras"))
+        for name in STATE_FILES:
+            source = os.path.join(cfg.system.model_dir, name)
+            if os.path.isfile(source):
+                shutil.copy2(source, os.path.join(staging, name))
+        histogram = cfg.network.histogram_ref_file
+        if cfg.network.normalisation and histogram and os.path.isfile(histogram):
+            shutil.copy2(histogram, os.path.join(staging, os.path.basename(histogram)))
+        manifest = {
+            "voxflow_version": __version__,
+            "iteration": iteration,
+            "network": cfg.network.name,
+            "window": [int(v) for v in example.shape[1:-1]],
+            "spatial_dims": spatial_dims,
+            "channels": int(example.shape[-1]),
+            "num_classes": int(cfg.app.num_classes),
+            "signature": "serving_default: windows (batch, *spatial, channels) float32 -> probabilities",
+            "keras_file": keras_file,
+        }
+        with open(os.path.join(staging, "voxflow_export.json"), "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=2)
+        if os.path.isdir(output_dir):
+            os.rmdir(output_dir)
+        os.replace(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {"folder": output_dir, "iteration": iteration}
+
+
+def _save_keras(model: Any, path: str) -> str | None:
+    try:
+        model.save(path)
+    except Exception as err:  # noqa: BLE001 - a plugin network may not be serialisable
+        log.warning("no .keras file: %s cannot be serialised (%s); the SavedModel is complete",
+                    type(model).__name__, str(err).splitlines()[0] if str(err) else type(err).__name__)
+        return None
+    return os.path.basename(path)
