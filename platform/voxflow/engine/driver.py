@@ -17,26 +17,13 @@ import tensorflow as tf
 
 from voxflow.config import load_config, save_config
 from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.engine.strategy import is_chief, make_strategy
 from voxflow.engine.trainer import Trainer, check_model_dir, refuse_overwrite
 from voxflow.errors import ConfigError
 
 log = logging.getLogger("voxflow")
 
 ACTIONS = ("train", "inference", "evaluation", "export")
-
-
-def make_strategy(cfg: Any) -> tf.distribute.Strategy:
-    """The default strategy on one device, ``MirroredStrategy`` over several requested GPUs."""
-    gpus = tf.config.list_physical_devices("GPU")
-    wanted = cfg.system.num_gpus
-    if wanted == 0 and gpus:
-        tf.config.set_visible_devices([], "GPU")
-        gpus = []
-    if len(gpus) > 1 and wanted > 1:
-        devices = [f"/gpu:{i}" for i in range(min(wanted, len(gpus)))]
-        log.info("MirroredStrategy over %s", ", ".join(devices))
-        return tf.distribute.MirroredStrategy(devices=devices)
-    return tf.distribute.get_strategy()
 
 
 def seed_everything(cfg: Any, action: str) -> int:
@@ -78,6 +65,18 @@ def apply_trained_settings(cfg: Any, app_class: type) -> None:
             setattr(current, key, getattr(saved, key))
 
 
+def set_precision(cfg: Any) -> None:
+    """``[SYSTEM] mixed_precision``: float16 compute on GPUs (bfloat16 on CPUs), float32 weights."""
+    if not getattr(cfg.system, "mixed_precision", False):
+        keras.mixed_precision.set_global_policy("float32")
+        return
+    if tf.config.list_physical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    else:
+        log.warning("mixed_precision on a CPU: using bfloat16 compute (float16 lacks CPU kernels; it is not faster)")
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+
+
 class ApplicationDriver:
     """Runs ``action`` of the application class ``app_class`` with the resolved config ``cfg``."""
 
@@ -95,15 +94,17 @@ class ApplicationDriver:
         cfg = self.cfg
         if action != "train":
             apply_trained_settings(cfg, self.app_class)
+        strategy = make_strategy(cfg)  # first: logical devices must be set before other TF work
+        set_precision(cfg)
         seed_everything(cfg, action)
-        strategy = make_strategy(cfg)
         app = self.app_class(cfg, action)
         model_dir = cfg.system.model_dir
         if action == "train":
             check_model_dir(model_dir, create=True)
             refuse_overwrite(CheckpointStore(os.path.join(model_dir, "models")), cfg.training.starting_iter)
             app.prepare()
-            save_config(cfg, os.path.join(model_dir, "settings_train.ini"))
+            if is_chief(strategy):
+                save_config(cfg, os.path.join(model_dir, "settings_train.ini"))
             return Trainer(app, cfg, strategy).run()
         if action == "inference":
             check_model_dir(model_dir, create=False)

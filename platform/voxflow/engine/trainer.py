@@ -8,19 +8,24 @@ validation metrics (``loss``, ``validation_metrics``).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
 import re
+import shutil
+import tempfile
 import time
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
 from voxflow import registry
 from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.engine.strategy import is_chief, worker_index
 from voxflow.engine.summaries import SummaryLogger
 from voxflow.errors import CheckpointError, ConfigError
 
@@ -52,13 +57,21 @@ class Trainer:
         self.replicas = strategy.num_replicas_in_sync
         self.global_batch = cfg.network.batch_size * self.replicas
         model_dir = cfg.system.model_dir
-        self.store = CheckpointStore(os.path.join(model_dir, "models"), cfg.training.max_checkpoints)
-        self.summaries = SummaryLogger(os.path.join(model_dir, "logs"))
+        self.chief = is_chief(strategy)
+        # Only the chief keeps files; other workers write (their part of collective saves) to a
+        # scratch folder removed at the end, and every worker resumes from the chief's checkpoints.
+        root = model_dir if self.chief else tempfile.mkdtemp(prefix=f".worker-{worker_index(strategy)}-", dir=model_dir)
+        self.scratch = None if self.chief else root
+        self.store = CheckpointStore(os.path.join(root, "models"), cfg.training.max_checkpoints)
+        self.summaries = SummaryLogger(os.path.join(root, "logs"))
+        self.chief_store = CheckpointStore(os.path.join(model_dir, "models"), cfg.training.max_checkpoints)
         with strategy.scope():
             self.model = app.build_network()
             self.model(app.example_input(), training=False)
             self.trainable = frozen_split(self.model, cfg.training.vars_to_freeze or "")
             self.optimizer = build_optimiser(cfg)
+            if keras.mixed_precision.global_policy().name == "mixed_float16":
+                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.trainable)
         self.iteration = 0
         self.best_loss = math.inf
@@ -69,14 +82,14 @@ class Trainer:
         start = self.cfg.training.starting_iter
         include = self.cfg.training.vars_to_restore or ""
         if start == 0:
-            refuse_overwrite(self.store, start)
+            refuse_overwrite(self.chief_store, start)
             return 0
-        if start == -1 and self.store.latest() is None:
-            log.info("starting_iter = -1 but no checkpoint yet in %s: starting from scratch", self.store.folder)
+        if start == -1 and self.chief_store.latest() is None:
+            log.info("starting_iter = -1 but no checkpoint yet in %s: starting from scratch", self.chief_store.folder)
             return 0
         rename = dict(self.cfg.training.vars_to_restore_rename or {})
-        restored = self.store.restore(start, self.model, self.optimizer, include=include, rename=rename)
-        best = self.store.best_info()
+        restored = self.chief_store.restore(start, self.model, self.optimizer, include=include, rename=rename)
+        best = self.chief_store.best_info()
         if best is not None and not include:
             self.best_loss = float(best["value"])
         log.info("restored checkpoint of iteration %d%s", restored, f" (variables matching '{include}')" if include else "")
@@ -97,6 +110,8 @@ class Trainer:
                 loss = app.loss(batch, logits)
                 total = loss + (tf.add_n(model.losses) if model.losses else 0.0)
                 scaled = total / replicas
+                if hasattr(optimizer, "scale_loss"):
+                    scaled = optimizer.scale_loss(scaled)
             grads = tape.gradient(scaled, variables)
             optimizer.apply_gradients(zip(grads, variables))
             return loss
@@ -104,6 +119,9 @@ class Trainer:
         def replica_eval_step(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
             logits = model(app.network_input(batch), training=False)
             return app.loss(batch, logits), logits
+
+        if getattr(self.cfg.system, "jit_compile", False):
+            replica_train_step = tf.function(replica_train_step, jit_compile=True)
 
         @tf.function
         def train_step(dist_batch: Any) -> tf.Tensor:
@@ -128,8 +146,7 @@ class Trainer:
                 self._save(start)
             return {}
         self._compile_steps()
-        dataset = self.app.training_dataset().batch(self.global_batch, drop_remainder=True).prefetch(2)
-        batches = iter(self.strategy.experimental_distribute_dataset(dataset))
+        batches = iter(self._distribute(self.app.training_dataset))
         results: dict[str, float] = {}
         rate = None
         bar = tqdm(range(start + 1, cfg.max_iter + 1), initial=start, total=cfg.max_iter,
@@ -151,7 +168,9 @@ class Trainer:
                 if cfg.tensorboard_every_n > 0 and iteration % cfg.tensorboard_every_n == 0:
                     self.summaries.scalars("train", iteration, {
                         "loss": loss, "windows_per_second": rate, "data_wait_fraction": waited / max(elapsed, 1e-9)})
-                    self._log_images(batch, iteration)
+                    if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                        # (a forward pass outside the step would need every worker's participation)
+                        self._log_images(batch, iteration)
                 saved = False
                 if cfg.save_every_n > 0 and iteration % cfg.save_every_n == 0:
                     self._save(iteration)
@@ -169,7 +188,20 @@ class Trainer:
         finally:
             bar.close()
             self.summaries.close()
+            if self.scratch:
+                shutil.rmtree(self.scratch, ignore_errors=True)
         return results
+
+    def _distribute(self, make_dataset: Any) -> Any:
+        """One input pipeline per worker, batched per replica; workers draw different windows."""
+        accepts_worker = "worker" in inspect.signature(make_dataset).parameters
+
+        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            dataset = make_dataset(worker=context.input_pipeline_id) if accepts_worker else make_dataset()
+            per_replica = context.get_per_replica_batch_size(self.global_batch)
+            return dataset.batch(per_replica, drop_remainder=True).prefetch(2)
+
+        return self.strategy.distribute_datasets_from_function(dataset_fn)
 
     def _save(self, iteration: int) -> None:
         # The input shape lets `net_segment export` rebuild the network without reading data.
@@ -178,12 +210,10 @@ class Trainer:
 
     def validate(self, iteration: int, saved: bool) -> dict[str, float]:
         """Loss and per-class Dice on ``validation_max_iter`` validation batches."""
-        dataset = self.app.validation_dataset()
-        if dataset is None:
+        if self.app.validation_dataset() is None:
             return {}
-        dataset = dataset.batch(self.global_batch, drop_remainder=True)
         losses, metric_rows = [], []
-        distributed = self.strategy.experimental_distribute_dataset(dataset)
+        distributed = self._distribute(self.app.validation_dataset)
         for step, batch in enumerate(distributed):
             if step >= self.cfg.training.validation_max_iter:
                 break
