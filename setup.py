@@ -34,12 +34,13 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "plot": ["matplotlib>=3.7"],
         # Peers for side-by-side benchmarks only; never imported by voxflow itself.
-        "bench": ["torch==2.13.0", "torchio==1.2.1", "monai==1.6.1", "pymia==0.3.4"],
+        "bench": ["torch==2.13.0", "torchio==1.2.1", "monai==1.6.1", "pymia==0.3.4", "surface-distance==0.1"],
     },
     entry_points={
         "console_scripts": [
             "net_segment=voxflow.cli.main:net_segment",
             "net_run=voxflow.cli.main:net_run",
+            "net_evaluate=voxflow.cli.evaluate:main",
         ]
     },
     classifiers=[

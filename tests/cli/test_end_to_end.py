@@ -37,7 +37,7 @@ def test_train_infer_evaluate_keeps_input_geometry(tmp_path, tiny_dataset):
     with open(model_dir / "evaluation" / "evaluation.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5 * 2
-    assert {r["label"] for r in rows} == {"1", "2"}
+    assert {r["LABEL"] for r in rows} == {"1", "2"}
     assert all(0.0 <= float(r["dice"]) <= 1.0 for r in rows)
 
 

@@ -65,7 +65,7 @@ def test_label_normalisation_restores_original_values(tmp_path, tiny_dataset):
     assert set(np.unique(output)) <= {0, 10, 64}
     assert run("evaluation", "-c", config) == 0
     with open(tmp_path / "model" / "evaluation" / "evaluation.csv") as handle:
-        assert {row["label"] for row in csv.DictReader(handle)} == {"10", "64"}
+        assert {row["LABEL"] for row in csv.DictReader(handle)} == {"10", "64"}
 
 
 def test_two_modalities_become_channels(tmp_path, tiny_dataset):

@@ -89,9 +89,12 @@ def test_unknown_metric_suggests():
 @pytest.mark.parametrize("name", registry.names("metric"))
 def test_every_registered_metric_shares_the_signature(name):
     metric = registry.resolve("metric", name)
-    ref = np.zeros((5, 5, 5), dtype=bool)
-    ref[1:3, 1:3, 1:3] = True
-    assert metric(ref, ref, (1.0, 1.0, 2.0)) in (0.0, 1.0)
+    ref = np.zeros((9, 9, 9), dtype=bool)
+    ref[1:4, 1:3, 2:5] = True
+    seg = np.roll(ref, 1, axis=0)
+    value = metric(ref, seg, (1.0, 1.0, 2.0))
+    assert isinstance(value, float)
+    assert value == pytest.approx(metric(ref, seg, spacing=(1.0, 1.0, 2.0)), nan_ok=True)
 
 
 def test_evaluation_does_not_import_tensorflow():

@@ -1,4 +1,4 @@
-"""Surface-distance metrics: hand-computed values, empty masks, and an all-pairs brute force."""
+"""Surface-distance metrics (surfel-area weighted): hand-computed values, empty masks, brute force."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from voxflow.evaluation.metrics import (
     hausdorff,
     hausdorff95,
     mask_surface,
+    surface_dice,
+    surface_overlap,
 )
+from voxflow.evaluation.surfel_table import contour_lengths_2d, surfel_areas_3d
 
 DISTANCES = (hausdorff, hausdorff95, average_surface_distance)
 
@@ -25,41 +28,49 @@ def _box(shape, *slices):
     return mask
 
 
-def test_separated_cubes_anisotropic():
-    """2x2x2 cubes 3 voxels apart along z at 2.5 mm: every voxel is surface."""
-    ref = _box((6, 6, 9), slice(2, 4), slice(2, 4), slice(2, 4))
-    seg = _box((6, 6, 9), slice(2, 4), slice(2, 4), slice(5, 7))
-    spacing = (1.0, 1.0, 2.5)
-    # ref voxels at z=2 are 3 slices (7.5 mm) from seg's z=5 face, those at z=3 are 5.0 mm away.
-    assert hausdorff(ref, seg, spacing) == pytest.approx(7.5)
-    assert hausdorff95(ref, seg, spacing) == pytest.approx(7.5)
-    assert average_surface_distance(ref, seg, spacing) == pytest.approx(6.25)
-
-
-def test_extended_cube_anisotropic():
-    """seg extends ref by 2 slices along z at 3 mm: its top face is 6 mm from ref's top face."""
-    ref = _box((8, 8, 10), slice(2, 6), slice(2, 6), slice(2, 6))
-    seg = _box((8, 8, 10), slice(2, 6), slice(2, 6), slice(2, 8))
-    assert hausdorff(ref, seg, (1.0, 1.0, 3.0)) == pytest.approx(6.0)
-    assert hausdorff(ref, seg, (3.0, 3.0, 0.5)) == pytest.approx(1.0)
-    # ref → seg: every ref surface voxel is on seg's surface or 1 voxel (1 mm) from its sides.
-    directed_ref, directed_seg = SurfaceDistances(ref, seg, (1.0, 1.0, 3.0)).directed
-    assert directed_ref.max() == pytest.approx(1.0)
-    assert directed_seg.max() == pytest.approx(6.0)
-
-
-def test_single_voxels():
-    ref = _box((4, 4, 5), 1, 1, 1)
-    seg = _box((4, 4, 5), 1, 1, 3)
+def test_single_voxels_anisotropic():
+    """Each voxel has 8 equal corner surfels; seg is 2 slices (4 mm) further along z."""
+    ref = _box((4, 4, 6), 1, 1, 1)
+    seg = _box((4, 4, 6), 1, 1, 3)
+    spacing = (1.0, 1.0, 2.0)
+    # corners at z = 1, 2 (ref) and 3, 4 (seg): half the surfels are 2 mm away, half 4 mm.
+    assert hausdorff(ref, seg, spacing) == pytest.approx(4.0)
+    assert hausdorff95(ref, seg, spacing) == pytest.approx(4.0)
+    assert hausdorff95(ref, seg, spacing, percentile=50) == pytest.approx(2.0)
+    assert average_surface_distance(ref, seg, spacing) == pytest.approx(3.0)
+    assert surface_dice(ref, seg, spacing, tolerance=2.0) == pytest.approx(0.5)
+    assert surface_dice(ref, seg, spacing, tolerance=1.9) == 0.0
+    assert surface_overlap(ref, seg, spacing, tolerance=4.0) == 1.0
     for metric in DISTANCES:
-        assert metric(ref, seg, (1.0, 1.0, 2.0)) == pytest.approx(4.0)
-        assert metric(ref, ref, (1.0, 1.0, 2.0)) == 0.0
+        assert metric(ref, ref, spacing) == 0.0
 
 
-def test_identical_masks_have_zero_distance():
-    ref = _box((7, 7, 7), slice(1, 5), slice(2, 6), slice(0, 7))
-    for metric in DISTANCES:
-        assert metric(ref, ref.copy(), (0.7, 1.1, 2.0)) == 0.0
+def test_surfel_areas_sum_to_the_box_surface():
+    spacing = (0.5, 1.5, 2.0)
+    mask = _box((6, 6, 6), slice(1, 4), slice(1, 3), slice(2, 5))  # 3 x 2 x 3 voxels
+    distances = SurfaceDistances(mask, mask, spacing)
+    ex, ey, ez = 3 * 0.5, 2 * 1.5, 3 * 2.0
+    # marching cubes chamfers edges and corners: the area is below the box's, above 70 % of it
+    box_area = 2 * (ex * ey + ey * ez + ex * ez)
+    assert 0.7 * box_area < distances.areas[0].sum() < box_area
+    assert surfel_areas_3d((1.0, 1.0, 1.0))[255] == 0 and surfel_areas_3d((1.0, 1.0, 1.0))[1] > 0
+    assert contour_lengths_2d((1.0, 2.0))[0b1100] == 2.0  # a straight cut across y
+
+
+def test_weighted_percentile_uses_areas():
+    """A percentile counts surface area, not surfels: compare with a direct weighted definition."""
+    rng = np.random.default_rng(3)
+    ref, seg = rng.random((8, 9, 7)) < 0.4, rng.random((8, 9, 7)) < 0.4
+    distances = SurfaceDistances(ref, seg, (0.7, 1.2, 2.5))
+    (d_ab, d_ba), (a, b) = distances.directed, distances.areas
+
+    def weighted(d, w, q):
+        order = np.argsort(d)
+        share = np.cumsum(w[order]) / w.sum()
+        return d[order][min(np.searchsorted(share, q / 100), len(d) - 1)]
+
+    assert distances.percentile(90) == pytest.approx(max(weighted(d_ab, a, 90), weighted(d_ba, b, 90)))
+    assert distances.average() == pytest.approx((d_ab @ a + d_ba @ b) / (a.sum() + b.sum()))
 
 
 @pytest.mark.parametrize("metric", DISTANCES)
@@ -71,59 +82,59 @@ def test_empty_masks(metric):
     assert metric(full, empty) == math.inf
 
 
+def test_empty_masks_surface_dice_and_overlap():
+    empty = np.zeros((5, 5), dtype=bool)
+    full = _box((5, 5), slice(1, 3), slice(1, 3))
+    assert surface_dice(empty, empty) == 1.0 and surface_dice(empty, full) == 0.0 and surface_dice(full, empty) == 0.0
+    assert surface_overlap(empty, empty) == 1.0 and surface_overlap(empty, full) == 0.0
+    assert math.isnan(surface_overlap(full, empty))
+
+
 def test_2d_and_singleton_axis():
     ref = _box((10, 10), slice(2, 6), slice(2, 6))
     seg = _box((10, 10), slice(2, 6), slice(2, 9))
+    # seg's far edge (corner line y = 9) is 3 corners (1.5 mm) from ref's (y = 6)
     assert hausdorff(ref, seg, (1.0, 0.5)) == pytest.approx(1.5)
-    # a 2-D image stored as (X, Y, 1): same contours, the singleton axis is dropped
-    for metric in DISTANCES:
+    for metric in (*DISTANCES, surface_dice):
         flat = metric(ref, seg, (1.0, 0.5))
         assert metric(ref[..., None], seg[..., None], (1.0, 0.5, 3.0)) == pytest.approx(flat)
 
 
-def test_object_touching_image_edge_has_a_surface():
+def test_mask_surface_helper():
     full = np.ones((5, 5), dtype=bool)
     surface = mask_surface(full)
     assert surface.sum() == 16 and not surface[1:4, 1:4].any()
-    # 4-connectivity: a diagonal background neighbour does not make a voxel surface
-    plus = np.zeros((5, 5), dtype=bool)
-    plus[1:4, 1:4] = True
-    assert mask_surface(plus).sum() == 8
 
 
-# ------------------------------------------------------------- brute force (test-only, all pairs)
-def _brute_surface(mask):
-    padded = np.pad(mask, 1)
-    surface = np.zeros_like(mask)
-    for index in zip(*np.nonzero(mask)):
-        centre = tuple(i + 1 for i in index)
-        for axis, step in itertools.product(range(mask.ndim), (-1, 1)):
-            neighbour = list(centre)
-            neighbour[axis] += step
-            if not padded[tuple(neighbour)]:
-                surface[index] = True
-    return surface
+# ------------------------------------------------- brute force (test-only, all pairs of corners)
+def _brute(ref, seg, spacing):
+    """Surfels by explicit 2x2(x2) neighbourhoods, distances by all pairs."""
+    def corners(mask):
+        padded = np.pad(mask, 1)
+        points = []
+        for corner in itertools.product(*(range(s + 1) for s in mask.shape)):
+            block = padded[tuple(slice(c, c + 2) for c in corner)]
+            if block.any() and not block.all():
+                points.append(corner)
+        return np.array(points) * np.asarray(spacing)
 
-
-def _brute_directed(a, b, spacing):
-    pa = np.argwhere(_brute_surface(a)) * np.asarray(spacing)
-    pb = np.argwhere(_brute_surface(b)) * np.asarray(spacing)
-    return np.sqrt(((pa[:, None, :] - pb[None, :, :]) ** 2).sum(-1)).min(axis=1)
+    pa, pb = corners(ref), corners(seg)
+    d = np.sqrt(((pa[:, None, :] - pb[None, :, :]) ** 2).sum(-1))
+    return d.min(axis=1), d.min(axis=0)
 
 
 @pytest.mark.parametrize("shape,spacing", [((9, 8), (0.8, 1.7)), ((7, 6, 5), (1.0, 0.6, 2.2))])
-def test_matches_brute_force(shape, spacing):
+def test_matches_brute_force_and_is_symmetric(shape, spacing):
     rng = np.random.default_rng(len(shape))
     for _ in range(3):
-        ref = rng.random(shape) < 0.3
-        seg = rng.random(shape) < 0.3
-        d_ab, d_ba = _brute_directed(ref, seg, spacing), _brute_directed(seg, ref, spacing)
+        ref, seg = rng.random(shape) < 0.3, rng.random(shape) < 0.3
+        d_ab, d_ba = _brute(ref, seg, spacing)
         assert hausdorff(ref, seg, spacing) == pytest.approx(max(d_ab.max(), d_ba.max()))
-        expected95 = max(np.percentile(d_ab, 95), np.percentile(d_ba, 95))
-        assert hausdorff95(ref, seg, spacing) == pytest.approx(expected95)
-        expected_mean = np.concatenate([d_ab, d_ba]).mean()
-        assert average_surface_distance(ref, seg, spacing) == pytest.approx(expected_mean)
-        for metric in DISTANCES:  # symmetric
+        kd, edt = SurfaceDistances(ref, seg, spacing), SurfaceDistances(ref, seg, spacing, method="edt")
+        for mine, other in zip(kd.directed, edt.directed, strict=True):
+            np.testing.assert_array_equal(mine, other)
+        np.testing.assert_allclose(np.sort(kd.directed[0]), np.sort(d_ab))
+        for metric in (*DISTANCES, surface_dice):  # symmetric
             assert metric(ref, seg, spacing) == pytest.approx(metric(seg, ref, spacing))
 
 
@@ -134,3 +145,5 @@ def test_bad_inputs():
         hausdorff(np.ones((3, 3)), np.ones((3, 3)), (1.0, 1.0, 1.0))
     with pytest.raises(ValueError, match="spacing"):
         hausdorff(np.ones((3, 3)), np.ones((3, 3)), (1.0, 0.0))
+    with pytest.raises(ValueError, match="method"):
+        SurfaceDistances(np.ones((3, 3)), np.ones((3, 3)), method="pairs")

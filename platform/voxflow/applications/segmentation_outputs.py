@@ -18,12 +18,13 @@ import numpy as np
 
 from voxflow.atomic import atomic_write_text
 from voxflow.errors import CheckpointError, DataError
-from voxflow.io import read_image, write_image
+from voxflow.io import write_image
 
 log = logging.getLogger("voxflow")
 
 INFERRED_CSV = "inferred.csv"
 EVALUATION_CSV = "evaluation.csv"
+EVALUATION_STATISTICS_CSV = "evaluation_statistics.csv"
 
 
 def infer(app: Any, model: Any, strategy: Any) -> dict:
@@ -87,9 +88,15 @@ def _predict_resized(app: Any, image: np.ndarray, predict: Any) -> np.ndarray:
 
 
 def evaluate(app: Any) -> dict:
-    """Per-subject, per-label metrics of the inferred segmentations, to ``save_csv_dir``."""
+    """Per-subject metrics of the inferred segmentations (per label, foreground or component).
+
+    Writes ``evaluation.csv`` (columns SUBJECT, LABEL, metrics) and ``evaluation_statistics.csv``
+    (per label and metric over subjects) to ``save_csv_dir``, atomically.
+    """
     from voxflow.data.subjects import find_subjects  # noqa: PLC0415
-    from voxflow.evaluation.metrics import evaluate_labels  # noqa: PLC0415
+    from voxflow.evaluation import writers  # noqa: PLC0415
+    from voxflow.evaluation.evaluator import Evaluator  # noqa: PLC0415
+    from voxflow.evaluation.files import read_pair  # noqa: PLC0415
 
     cfg = app.cfg
     listing = os.path.join(cfg.inference.save_seg_dir, INFERRED_CSV)
@@ -100,31 +107,21 @@ def evaluate(app: Any) -> dict:
     if not inferred:
         raise CheckpointError(f"No inferred output listed in {listing}.")
     labels_by_id = {s.id: s for s in find_subjects(cfg, sections=tuple(cfg.app.label))}
-    metrics = tuple(cfg.evaluation.evaluations)
     label_values = [int(v) for v in np.asarray(app.pre.labels_to_original(np.arange(1, app.num_classes))).ravel()]
-    rows: list[dict] = []
+    evaluator = Evaluator(tuple(cfg.evaluation.evaluations), labels=label_values,
+                          units=getattr(cfg.app, "evaluation_units", None) or "label")
     for subject_id, seg_path in inferred:
         if subject_id not in labels_by_id:
             raise DataError(f"Inferred subject '{subject_id}' ({seg_path}) has no label in [{cfg.app.label[0]}].")
-        ref_path = labels_by_id[subject_id].files[cfg.app.label[0]]
-        reference, segmentation = read_image(ref_path), read_image(seg_path)
-        ref = np.squeeze(np.asarray(reference.data))
-        seg = np.squeeze(np.asarray(segmentation.data))
-        if ref.shape != seg.shape or not np.allclose(reference.affine, segmentation.affine, atol=1e-3):
-            raise DataError(f"Segmentation {seg_path} (shape {seg.shape}) does not share the grid of label {ref_path} "
-                            f"(shape {ref.shape}): expected the same shape and affine.")
-        spacing = tuple(float(s) for s in np.sqrt((reference.affine[:3, :3] ** 2).sum(axis=0)))[: ref.ndim]
-        for row in evaluate_labels(np.rint(ref).astype(np.int64), np.rint(seg).astype(np.int64),
-                                   label_values, spacing, metrics):
-            rows.append({"subject_id": subject_id, **row})
+        ref, seg, spacing = read_pair(labels_by_id[subject_id].files[cfg.app.label[0]], seg_path)
+        evaluator.add(subject_id, ref, seg, spacing)
+    metrics = evaluator.metric_names
     out = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_CSV)
-    columns = ["subject_id", "label", *[m for m in metrics]]
-    _write_csv(out, columns, [[row.get(c) for c in columns] for row in rows])
-    summary = {}
-    for value in label_values:
-        chosen = [r for r in rows if int(r["label"]) == value]
-        summary[value] = {m: float(np.mean([r[m] for r in chosen])) for m in metrics}
-    return {"csv": out, "summary": summary, "subjects": len(inferred)}
+    writers.write_rows_csv(out, evaluator.rows, metrics)
+    stats_path = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_STATISTICS_CSV)
+    writers.write_statistics_csv(stats_path, evaluator.rows, metrics)
+    return {"csv": out, "statistics_csv": stats_path, "subjects": len(inferred),
+            "statistics": writers.console_statistics(evaluator.rows, metrics)}
 
 
 def report(action: str, result: dict) -> str:
@@ -136,12 +133,8 @@ def report(action: str, result: dict) -> str:
         return "training finished: " + ", ".join(parts)
     if action == "inference":
         return f"inference: wrote {len(result['outputs'])} segmentation(s) to {result['folder']} (listed in {INFERRED_CSV})"
-    lines = [f"evaluation of {result['subjects']} subject(s) written to {result['csv']}", "mean over subjects:"]
-    metrics = next(iter(result["summary"].values())).keys() if result["summary"] else []
-    lines.append("label  " + "  ".join(f"{m:>16}" for m in metrics))
-    for label, values in result["summary"].items():
-        lines.append(f"{label:<5}  " + "  ".join(f"{values[m]:>16.4f}" for m in metrics))
-    return "\n".join(lines)
+    return (f"evaluation of {result['subjects']} subject(s) written to {result['csv']} "
+            f"(statistics in {result['statistics_csv']}); over subjects (finite values):\n{result['statistics']}")
 
 
 def _write_csv(path: str, header: list[str], rows: list) -> None:

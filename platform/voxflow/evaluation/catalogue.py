@@ -1,13 +1,68 @@
 """Built-in metric names for the registry's ``metric`` family (``[EVALUATION] evaluations``).
 
 Maps each name to ``"module:function"``; read lazily by :mod:`voxflow.registry`. Importing this
-module imports nothing else.
+module imports nothing else. Parametrised spellings (``hausdorff99``, ``surface_dice@2``,
+``surface_dice_1mm``, ``f_measure@0.5``) are parsed by :func:`voxflow.evaluation.metrics.resolve_metrics`
+using :data:`PARAMETERS`.
 """
 
+_M = "voxflow.evaluation."
+
 BUILTINS: dict[str, str] = {
-    "dice": "voxflow.evaluation.metrics:dice",
-    "jaccard": "voxflow.evaluation.metrics:jaccard",
-    "hausdorff95": "voxflow.evaluation.metrics:hausdorff95",
-    "hausdorff": "voxflow.evaluation.metrics:hausdorff",
-    "average_distance": "voxflow.evaluation.metrics:average_surface_distance",
+    # overlap
+    "dice": _M + "overlap:dice",
+    "jaccard": _M + "overlap:jaccard",
+    # confusion matrix
+    "tp": _M + "confusion:true_positives",
+    "fp": _M + "confusion:false_positives",
+    "fn": _M + "confusion:false_negatives",
+    "tn": _M + "confusion:true_negatives",
+    "sensitivity": _M + "confusion:sensitivity",
+    "specificity": _M + "confusion:specificity",
+    "fallout": _M + "confusion:fallout",
+    "false_negative_rate": _M + "confusion:false_negative_rate",
+    "precision": _M + "confusion:precision",
+    "accuracy": _M + "confusion:accuracy",
+    "f_measure": _M + "confusion:f_measure",
+    "volume_similarity": _M + "confusion:volume_similarity",
+    "global_consistency_error": _M + "confusion:global_consistency_error",
+    "rand_index": _M + "confusion:rand_index",
+    "adjusted_rand_index": _M + "confusion:adjusted_rand_index",
+    "mutual_information": _M + "confusion:mutual_information",
+    "variation_of_information": _M + "confusion:variation_of_information",
+    "cohens_kappa": _M + "confusion:cohens_kappa",
+    "auc": _M + "confusion:area_under_curve",
+    # statistical and size
+    "interclass_correlation": _M + "statistical:interclass_correlation",
+    "probabilistic_distance": _M + "statistical:probabilistic_distance",
+    "mahalanobis": _M + "statistical:mahalanobis_distance",
+    "reference_volume": _M + "statistical:reference_volume",
+    "segmentation_volume": _M + "statistical:segmentation_volume",
+    "reference_area": _M + "statistical:reference_area",
+    "segmentation_area": _M + "statistical:segmentation_area",
+    # surface distances (mm)
+    "hausdorff": _M + "surface_distance:hausdorff",
+    "hausdorff95": _M + "surface_distance:hausdorff95",
+    "average_distance": _M + "surface_distance:average_surface_distance",
+    "surface_dice": _M + "surface_distance:surface_dice",
+    "surface_overlap": _M + "surface_distance:surface_overlap",
+    # continuous (whole images)
+    "r2": _M + "continuous:coefficient_of_determination",
+    "mae": _M + "continuous:mean_absolute_error",
+    "mse": _M + "continuous:mean_squared_error",
+    "rmse": _M + "continuous:root_mean_squared_error",
+    "nrmse": _M + "continuous:normalized_root_mean_squared_error",
+    "psnr": _M + "continuous:peak_signal_to_noise_ratio",
+    "ssim": _M + "continuous:structural_similarity",
 }
+
+PARAMETERS: dict[str, tuple[str, str]] = {
+    "hausdorff": ("hausdorff95", "percentile"),  # hausdorff@99 == hausdorff99 (hausdorff alone: max)
+    "hausdorff95": ("hausdorff95", "percentile"),
+    "surface_dice": ("surface_dice", "tolerance"),  # mm
+    "surface_overlap": ("surface_overlap", "tolerance"),  # mm
+    "f_measure": ("f_measure", "beta"),
+    "reference_area": ("reference_area", "slice_index"),
+    "segmentation_area": ("segmentation_area", "slice_index"),
+}
+"""Name → (registered function, keyword) for ``name@value`` spellings."""

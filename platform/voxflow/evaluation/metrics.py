@@ -4,20 +4,15 @@ The registry's ``metric`` family (``[EVALUATION] evaluations``) points here. Eve
 signature ``metric(ref, seg, spacing=None) -> float`` on boolean masks (non-zero = foreground);
 ``dice`` and ``jaccard`` accept and ignore ``spacing``.
 
-=========================  ===============================================  ==========  ==========
-metric (registry name)     definition                                       both empty  one empty
-=========================  ===============================================  ==========  ==========
-dice (``dice``)            2 TP / (2 TP + FP + FN)                          1.0         0.0
-jaccard (``jaccard``)      TP / (TP + FP + FN) = D / (2 − D)                1.0         0.0
-hausdorff                  max of both directed max surface distances       0.0         inf
-hausdorff95                max of both directed 95th percentiles            0.0         inf
-average_surface_distance   mean of both directed sets together (ASSD);      0.0         inf
-(``average_distance``)     registry name kept from NiftyNet
-=========================  ===============================================  ==========  ==========
+Every built-in metric and its empty-mask convention are listed in docs/evaluation.md. Names with
+a parameter: ``hausdorff<q>`` or ``hausdorff@<q>`` (percentile q, e.g. ``hausdorff95``),
+``surface_dice@<mm>`` or ``surface_dice_<mm>mm`` (tolerance, default 1 mm), ``surface_overlap@<mm>``,
+``f_measure@<beta>`` (default 1), ``reference_area@<slice>``; the column is the name as written
+(lower case).
 
 Surfaces, distances and percentile conventions are detailed in
 :mod:`voxflow.evaluation.surface_distance`. ``inf`` (not NaN) marks a structure missed or
-hallucinated entirely; summaries over subjects must decide how to aggregate it.
+hallucinated entirely; summaries over subjects count it separately.
 
 Example:
     >>> rows = evaluate_labels(ref, seg, labels=[1, 2], spacing=(1.0, 1.0, 2.5))
@@ -28,11 +23,15 @@ Example:
 from __future__ import annotations
 
 import difflib
+import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from voxflow import registry
+from voxflow.evaluation.catalogue import PARAMETERS
+from voxflow.evaluation.context import MaskPair
 from voxflow.evaluation.masks import as_spacing
 from voxflow.evaluation.overlap import dice, jaccard, overlap_counts, per_class_dice
 from voxflow.evaluation.surface_distance import (
@@ -41,6 +40,8 @@ from voxflow.evaluation.surface_distance import (
     hausdorff,
     hausdorff95,
     mask_surface,
+    surface_dice,
+    surface_overlap,
 )
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "overlap_counts",
     "per_class_dice",
     "resolve_metrics",
+    "surface_dice",
+    "surface_overlap",
 ]
 
 DEFAULT_METRICS = ("dice", "jaccard", "hausdorff95", "average_distance")
@@ -63,43 +66,89 @@ DEFAULT_METRICS = ("dice", "jaccard", "hausdorff95", "average_distance")
 
 Metric = Callable[..., float]
 
-# Built-in distance metrics read from one SurfaceDistances per label instead of recomputing it.
-_FROM_SURFACES: dict[Metric, Callable[[SurfaceDistances], float]] = {
-    hausdorff: SurfaceDistances.hausdorff,
-    hausdorff95: SurfaceDistances.hausdorff95,
-    average_surface_distance: SurfaceDistances.average,
-}
+_PARAMETRISED = re.compile(
+    r"^(?:(?P<hd>hausdorff)(?P<q>\d+(?:\.\d+)?)"
+    r"|(?P<base>[a-z_0-9]+?)(?:@(?P<at>[-+\d.eE]+)|_(?P<mm>\d+(?:\.\d+)?)mm))$"
+)
+
+
+def _parse(name: str, known: list[str]) -> tuple[str, dict[str, float]] | None:
+    """``(registered name, params)`` of a parametrised spelling, or None."""
+    match = _PARAMETRISED.match(name.lower())
+    if match is None:
+        return None
+    base = "hausdorff" if match["hd"] else match["base"]
+    text = match["q"] or match["at"] or match["mm"]
+    if base not in PARAMETERS or (match["mm"] and base not in ("surface_dice", "surface_overlap")):
+        return None
+    target, keyword = PARAMETERS[base]
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if keyword == "slice_index":
+        return target, {keyword: int(value)}
+    if keyword == "percentile" and not 0 <= value <= 100:
+        return None
+    return (target if target in known else base), {keyword: value}
 
 
 def resolve_metrics(names: Iterable[str]) -> list[tuple[str, Metric]]:
     """Look up metric names in the registry's ``metric`` family.
 
     Args:
-        names: registered names (case-insensitive, e.g. ``"dice"``, ``"average_distance"``) or
-            dotted import paths of plugin metrics ``metric(ref, seg, spacing=None) -> float``.
+        names: registered names (case-insensitive, e.g. ``"dice"``, ``"average_distance"``),
+            parametrised names (``"hausdorff99"``, ``"surface_dice@2"``, ``"surface_dice_1mm"``,
+            ``"f_measure@0.5"``) or dotted import paths of plugin metrics
+            ``metric(ref, seg, spacing=None) -> float``.
 
     Returns:
         ``(column name, function)`` pairs in order; the column is the registered spelling (or the
-        dotted path as given).
+        name as given, lower case, for parametrised names; the dotted path as given for plugins).
+        A parametrised function is a :func:`functools.partial` of the registered one.
 
     Raises:
         ValueError: an unknown name, with the nearest registered name suggested.
         voxflow.errors.PluginError: a dotted path that cannot be imported.
     """
     known = registry.names("metric")
-    resolved = []
+    resolved: list[tuple[str, Metric]] = []
     for name in names:
-        canonical = next((k for k in known if k.lower() == str(name).lower()), None)
-        if canonical is None and "." not in str(name):
-            close = difflib.get_close_matches(str(name).lower(), known, n=1, cutoff=0.5)
+        text = str(name).strip()
+        canonical = next((k for k in known if k.lower() == text.lower()), None)
+        if canonical is not None:
+            resolved.append((canonical, registry.resolve("metric", canonical)))
+            continue
+        parsed = _parse(text, known)
+        if parsed is not None:
+            target, params = parsed
+            resolved.append((text.lower(), functools.partial(registry.resolve("metric", target), **params)))
+            continue
+        if "." not in text or "@" in text:
+            close = difflib.get_close_matches(text.lower(), known, n=1, cutoff=0.5)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ValueError(
-                f"Unknown metric {name!r}. Expected one of: {', '.join(known)}, or a dotted import "
+                f"Unknown metric {text!r}. Expected one of: {', '.join(known)} (parameters as "
+                f"hausdorff99, surface_dice@2 or surface_dice_2mm, f_measure@0.5), or a dotted import "
                 f"path such as my_pkg.metrics.my_metric.{hint}"
             )
-        column = canonical or str(name)
-        resolved.append((column, registry.resolve("metric", column)))
+        resolved.append((text, registry.resolve("metric", text)))
     return resolved
+
+
+def compute_metric(metric: Metric, pair: MaskPair) -> float:
+    """Evaluate one resolved metric on a :class:`MaskPair`, reusing its cached statistics."""
+    function, params = (metric.func, metric.keywords) if isinstance(metric, functools.partial) else (metric, {})
+    compute = getattr(function, "compute", None)
+    if compute is not None:
+        return float(compute(pair, **params))
+    return float(metric(pair.ref, pair.seg, pair.spacing))
+
+
+def is_continuous(metric: Metric) -> bool:
+    """Whether ``metric`` compares intensities of whole images (R², MAE, SSIM, ...)."""
+    function = metric.func if isinstance(metric, functools.partial) else metric
+    return bool(getattr(function, "continuous", False))
 
 
 def evaluate_labels(
@@ -111,8 +160,9 @@ def evaluate_labels(
 ) -> list[dict[str, float | int]]:
     """Evaluate a segmentation label map against a reference, one row per label.
 
-    Each label ``l`` is binarised as ``map == l`` against everything else. Surface distances are
-    computed once per label and shared by the distance metrics.
+    Each label ``l`` is binarised as ``map == l`` against everything else. Counts and surface
+    distances are computed once per label and shared by all metrics; continuous metrics (R², SSIM,
+    ...) are computed once on the whole maps and repeated in every row.
 
     Args:
         ref: reference label map ``(X, Y)``, ``(X, Y, Z)`` or with a trailing channel of size 1
@@ -134,15 +184,13 @@ def evaluate_labels(
     if labels is None:
         present = np.union1d(np.unique(ref), np.unique(seg))
         labels = [v for v in present.tolist() if v != 0]
+    whole = {column: float(metric(ref, seg, spacing)) for column, metric in resolved if is_continuous(metric)}
     rows: list[dict[str, float | int]] = []
     for label in labels:
-        ref_mask, seg_mask = ref == label, seg == label
-        surfaces = SurfaceDistances(ref_mask, seg_mask, spacing)
+        pair = MaskPair(ref == label, seg == label, spacing)
         row: dict[str, float | int] = {"label": _as_int(label)}
         for column, metric in resolved:
-            reduce = _FROM_SURFACES.get(metric)
-            value = reduce(surfaces) if reduce else metric(ref_mask, seg_mask, spacing)
-            row[column] = float(value)
+            row[column] = whole[column] if column in whole else compute_metric(metric, pair)
         rows.append(row)
     return rows
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from voxflow.evaluation.context import MaskPair, pair_metric
 from voxflow.evaluation.masks import as_mask_pair
 
 
@@ -25,34 +26,22 @@ def overlap_counts(ref: np.ndarray, seg: np.ndarray) -> tuple[int, int, int]:
     return tp, int(np.count_nonzero(seg)) - tp, int(np.count_nonzero(ref)) - tp
 
 
-def dice(ref: np.ndarray, seg: np.ndarray, spacing: tuple[float, ...] | None = None) -> float:
-    """Dice similarity coefficient ``2 TP / (2 TP + FP + FN)``.
-
-    Args:
-        ref: reference mask.
-        seg: segmentation mask of the same shape.
-        spacing: accepted so every metric shares one signature; ignored (voxels have equal volume).
+@pair_metric
+def dice(pair: MaskPair) -> float:
+    """Dice similarity coefficient ``2 TP / (2 TP + FP + FN)`` (spacing is accepted and ignored).
 
     Returns:
         A value in ``[0, 1]``; 1.0 if both masks are empty, 0.0 if exactly one is.
     """
-    tp, fp, fn = overlap_counts(ref, seg)
+    tp, fp, fn, _ = pair.counts
     total = 2 * tp + fp + fn
     return 1.0 if total == 0 else 2.0 * tp / total
 
 
-def jaccard(ref: np.ndarray, seg: np.ndarray, spacing: tuple[float, ...] | None = None) -> float:
-    """Jaccard index (intersection over union) ``TP / (TP + FP + FN)``; ``J = D / (2 − D)``.
-
-    Args:
-        ref: reference mask.
-        seg: segmentation mask of the same shape.
-        spacing: accepted so every metric shares one signature; ignored.
-
-    Returns:
-        A value in ``[0, 1]``; 1.0 if both masks are empty, 0.0 if exactly one is.
-    """
-    tp, fp, fn = overlap_counts(ref, seg)
+@pair_metric
+def jaccard(pair: MaskPair) -> float:
+    """Jaccard index ``TP / (TP + FP + FN)`` = ``D / (2 − D)``; 1.0 both empty, 0.0 one empty."""
+    tp, fp, fn, _ = pair.counts
     union = tp + fp + fn
     return 1.0 if union == 0 else tp / union
 

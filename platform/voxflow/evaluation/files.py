@@ -1,0 +1,70 @@
+"""Pairing reference and segmentation files by subject id, and reading them with their spacing."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from voxflow.errors import DataError
+from voxflow.io import is_image_file, read_image, split_extension
+
+
+def subject_id(path: str, suffix: str = "") -> str:
+    """File name minus its image extension and minus ``suffix`` at its end (``sub01_seg`` → ``sub01``)."""
+    stem, _ = split_extension(os.path.basename(path.rstrip("/")))
+    return stem[: -len(suffix)] if suffix and stem.endswith(suffix) else stem
+
+
+def list_files(source: str, suffix: str = "") -> dict[str, str]:
+    """``{subject id: path}`` from a folder of images or a CSV ``subject_id,path``.
+
+    Raises:
+        DataError: a missing folder/CSV, a CSV without those columns, or a duplicate subject id.
+    """
+    if os.path.isfile(source) and source.lower().endswith(".csv"):
+        with open(source, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or not {"subject_id", "path"} <= set(reader.fieldnames):
+                raise DataError(f"CSV {source} must have the columns subject_id,path. Received {reader.fieldnames}.")
+            base = os.path.dirname(os.path.abspath(source))
+            pairs = [(row["subject_id"], os.path.join(base, row["path"])) for row in reader]
+    elif os.path.isdir(source):
+        names = sorted(n for n in os.listdir(source) if is_image_file(n))
+        pairs = [(subject_id(n, suffix), os.path.join(source, n)) for n in names]
+    else:
+        raise DataError(f"No such folder or CSV file: {source}.")
+    found: dict[str, str] = {}
+    for key, path in pairs:
+        if key in found:
+            raise DataError(f"Subject '{key}' appears twice in {source}: {found[key]} and {path}.")
+        found[key] = path
+    return found
+
+
+def spacing_from_affine(affine: np.ndarray, ndim: int) -> tuple[float, ...]:
+    """Voxel size in mm along the first ``ndim`` axes: the column norms of the affine."""
+    return tuple(float(s) for s in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0)))[:ndim]
+
+
+def read_pair(ref_path: str, seg_path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """Read two label maps, check they share shape and geometry, return integer maps and spacing.
+
+    Raises:
+        DataError: a missing or unreadable file, or different shapes / affines.
+    """
+    for path in (ref_path, seg_path):
+        if not os.path.exists(path):
+            raise DataError(f"No such image file: {path}.")
+    reference, segmentation = read_image(ref_path), read_image(seg_path)
+    ref, seg = np.squeeze(np.asarray(reference.data)), np.squeeze(np.asarray(segmentation.data))
+    if ref.shape != seg.shape or not np.allclose(reference.affine, segmentation.affine, atol=1e-3):
+        raise DataError(f"Segmentation {seg_path} (shape {seg.shape}) does not share the grid of reference "
+                        f"{ref_path} (shape {ref.shape}): expected the same shape and affine.")
+    full = spacing_from_affine(reference.affine, 3)
+    shape = np.asarray(reference.data).shape
+    spacing = tuple(full[axis] for axis in range(min(3, len(shape))) if shape[axis] > 1)
+    if len(spacing) != ref.ndim:
+        raise DataError(f"Reference {ref_path} has shape {shape}: expected a single-channel 2-D or 3-D label map.")
+    return np.rint(ref).astype(np.int64), np.rint(seg).astype(np.int64), spacing

@@ -1,0 +1,91 @@
+"""net_evaluate end to end on tiny NIfTI files, bad inputs (exit 2, one line), and no TensorFlow."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from voxflow.cli.evaluate import run
+
+AFFINE = np.diag([0.8, 0.8, 2.0, 1.0])
+
+
+@pytest.fixture
+def folders(tmp_path):
+    ref_dir, seg_dir = tmp_path / "ref", tmp_path / "seg"
+    ref_dir.mkdir()
+    seg_dir.mkdir()
+    for i in range(3):
+        ref = np.zeros((14, 12, 6), dtype=np.int16)
+        ref[2:8, 2:8, 1:4] = 1
+        ref[9:12, 7:11, 2:5] = 2
+        nib.save(nib.Nifti1Image(ref, AFFINE), str(ref_dir / f"sub{i}.nii.gz"))
+        nib.save(nib.Nifti1Image(np.roll(ref, i, axis=0), AFFINE), str(seg_dir / f"sub{i}_seg.nii.gz"))
+    return ref_dir, seg_dir
+
+
+def _one_line(capsys, *words):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("net_evaluate: error:"), err
+    for word in words:
+        assert word in err[0]
+
+
+def test_folders_to_csv_statistics_and_plot(folders, tmp_path, capsys):
+    ref_dir, seg_dir = folders
+    out = tmp_path / "out" / "results.csv"
+    assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg", "--metrics",
+                "dice,hausdorff95,surface_dice@1", "--labels", "1,2", "--csv", str(out),
+                "--plot", str(tmp_path / "box.png")]) == 0
+    with open(out) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6 and list(rows[0]) == ["SUBJECT", "LABEL", "dice", "hausdorff95", "surface_dice@1"]
+    assert rows[0]["SUBJECT"] == "sub0" and float(rows[0]["dice"]) == 1.0
+    assert float(rows[2]["hausdorff95"]) == pytest.approx(0.8, rel=1e-6)  # shifted one voxel of 0.8 mm
+    assert (tmp_path / "out" / "results_statistics.csv").is_file() and (tmp_path / "box.png").is_file()
+    assert "SUBJECT" in capsys.readouterr().out
+
+
+def test_csv_lists(folders, tmp_path):
+    ref_dir, seg_dir = folders
+    listing = tmp_path / "seg.csv"
+    listing.write_text("subject_id,path\n" + "".join(f"sub{i},seg/sub{i}_seg.nii.gz\n" for i in range(3)))
+    assert run(["--ref", str(ref_dir), "--seg", str(listing), "--csv", str(tmp_path / "r.csv"), "--quiet"]) == 0
+
+
+def test_missing_file(folders, tmp_path, capsys):
+    ref_dir, seg_dir = folders
+    (ref_dir / "sub1.nii.gz").unlink()
+    assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg", "--csv", str(tmp_path / "r.csv")]) == 2
+    _one_line(capsys, "sub1")
+
+
+def test_shape_mismatch(folders, tmp_path, capsys):
+    ref_dir, seg_dir = folders
+    nib.save(nib.Nifti1Image(np.zeros((14, 12, 5), np.int16), AFFINE), str(seg_dir / "sub2_seg.nii.gz"))
+    assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg", "--csv", str(tmp_path / "r.csv")]) == 2
+    _one_line(capsys, "sub2_seg", "shape")
+
+
+def test_unknown_metric(folders, tmp_path, capsys):
+    ref_dir, seg_dir = folders
+    assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--metrics", "dice,hausdorf95",
+                "--csv", str(tmp_path / "r.csv")]) == 2
+    _one_line(capsys, "hausdorf95", "Did you mean 'hausdorff95'")
+
+
+def test_help_and_run_do_not_import_tensorflow(folders, tmp_path):
+    ref_dir, seg_dir = folders
+    code = ("import sys\nfrom voxflow.cli.evaluate import main\nargs = sys.argv[1:]\n"
+            "try:\n    main(args)\nexcept SystemExit as stop:\n    code = stop.code\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\nsys.exit(code)\n")
+    helped = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "--metrics" in helped.stdout, helped.stderr
+    ran = subprocess.run([sys.executable, "-c", code, "--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg",
+                          "--csv", str(tmp_path / "r.csv"), "--quiet"], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
