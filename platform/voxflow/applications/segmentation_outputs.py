@@ -39,13 +39,16 @@ def infer(app: Any, model: Any, strategy: Any) -> dict:
     def predict(windows: tf.Tensor) -> tf.Tensor:
         return tf.nn.softmax(tf.cast(model(windows, training=False), tf.float32), axis=-1)
 
+    def predict_batch(batch: dict) -> tf.Tensor:
+        return app.from_network_layout(predict(app.network_input(batch)))
+
     rows: list[tuple[str, str]] = []
     for subject in app.infer_subjects:
         volume = app.pre.load(subject)
         if cfg.network.window_sampling == "resize":
             probabilities = _predict_resized(app, volume.arrays["image"], predict)
         else:
-            probabilities = _predict_grid(app, volume.arrays["image"], predict)
+            probabilities = _predict_grid(app, volume.arrays["image"], predict_batch, strategy)
         restored = app.pre.invert(probabilities, volume.geometry, interp_order=cfg.inference.output_interp_order)
         if cfg.app.output_prob:
             data = restored.astype(np.float32)
@@ -59,8 +62,12 @@ def infer(app: Any, model: Any, strategy: Any) -> dict:
     return {"outputs": rows, "folder": out_dir}
 
 
-def _predict_grid(app: Any, image: np.ndarray, predict: Any) -> np.ndarray:
-    """Grid windows (step = window − 2·border) → probabilities stitched with blending."""
+def _predict_grid(app: Any, image: np.ndarray, predict_batch: Any, strategy: Any) -> np.ndarray:
+    """Grid windows (step = window − 2·border) → probabilities stitched with blending.
+
+    With several replicas, each batch of ``batch_size × replicas`` windows is split across them
+    (every GPU of a MirroredStrategy works on the same volume); the stitched result is the same.
+    """
     from voxflow.data.aggregators import GridAggregator  # noqa: PLC0415
     from voxflow.data.samplers import GridSampler  # noqa: PLC0415
 
@@ -70,9 +77,18 @@ def _predict_grid(app: Any, image: np.ndarray, predict: Any) -> np.ndarray:
     sampler = GridSampler(shape, app.window, border)
     aggregator = GridAggregator(shape, app.num_classes, app.window, border,
                                 blending=cfg.inference.blending, fill_constant=cfg.inference.fill_constant)
-    for batch in sampler.dataset(image).batch(cfg.network.batch_size):
-        probabilities = app.from_network_layout(predict(app.network_input(batch)))
-        aggregator.add(np.asarray(probabilities), np.asarray(batch["location"]))
+    replicas = strategy.num_replicas_in_sync
+    dataset = sampler.dataset(image).batch(cfg.network.batch_size * replicas)
+    if replicas == 1:
+        for batch in dataset:
+            aggregator.add(np.asarray(predict_batch(batch)), np.asarray(batch["location"]))
+        return aggregator.result()
+    for batch in strategy.experimental_distribute_dataset(dataset):
+        outputs = strategy.run(predict_batch, args=(batch,))
+        for probabilities, locations in zip(strategy.experimental_local_results(outputs),
+                                            strategy.experimental_local_results(batch["location"])):
+            if np.asarray(locations).shape[0]:
+                aggregator.add(np.asarray(probabilities), np.asarray(locations))
     return aggregator.result()
 
 
