@@ -148,7 +148,7 @@ class Trainer:
         self._compile_steps()
         batches = iter(self._distribute(self.app.training_dataset))
         results: dict[str, float] = {}
-        rate = None
+        rate = wait = None
         bar = tqdm(range(start + 1, cfg.max_iter + 1), initial=start, total=cfg.max_iter,
                    desc="train", unit="it", dynamic_ncols=True, mininterval=1.0)
         try:
@@ -163,11 +163,14 @@ class Trainer:
                     raise FloatingPointError(f"training loss became {loss} at iteration {iteration}; lower [TRAINING] lr")
                 speed = self.global_batch / max(elapsed, 1e-9)
                 rate = speed if rate is None else 0.9 * rate + 0.1 * speed
-                bar.set_postfix(loss=f"{loss:.4f}", windows_s=f"{rate:.1f}", refresh=False)
+                waiting = waited / max(elapsed, 1e-9)
+                wait = waiting if wait is None else 0.9 * wait + 0.1 * waiting
+                bar.set_postfix(loss=f"{loss:.4f}", windows_s=f"{rate:.1f}", data_wait=f"{100 * wait:.0f}%",
+                                refresh=False)
                 results.update(loss=loss, windows_per_s=rate)
                 if cfg.tensorboard_every_n > 0 and iteration % cfg.tensorboard_every_n == 0:
                     self.summaries.scalars("train", iteration, {
-                        "loss": loss, "windows_per_second": rate, "data_wait_fraction": waited / max(elapsed, 1e-9)})
+                        "loss": loss, "windows_per_second": rate, "data_wait_fraction": waiting})
                     if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
                         # (a forward pass outside the step would need every worker's participation)
                         self._log_images(batch, iteration)
