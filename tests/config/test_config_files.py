@@ -105,7 +105,8 @@ def test_section_attribute_access_and_mutation(write_config):
     with pytest.raises(AttributeError, match="Did you mean `max_iter`"):
         _ = cfg.training.max_itr
     assert list(cfg.to_dict()) == ["SYSTEM", "NETWORK", "TRAINING", "INFERENCE", "EVALUATION",
-                                   "SEGMENTATION", "T1", "label"]
+                                   "AUGMENTATION", "SEGMENTATION", "T1", "label"]
+    assert cfg.augmentation.as_dict() == {}  # only the transforms given, in file order
 
 
 def test_config_from_dict_without_file(tmp_path):
@@ -150,3 +151,13 @@ def test_ini_comments_percent_and_continuation_lines(write_config, base_ini):
     assert cfg.network.name == "toynet" and cfg.network.batch_size == 4 and cfg.network.queue_length == 7
     assert cfg.inputs["T1"].filename_contains == ("T1", "flair")
     assert cfg.inputs["T1"].filename_removefromid == "_%d+"
+
+
+def test_augmentation_section_keeps_file_order_overrides_and_round_trips(tmp_path, write_config):
+    path = write_config(extra="\n[AUGMENTATION]\nrandom_motion = degrees=10, p=0.25\nRandomFlip = axes=0\n")
+    cfg = load_config(path, overrides=["--random_noise", "std=0.1"])
+    assert list(cfg.augmentation.as_dict()) == ["random_motion", "random_flip", "random_noise"]
+    assert cfg.augmentation.random_motion == {"degrees": 10, "p": 0.25}
+    saved = tmp_path / "saved.ini"
+    save_config(cfg, str(saved))
+    assert load_config(str(saved)) == cfg

@@ -64,6 +64,8 @@ class SegmentationApplication:
         self.infer_subjects: list[Any] = []
         self.channels = len(cfg.app.image)
         self._loss_fn: Any = None
+        self.augmentation: Any = None  # voxflow.augment.pipeline.Augmentation while training
+        self.margin = (0, 0, 0)  # voxels fetched around each training window for spatial augmentation
 
     # ----------------------------------------------------------------------- config views
     def _window_text(self) -> str:
@@ -110,8 +112,9 @@ class SegmentationApplication:
             from voxflow.losses import get_loss  # noqa: PLC0415 - TensorFlow on demand
 
             self._loss_fn = get_loss(cfg.training.loss_type, search_dirs=(cfg.config_dir,))
+            self._prepare_augmentation()
         roles = self._roles()
-        self.pre = Preprocessor(cfg, roles, min_shape=self.window)
+        self.pre = Preprocessor(cfg, roles, min_shape=self.fetch_window)
         if self.action == "evaluation":
             from voxflow.evaluation.metrics import resolve_metrics  # noqa: PLC0415
 
@@ -144,6 +147,34 @@ class SegmentationApplication:
                  len(training), len(validation), self._window_text(), self.spatial_dims)
         if cfg.training.validation_every_n > 0 and not validation:
             log.warning("validation_every_n > 0 but there is no validation subject: validation skipped")
+
+    @property
+    def fetch_window(self) -> tuple[int, int, int]:
+        """The window the training sampler cuts: the configured one plus the augmentation margin."""
+        return tuple(w + 2 * m for w, m in zip(self.window, self.margin))
+
+    def _prepare_augmentation(self) -> None:
+        """Build the augmentation layers and the margin that spatial ones need (docs/augmentation.md)."""
+        from voxflow.augment.steps import augmentation_steps  # noqa: PLC0415
+
+        steps = augmentation_steps(self.cfg)
+        if not steps:
+            return
+        from voxflow.augment.pipeline import Augmentation  # noqa: PLC0415 - TensorFlow on demand
+
+        first = self.cfg.inputs[self.cfg.app.image[0]]
+        spacing = tuple(first.pixdim) if first.pixdim else (1.0, 1.0, 1.0)
+        seed = None if self.cfg.system.seed is None else int(self.cfg.system.seed)
+        self.augmentation = Augmentation(steps, spacing=spacing, seed=seed)
+        if self.augmentation.spatial:
+            self.margin = self.augmentation.margin(self.window)
+        log.info("augmentation: %s; margin %s voxels", ", ".join(n for n, _ in steps), self.margin)
+
+    def augment(self, batch: dict) -> dict:
+        """Augment a training batch on its device (inside the train step) and crop it to the window."""
+        if not self.augmentation:
+            return batch
+        return self.augmentation(batch, margin=self.margin)
 
     def _load(self, subjects: list[Any]) -> list[Any]:
         workers = max(1, int(self.cfg.system.num_threads))
@@ -204,19 +235,30 @@ class SegmentationApplication:
         return self.to_network_layout(batch["image"])
 
     # ------------------------------------------------------------------------------- data
-    def _sampler(self, volumes: list[Any], seed: int) -> Any:
+    def _sampler(self, volumes: list[Any], seed: int, window: tuple[int, int, int] | None = None) -> Any:
         cfg = self.cfg
         sampler_class = registry.resolve("sampler", cfg.network.window_sampling, search_dirs=(cfg.config_dir,))
         return sampler_class(
-            [v.arrays for v in volumes], window_shape=self.window,
+            [v.arrays for v in volumes], window_shape=window or self.window,
             windows_per_volume=cfg.training.sample_per_volume,
             # NiftyNet's rule: the window queue holds at least five batches.
             shuffle_buffer=max(cfg.network.queue_length, 5 * cfg.network.batch_size),
             num_parallel_calls=cfg.system.num_threads, seed=seed)
 
     def training_dataset(self) -> Any:
-        """Infinite dataset of training windows (unbatched)."""
-        return self._sampler(self.train_volumes, int(self.cfg.system.seed)).dataset()
+        """Infinite dataset of training windows (unbatched), larger by the augmentation margin.
+
+        With augmentation, each window carries ``"seed"``: ``(system seed, window number)``, the key
+        of its random augmentation parameters (reproducible, and independent of the replica).
+        """
+        seed = int(self.cfg.system.seed)
+        dataset = self._sampler(self.train_volumes, seed, self.fetch_window).dataset()
+        if not self.augmentation:
+            return dataset
+        import tensorflow as tf  # noqa: PLC0415
+
+        return dataset.enumerate().map(
+            lambda index, window: {**window, "seed": tf.stack([tf.constant(seed, tf.int64), index])})
 
     def validation_dataset(self) -> Any:
         """The same validation windows every round (fixed seed), or None without validation subjects."""
@@ -240,9 +282,12 @@ class SegmentationApplication:
         return {f"dice_class_{k}": float(dice[k]) for k in range(1, self.num_classes)}
 
     def summary_volumes(self, batch: dict, logits: Any) -> dict[str, np.ndarray]:
-        """Image, label and prediction of the first window, for TensorBoard."""
+        """Image, label and prediction of the first window, for TensorBoard (un-augmented, centre crop)."""
         prediction = np.argmax(np.asarray(self.from_network_layout(logits))[0], axis=-1)
-        return {"image": np.asarray(batch["image"])[0, ..., 0], "label": np.asarray(batch["label"])[0, ..., 0],
+        m = [int(v) for v in self.margin] if np.asarray(batch["image"]).shape[1:4] != self.window else [0, 0, 0]
+        crop = (0, slice(m[0], m[0] + self.window[0]), slice(m[1], m[1] + self.window[1]),
+                slice(m[2], m[2] + self.window[2]), 0)
+        return {"image": np.asarray(batch["image"])[crop], "label": np.asarray(batch["label"])[crop],
                 "prediction": prediction.astype(np.float32)}
 
     # ------------------------------------------------------------------ inference, evaluation

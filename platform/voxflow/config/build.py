@@ -153,6 +153,9 @@ def _parse_section(kind: str, section: str, entries: dict[str, _Raw], ctx: _Cont
         except InvalidValue as err:
             raise ConfigError(messages.invalid_value(key, ctx.where(section, raw), table[key].type.expected(),
                                                      raw.value, err.suggestion, err.detail)) from None
+    if kind == "AUGMENTATION":
+        # Transforms apply in the order written: keep file order, and only the keys given.
+        return {table._find(name) or name: value for name, value in values.items()}
     ordered = {}
     for name, key in table.items():
         if name in values:

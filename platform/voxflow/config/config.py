@@ -105,6 +105,8 @@ class Config:
         self.training = sections["TRAINING"]
         self.inference = sections["INFERENCE"]
         self.evaluation = sections["EVALUATION"]
+        # Transforms in the order applied (only the keys given, unlike the other sections).
+        self.augmentation = sections.get("AUGMENTATION") or Section("AUGMENTATION", {})
         self.app = app
         self.app_name = app.section_name
         self.inputs = inputs
@@ -116,7 +118,8 @@ class Config:
         """All sections in saving order: system sections, the app section, then the inputs."""
         ordered = {
             "SYSTEM": self.system, "NETWORK": self.network, "TRAINING": self.training,
-            "INFERENCE": self.inference, "EVALUATION": self.evaluation, self.app_name: self.app,
+            "INFERENCE": self.inference, "EVALUATION": self.evaluation, "AUGMENTATION": self.augmentation,
+            self.app_name: self.app,
         }
         ordered.update(self.inputs)
         return ordered

@@ -23,12 +23,14 @@ from typing import Any
 from voxflow.config.arrays import (
     AxcodesType,
     FloatArrayType,
+    IntArrayType,
     SectionNamesType,
     SpatialFloatType,
     SpatialIntType,
     StrArrayType,
     WindowType,
 )
+from voxflow.config.augmentation_keys import augmentation_keys
 from voxflow.config.kwargs import KwargsType
 from voxflow.config.paths import PathDefault, PathListType, PathType
 from voxflow.config.values import (
@@ -43,7 +45,7 @@ from voxflow.config.values import (
 )
 
 ACTIONS = ("train", "inference", "evaluation", "export")
-SYSTEM_SECTIONS = ("SYSTEM", "NETWORK", "TRAINING", "INFERENCE", "EVALUATION")
+SYSTEM_SECTIONS = ("SYSTEM", "NETWORK", "TRAINING", "INFERENCE", "EVALUATION", "AUGMENTATION")
 #: Pseudo section name under which the input-source keys are listed.
 INPUT = "input"
 
@@ -116,6 +118,17 @@ SYSTEM_KEYS: dict[str, Key] = _table(
         "(≠NiftyNet: relative paths are from the config folder)."),
     Key("seed", IntType(0), None,
         "Random seed; unset = drawn at train time and written to the saved config (new in voxflow)."),
+    Key("cpu_replicas", IntType(0), 0,
+        "Split the CPU into this many logical devices and train on them with MirroredStrategy (runs and tests "
+        "the multi-replica path without GPUs); 0 or 1 = off."),
+    Key("worker_hosts", StrArrayType(), (),
+        "`host:port` of every worker of a multi-machine run, in the same order on every worker; turned into "
+        "`TF_CONFIG` (MultiWorkerMirroredStrategy). Empty = use `TF_CONFIG` from the environment if set."),
+    Key("task_index", IntType(0), 0, "This worker's position in `worker_hosts` (0 = the chief)."),
+    Key("mixed_precision", BoolType(), False,
+        "float16 compute with float32 weights and loss scaling on GPUs (bfloat16 on CPUs, no faster there)."),
+    Key("jit_compile", BoolType(), False,
+        "Compile the train step with XLA (faster on GPUs; much slower for convolutions on CPUs)."),
 )
 
 _ACTIVATIONS = ("relu", "relu6", "elu", "softplus", "softsign", "sigmoid", "tanh", "prelu", "selu", "leakyrelu")
@@ -188,6 +201,31 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("vars_to_freeze", RegexType(), "",
         "Trainable variables matching this regex are not updated (fine-tuning); unset = none frozen "
         "(≠NiftyNet: no fallback to `vars_to_restore`)."),
+    # NiftyNet's augmentation keys; voxflow runs them as the layers of docs/augmentation.md.
+    Key("rotation_angle", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
+        "Random rotation: an angle ~ U(min, max) degrees about each axis (RandomAffine)."),
+    Key("rotation_angle_x", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
+        "Rotation range about axis 0, used when `rotation_angle` is unset."),
+    Key("rotation_angle_y", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
+        "Rotation range about axis 1, used when `rotation_angle` is unset."),
+    Key("rotation_angle_z", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
+        "Rotation range about axis 2, used when `rotation_angle` is unset."),
+    Key("scaling_percentage", FloatArrayType((2,), -99.9, None, example="-10, 10"), (),
+        "Random zoom of (100 + U(min, max))% per axis (RandomAffine)."),
+    Key("isotropic_scaling", BoolType(), False, "One zoom factor for all axes."),
+    Key("antialiasing", BoolType(), True,
+        "Accepted for NiftyNet configs (≠NiftyNet: voxflow's warps do not pre-filter when zooming out)."),
+    Key("random_flipping_axes", IntArrayType(None, -1, 2, example="0, 1"), (),
+        "Axes each flipped with probability 0.5 (RandomFlip); -1 or unset = off."),
+    Key("do_elastic_deformation", BoolType(), False, "Random B-spline deformation (RandomElasticDeformation)."),
+    Key("num_ctrl_points", IntType(2), 4,
+        "Control points per axis of the elastic deformation (≠NiftyNet: at least 4 are used)."),
+    Key("deformation_sigma", FloatType(0.0), 15.0,
+        "Std (mm) of the control-point displacement, clipped at 3 std."),
+    Key("proportion_to_deform", FloatType(0.0, 1.0), 0.5, "Probability that a window is deformed."),
+    Key("bias_field_range", FloatArrayType((2,), example="-0.5, 0.5"), (),
+        "Range of the polynomial bias-field coefficients (RandomBiasField; ≠NiftyNet: used by every application)."),
+    Key("bf_order", IntType(0), 3, "Maximum order of the bias-field polynomial."),
 )
 
 INFERENCE_KEYS: dict[str, Key] = _table(
@@ -215,12 +253,17 @@ EVALUATION_KEYS: dict[str, Key] = _table(
         "Folder of the evaluation CSV files (≠NiftyNet: relative paths are from the config folder)."),
 )
 
+
+#: ``[AUGMENTATION]``: one key per transform, in the order applied (read by voxflow.augment.steps).
+AUGMENTATION_KEYS: dict[str, Key] = augmentation_keys(Key)
+
 _SYSTEM_TABLES: dict[str, dict[str, Key]] = {
     "SYSTEM": SYSTEM_KEYS,
     "NETWORK": NETWORK_KEYS,
     "TRAINING": TRAINING_KEYS,
     "INFERENCE": INFERENCE_KEYS,
     "EVALUATION": EVALUATION_KEYS,
+    "AUGMENTATION": AUGMENTATION_KEYS,
 }
 
 _APP_TABLES: dict[str, dict[str, Key]] = {}

@@ -1,0 +1,205 @@
+"""The base of every augmentation layer: sample parameters, record them, apply them.
+
+A layer takes a batch dict (``"image"`` ``(B, X, Y, Z, C)``, optional ``"label"``, ``"weight"``,
+``"sampler"`` ``(B, X, Y, Z, 1)``, anything else passed through) or a bare image tensor. Random
+numbers come from stateless ops keyed on one seed pair per sample: the batch's ``"seed"`` entry
+(``(B, 2)`` integers, which the segmentation application attaches to each window) or, without one,
+the layer's :class:`keras.random.SeedGenerator`. So a seeded layer gives bit-identical output for
+the same batch, every replica of a ``tf.distribute`` step draws its own samples' parameters, and no
+variable is needed inside the compiled step.
+
+Example:
+    >>> layer = RandomGamma(log_gamma=0.3, p=0.5, seed=1)             # doctest: +SKIP
+    >>> params = layer.sample(batch)                                   # doctest: +SKIP
+    >>> out = layer.apply(batch, params)   # == layer(batch) when the seeds are the same
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+#: Keys of a batch holding spatial maps, and how spatial layers interpolate them.
+MAP_KEYS = ("image", "label", "weight", "sampler")
+
+
+def as_range(value: Any, name: str, around: float = 0.0, minimum: float | None = None) -> tuple[float, float]:
+    """TorchIO's convention: ``a`` → ``(around - a, around + a)``; ``(a, b)`` → itself.
+
+    Raises:
+        ValueError: not one or two numbers, ``a > b``, or below ``minimum``.
+    """
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(values) == 1:
+        low, high = around - abs(float(values[0])), around + abs(float(values[0]))
+    elif len(values) == 2:
+        low, high = float(values[0]), float(values[1])
+    else:
+        raise ValueError(f"{name} must be one number or two, got {value!r}")
+    if low > high:
+        raise ValueError(f"{name} must be (low, high) with low <= high, got {value!r}")
+    if minimum is not None and low < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return low, high
+
+
+def axis_ranges(value: Any, name: str, around: float = 0.0) -> tuple[tuple[float, float], ...]:
+    """One, two or six numbers → one ``(low, high)`` per spatial axis."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(values) == 6:
+        return tuple(as_range(values[2 * i: 2 * i + 2], name) for i in range(3))
+    return (as_range(values, name, around),) * 3
+
+
+def fold(seeds: tf.Tensor, salt: int) -> tf.Tensor:
+    """Derive an independent ``(B, 2)`` seed per sample for draw number ``salt``.
+
+    Stateless ops hash their seed pair (Philox), so shifting the first word gives a new stream.
+    """
+    return tf.cast(seeds, tf.int64) + tf.constant([salt * 7919 + 1, 0], tf.int64)
+
+
+def per_sample(seeds: tf.Tensor, salt: int, draw: Callable[[tf.Tensor], tf.Tensor],
+               dtype: tf.DType = tf.float32) -> tf.Tensor:
+    """Stack ``draw(seed)`` over the batch, each sample with its own seed pair."""
+    return tf.map_fn(draw, fold(seeds, salt), fn_output_signature=dtype)
+
+
+def uniform(seeds: tf.Tensor, salt: int, shape: Sequence[int], low: Any, high: Any) -> tf.Tensor:
+    """``(B, *shape)`` float32 draws from U(low, high) (bounds broadcast against ``shape``)."""
+    unit = per_sample(seeds, salt, lambda s: tf.random.stateless_uniform(list(shape), s))
+    low = tf.constant(low, tf.float32)
+    return low + (tf.constant(high, tf.float32) - low) * unit
+
+
+def randint(seeds: tf.Tensor, salt: int, shape: Sequence[int], low: int, high: int) -> tf.Tensor:
+    """``(B, *shape)`` int32 draws from the integers ``low..high`` inclusive."""
+    return per_sample(seeds, salt, lambda s: tf.random.stateless_uniform(
+        list(shape), s, minval=low, maxval=high + 1, dtype=tf.int32), tf.int32)
+
+
+def select(apply: tf.Tensor, new: tf.Tensor, old: tf.Tensor) -> tf.Tensor:
+    """Per-sample choice between ``new`` and ``old`` (``apply`` is ``(B,)`` bool)."""
+    mask = tf.reshape(apply, [-1] + [1] * (len(new.shape) - 1))
+    return tf.where(mask, new, old)
+
+
+def flat_axes(shape: Sequence[int | None]) -> tuple[bool, bool, bool]:
+    """Which spatial axes of a ``(B, X, Y, Z, C)`` shape have size 1 (2-D windows)."""
+    return tuple(shape[1 + i] == 1 for i in range(3))
+
+
+class RandomTransform(keras.layers.Layer):
+    """Base of the augmentation layers (not part of any model: nothing here is checkpointed).
+
+    Subclasses implement :meth:`sample_params` and :meth:`apply`; :meth:`call` runs both and keeps
+    the parameters in :attr:`last_params` (``{"apply": (B,) bool, ...}``, one row per sample).
+
+    Args:
+        p: probability that a sample is transformed.
+        seed: seed of the layer's own generator, used when the batch has no ``"seed"`` entry.
+        spacing: voxel size in mm of the windows (mm-valued arguments are converted with it).
+    """
+
+    #: Whether the layer moves voxels (then it is applied to label, weight and sampler maps).
+    spatial = False
+
+    def __init__(self, p: float = 1.0, seed: int | None = None,
+                 spacing: Sequence[float] = (1.0, 1.0, 1.0), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.seed = seed
+        self.spacing = tuple(float(s) for s in spacing)
+        if len(self.spacing) != 3:
+            raise ValueError(f"spacing must have three values, got {spacing!r}")
+        self._generator = keras.random.SeedGenerator(seed)
+        self.last_params: dict[str, tf.Tensor] | None = None
+
+    # ------------------------------------------------------------------ to override
+    def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Draw this layer's parameters for a batch of ``shape`` (``(B, X, Y, Z, C)``)."""
+        raise NotImplementedError
+
+    def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Transform ``batch`` with given parameters (deterministic)."""
+        raise NotImplementedError
+
+    def margin(self, window: Sequence[int]) -> tuple[int, int, int]:
+        """Voxels needed around ``window`` on each side so that the warp never samples outside."""
+        return (0, 0, 0)
+
+    # ------------------------------------------------------------------ shared
+    def seeds(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The batch's ``(B, 2)`` seeds, or fresh ones from the layer's generator."""
+        if "seed" in batch:
+            return tf.cast(batch["seed"], tf.int64)
+        state = tf.cast(self._generator.next(), tf.int64)
+        size = tf.shape(batch["image"], out_type=tf.int64)[0]
+        return tf.stack([tf.fill([size], state[0]), state[1] * 1000003 + tf.range(size)], axis=1)
+
+    def sample(self, batch: dict[str, tf.Tensor] | tf.Tensor) -> dict[str, tf.Tensor]:
+        """Draw parameters for ``batch``, including the per-sample ``apply`` flags."""
+        batch = _as_batch(batch)
+        seeds = self.seeds(batch)
+        params = self.sample_params(batch["image"].shape, seeds)
+        params["apply"] = uniform(seeds, 0, (), 0.0, 1.0) < self.p
+        return params
+
+    def call(self, inputs: dict[str, tf.Tensor] | tf.Tensor, training: bool | None = True) -> Any:
+        batch = _as_batch(inputs)
+        if training is False:
+            return inputs
+        params = self.sample(batch)
+        self.last_params = params
+        out = self.apply(batch, params)
+        return out if isinstance(inputs, dict) else out["image"]
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(p=self.p, seed=self.seed, spacing=self.spacing)
+        return config
+
+
+def _as_batch(inputs: dict[str, tf.Tensor] | tf.Tensor) -> dict[str, tf.Tensor]:
+    if isinstance(inputs, dict):
+        batch = dict(inputs)
+    else:
+        batch = {"image": inputs}
+    image = tf.convert_to_tensor(batch["image"])
+    if image.shape.rank == 4:  # (B, X, Y, C): a 2-D batch gets a singleton Z axis
+        raise ValueError("augmentation layers take (B, X, Y, Z, C) batches; give 2-D images as (B, X, Y, 1, C)")
+    batch["image"] = image
+    return batch
+
+
+class IntensityTransform(RandomTransform):
+    """A transform of image intensities only: ``apply_image`` on the samples drawn to change.
+
+    Element-wise subclasses set ``jit = True``: XLA fuses their ops into one pass over the image.
+    """
+
+    jit = False
+
+    def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Return the transformed ``(B, X, Y, Z, C)`` image (every sample)."""
+        raise NotImplementedError
+
+    def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        out = dict(batch)
+        image = tf.cast(batch["image"], tf.float32)
+        if self.jit:
+            if getattr(self, "_compiled", None) is None:
+                self._compiled = tf.function(
+                    lambda x, q: select(q["apply"], self.apply_image(x, q), x), jit_compile=True, reduce_retracing=True)
+            out["image"] = self._compiled(image, params)
+        else:
+            out["image"] = select(params["apply"], self.apply_image(image, params), image)
+        return out

@@ -1,0 +1,124 @@
+"""Random elastic deformation: a dense displacement field from a coarse cubic B-spline control grid."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from voxflow.augment.base import RandomTransform, flat_axes, per_sample
+from voxflow.augment.warp import field_warp, warp_maps
+
+
+def bspline_weights(size: int, num_points: int) -> np.ndarray:
+    """``(size, num_points)`` cubic B-spline weights of control points spread evenly over ``size`` voxels.
+
+    Rows are normalised to sum to 1, so a field never exceeds its largest control displacement.
+    """
+    if size == 1:
+        return np.full((1, num_points), 1.0 / num_points, np.float32)
+    knots = np.linspace(0.0, size - 1.0, num_points)
+    step = knots[1] - knots[0]
+    distance = np.abs(np.arange(size)[:, None] - knots[None, :]) / step
+    weight = np.where(distance < 1, 2 / 3 - distance**2 + distance**3 / 2,
+                      np.where(distance < 2, (2 - distance) ** 3 / 6, 0.0))
+    return (weight / weight.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def dense_field(coarse: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
+    """Interpolate ``(B, n, n, n, 3)`` control displacements to a ``(B, X, Y, Z, 3)`` field."""
+    n = int(coarse.shape[1])
+    wx, wy, wz = (tf.constant(bspline_weights(int(size), n)) for size in shape)
+    return tf.einsum("xi,yj,zk,bijkc->bxyzc", wx, wy, wz, coarse)
+
+
+class RandomElasticDeformation(RandomTransform):
+    """Deform each window with a smooth random field (TorchIO's ``RandomElasticDeformation``).
+
+    A grid of ``num_control_points`` per axis spans the (fetched) window; each control point moves
+    by ``U(-max_displacement, max_displacement)`` mm per axis (or ``N(0, displacement_std²)`` clipped
+    at 3 std, NiftyNet's ``deformation_sigma``); the outer ``locked_borders`` layers stay still. The
+    dense field is the cubic B-spline interpolation of the control displacements, and the window is
+    resampled at ``x + field(x)`` (linear for images, nearest or one-hot for labels). Parameters:
+    ``control`` ``(B, n, n, n, 3)`` displacements in voxels. :meth:`invert` warps with the negated
+    field (approximate, as in TorchIO). In 2-D windows nothing moves along the size-1 axis.
+
+    Args:
+        num_control_points: control points per axis (>= 4).
+        max_displacement: bound of the uniform displacement, mm (one value or one per axis).
+        displacement_std: if set, Gaussian displacement with this std in mm instead.
+        locked_borders: 0, 1 or 2 border layers of control points kept at zero displacement.
+        image_interpolation, label_interpolation, num_classes: as in ``RandomAffine``.
+        **kwargs: ``p``, ``seed``, ``spacing``.
+    """
+
+    spatial = True
+
+    def __init__(self, num_control_points: int = 7, max_displacement: Any = 7.5,
+                 displacement_std: float | None = None, locked_borders: int = 2,
+                 image_interpolation: str = "linear", label_interpolation: str = "nearest",
+                 num_classes: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_control_points = int(num_control_points)
+        if self.num_control_points < 4:
+            raise ValueError(f"num_control_points must be >= 4, got {num_control_points!r}")
+        values = tuple(max_displacement) if isinstance(max_displacement, (tuple, list)) else (max_displacement,) * 3
+        self.max_displacement = tuple(abs(float(v)) for v in values)
+        self.displacement_std = None if displacement_std is None else abs(float(displacement_std))
+        self.locked_borders = int(locked_borders)
+        if self.locked_borders not in (0, 1, 2) or 2 * self.locked_borders >= self.num_control_points:
+            raise ValueError(f"locked_borders must be 0, 1 or 2 and leave free points, got {locked_borders!r}")
+        if image_interpolation != "linear" or label_interpolation not in ("nearest", "linear"):
+            raise ValueError("image_interpolation must be 'linear'; label_interpolation 'nearest' or 'linear'")
+        self.label_interpolation = label_interpolation
+        self.num_classes = num_classes
+
+    def _bound_mm(self) -> np.ndarray:
+        if self.displacement_std is not None:
+            return np.full(3, 3.0 * self.displacement_std)
+        return np.asarray(self.max_displacement)
+
+    def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+        n = self.num_control_points
+        if self.displacement_std is not None:
+            bound = 3.0 * self.displacement_std
+            draw = per_sample(seeds, 1, lambda s: tf.clip_by_value(
+                tf.random.stateless_normal([n, n, n, 3], s, stddev=self.displacement_std), -bound, bound))
+        else:
+            limit = tf.constant(self.max_displacement, tf.float32)
+            draw = per_sample(seeds, 1, lambda s: tf.random.stateless_uniform([n, n, n, 3], s, -1.0, 1.0) * limit)
+        free = np.zeros((n, n, n, 1), np.float32)
+        k = self.locked_borders
+        free[k:n - k, k:n - k, k:n - k] = 1.0
+        moving = np.array([0.0 if flat else 1.0 for flat in flat_axes(shape)], np.float32)
+        scale = tf.constant(moving / np.asarray(self.spacing, np.float32))
+        return {"control": draw * tf.constant(free)[None] * scale}
+
+    def field(self, shape: Any, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The dense ``(B, X, Y, Z, 3)`` displacement (voxels) of ``params``."""
+        return dense_field(params["control"], shape)
+
+    def _warp(self, batch: dict[str, tf.Tensor], field: tf.Tensor, apply: tf.Tensor) -> dict[str, tf.Tensor]:
+        return warp_maps(batch, lambda volume, order: field_warp(volume, field, order), apply,
+                         self.label_interpolation, self.num_classes)
+
+    def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return self._warp(batch, self.field(batch["image"].shape[1:4], params), params["apply"])
+
+    def invert(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Warp with the negated field: an approximate inverse for small displacements."""
+        return self._warp(batch, -self.field(batch["image"].shape[1:4], params), params["apply"])
+
+    def margin(self, window: Sequence[int]) -> tuple[int, int, int]:
+        reach = self._bound_mm() / np.asarray(self.spacing)
+        return tuple(int(math.ceil(r)) + 1 if window[i] > 1 else 0 for i, r in enumerate(reach))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(num_control_points=self.num_control_points, max_displacement=self.max_displacement,
+                      displacement_std=self.displacement_std, locked_borders=self.locked_borders,
+                      label_interpolation=self.label_interpolation, num_classes=self.num_classes)
+        return config

@@ -1,0 +1,191 @@
+"""MRI k-space artifacts: motion, ghosting and spikes, computed with ``tf.signal`` FFTs.
+
+Motion and ghosting modify k-space along one axis only, so one-dimensional FFTs along that axis
+give exactly the result of TorchIO's full three-dimensional FFTs (the transforms along the other
+axes cancel with their inverses) at a fraction of the cost. A spike adds one k-space coefficient,
+whose inverse transform is a plane wave added in image space. The real part of the inverse is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from voxflow.augment.affine import sampling_matrix
+from voxflow.augment.base import IntensityTransform, as_range, randint, uniform
+from voxflow.augment.warp import affine_warp
+
+
+def _along(image: tf.Tensor, axis: int, fn: Any) -> tf.Tensor:
+    """Apply ``fn`` to ``image`` (``(B, X, Y, Z, C)``) with spatial ``axis`` moved last."""
+    perm = [0, 1, 2, 3, 4]
+    perm[axis + 1], perm[4] = 4, axis + 1
+    return tf.transpose(fn(tf.transpose(image, perm)), perm)
+
+
+def _shifted_index(size: int) -> np.ndarray:
+    """Position of each unshifted frequency ``k`` in the ``fftshift``-ed spectrum."""
+    return (np.arange(size) + size // 2) % size
+
+
+class RandomMotion(IntensityTransform):
+    """Motion during acquisition (TorchIO's ``RandomMotion``, after Shaw et al. 2019).
+
+    ``num_transforms`` rigid movements with angles ``U(-a, a)`` degrees and shifts ``U(-b, b)`` mm per
+    axis happen at times ``t ~ U(0, 1)`` (sorted); k-space along the last axis of size > 1 is filled
+    piecewise (in centred order) from the image before the first movement, then after each one.
+    Parameters: ``degrees``, ``translation`` ``(B, T, 3)``, ``times`` ``(B, T)``.
+    """
+
+    def __init__(self, degrees: Any = 10.0, translation: Any = 10.0, num_transforms: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.degrees = as_range(degrees, "degrees")
+        self.translation = as_range(translation, "translation")
+        self.num_transforms = int(num_transforms)
+        if self.num_transforms < 1:
+            raise ValueError(f"num_transforms must be >= 1, got {num_transforms!r}")
+
+    def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+        t = self.num_transforms
+        flat = tf.constant([0.0 if shape[1 + a] == 1 else 1.0 for a in range(3)])
+        degrees = uniform(seeds, 1, (t, 3), *self.degrees)
+        if any(shape[1 + a] == 1 for a in range(3)):  # 2-D: in-plane rotation only
+            degrees = degrees * (1.0 - flat)
+        translation = uniform(seeds, 2, (t, 3), *self.translation) * flat
+        times = tf.sort(uniform(seeds, 3, (t,), 0.0, 1.0), axis=-1)
+        return {"degrees": degrees, "translation": translation, "times": times}
+
+    def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        axis = max(a for a in range(3) if image.shape[a + 1] != 1)
+        size = int(image.shape[axis + 1])
+        position = tf.constant(_shifted_index(size), tf.float32)  # (size,)
+        bounds = tf.round(params["times"] * size)  # (B, T)
+        segment = tf.reduce_sum(tf.cast(position[None, :, None] >= bounds[:, None, :], tf.int32), axis=-1)
+        spatial = tf.shape(image)[1:4]
+
+        def spectrum(volume: tf.Tensor) -> tf.Tensor:
+            return _along(tf.complex(volume, tf.zeros_like(volume)), axis, tf.signal.fft)
+
+        total = spectrum(image) * self._mask(segment, 0, axis)
+        for index in range(self.num_transforms):
+            move = {"degrees": params["degrees"][:, index], "translation": params["translation"][:, index],
+                    "scales": tf.ones_like(params["degrees"][:, index])}
+            moved = affine_warp(image, sampling_matrix(move, spatial, self.spacing), 1)
+            total += spectrum(moved) * self._mask(segment, index + 1, axis)
+        return tf.math.real(_along(total, axis, tf.signal.ifft))
+
+    @staticmethod
+    def _mask(segment: tf.Tensor, index: int, axis: int) -> tf.Tensor:
+        mask = tf.cast(tf.equal(segment, index), tf.complex64)  # (B, size)
+        shape = [-1, 1, 1, 1, 1]
+        shape[axis + 1] = tf.shape(mask)[1]
+        return tf.reshape(mask, shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(degrees=self.degrees, translation=self.translation, num_transforms=self.num_transforms)
+        return config
+
+
+class RandomGhosting(IntensityTransform):
+    """Ghosts along a phase-encoding axis (TorchIO's ``RandomGhosting``).
+
+    Per sample: ``n ~ U{a..b}`` (``num_ghosts``), an axis drawn from ``axes``, ``s ~ U(c, d)``
+    (``intensity``). Every ``n``-th plane of centred k-space along that axis is multiplied by
+    ``1 - s``, except the central ``restore`` fraction. Parameters: ``num_ghosts``, ``axis`` ``(B,)``
+    int, ``intensity`` ``(B,)``.
+    """
+
+    def __init__(self, num_ghosts: Any = (4, 10), axes: Any = (0, 1, 2), intensity: Any = (0.5, 1.0),
+                 restore: float = 0.02, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        low, high = as_range(num_ghosts, "num_ghosts", minimum=1) if isinstance(num_ghosts, (tuple, list)) \
+            else (float(num_ghosts), float(num_ghosts))
+        self.num_ghosts = (int(low), int(high))
+        self.axes = (axes,) if isinstance(axes, int) else tuple(int(a) for a in axes)
+        self.intensity = as_range(intensity, "intensity")
+        self.restore = float(restore)
+
+    def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+        usable = [a for a in self.axes if shape[1 + a] != 1] or [max(a for a in range(3) if shape[1 + a] != 1)]
+        choice = randint(seeds, 2, (), 0, len(usable) - 1)
+        return {"num_ghosts": randint(seeds, 1, (), *self.num_ghosts),
+                "axis": tf.gather(tf.constant(usable, tf.int32), choice),
+                "intensity": uniform(seeds, 3, (), *self.intensity)}
+
+    def _ghost(self, volume: tf.Tensor, axis: int, ghosts: tf.Tensor, intensity: tf.Tensor) -> tf.Tensor:
+        size = int(volume.shape[axis])
+        position = tf.constant(_shifted_index(size), tf.int32)
+        centre = size // 2
+        keep = int(math.floor(self.restore * size / 2.0))
+        hit = tf.logical_and(tf.equal(position % ghosts, 0), tf.abs(position - centre) > keep)
+        factor = tf.complex(tf.where(hit, 1.0 - intensity, 1.0), 0.0)
+        perm = [0, 1, 2, 3]
+        perm[axis], perm[3] = 3, axis
+        moved = tf.transpose(volume, perm)
+        spectrum = tf.signal.fft(tf.complex(moved, tf.zeros_like(moved))) * factor
+        return tf.transpose(tf.math.real(tf.signal.ifft(spectrum)), perm)
+
+    def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        def one(args: tuple[tf.Tensor, ...]) -> tf.Tensor:
+            volume, axis, ghosts, intensity = args
+            branches = [lambda a=a: self._ghost(volume, a, ghosts, intensity) if volume.shape[a] != 1 else volume
+                        for a in range(3)]
+            return tf.switch_case(axis, branches)
+
+        return tf.map_fn(one, (image, params["axis"], params["num_ghosts"], params["intensity"]),
+                         fn_output_signature=tf.TensorSpec(image.shape[1:], tf.float32))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(num_ghosts=self.num_ghosts, axes=self.axes, intensity=self.intensity, restore=self.restore)
+        return config
+
+
+class RandomSpike(IntensityTransform):
+    """Spikes in k-space: herringbone stripes (TorchIO's ``RandomSpike``).
+
+    ``num_spikes`` positions ``~ U[0, 1)^3`` of the centred spectrum each get ``r · |F(0)|`` added
+    (``|F(0)| = |Σ x|``, the spectrum's maximum for non-negative images, computed without an FFT),
+    with ``r ~ U(a, b)`` (``intensity``; one value ``a`` means ``U(-a, a)``); the image changes by the
+    inverse FFT of those coefficients (a plane wave each). Parameters: ``positions`` ``(B, S, 3)``,
+    ``intensity`` ``(B, S)``.
+    """
+
+    def __init__(self, num_spikes: Any = 1, intensity: Any = (1.0, 3.0), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        low, high = (num_spikes, num_spikes) if not isinstance(num_spikes, (tuple, list)) else num_spikes
+        self.num_spikes = (int(low), int(high))
+        self.intensity = as_range(intensity, "intensity")
+
+    def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+        most = self.num_spikes[1]
+        count = randint(seeds, 3, (), *self.num_spikes)
+        active = tf.cast(tf.range(most)[None] < count[:, None], tf.float32)
+        return {"positions": uniform(seeds, 1, (most, 3), 0.0, 1.0),
+                "intensity": uniform(seeds, 2, (most,), *self.intensity) * active}
+
+    def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        sizes = [int(n) for n in image.shape[1:4]]
+        peak = tf.abs(tf.reduce_sum(image, axis=[1, 2, 3]))  # (B, C): |F(0)|
+        result = image
+        for spike in range(self.num_spikes[1]):
+            wave = 1.0
+            for axis, size in enumerate(sizes):
+                shifted = tf.floor(params["positions"][:, spike, axis] * size)  # (B,)
+                frequency = tf.math.floormod(shifted - size // 2, size)
+                phase = 2.0 * math.pi * frequency[:, None] * tf.range(size, dtype=tf.float32)[None] / size
+                shape = [-1, 1, 1, 1]
+                shape[axis + 1] = size
+                wave = wave * tf.reshape(tf.complex(tf.cos(phase), tf.sin(phase)), shape)
+            amplitude = params["intensity"][:, spike, None] * peak / float(np.prod(sizes))  # (B, C)
+            result = result + tf.math.real(wave)[..., None] * amplitude[:, None, None, None, :]
+        return result
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(num_spikes=self.num_spikes, intensity=self.intensity)
+        return config

@@ -1,0 +1,96 @@
+"""An ordered list of augmentation layers applied to a batch, then cropped to the window.
+
+Example:
+    >>> aug = Augmentation([("RandomFlip", {}), ("RandomMotion", {"p": 0.25})], seed=1)  # doctest: +SKIP
+    >>> margin = aug.margin((64, 64, 64))     # fetch windows of 64 + 2 * margin
+    >>> out = aug(batch, window=(64, 64, 64))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from voxflow import registry
+from voxflow.augment.base import MAP_KEYS, RandomTransform
+from voxflow.errors import ConfigError
+
+
+def build_layer(name: str, kwargs: dict[str, Any], spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                seed: int | None = None) -> RandomTransform:
+    """Build the layer registered as ``name`` (CamelCase or snake_case) with ``kwargs``.
+
+    Raises:
+        ConfigError: bad arguments, in one line.
+    """
+    layer_class = registry.resolve("augmentation", name)
+    arguments = {"seed": seed, **kwargs, "spacing": tuple(spacing)}
+    try:
+        return layer_class(**arguments)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"Invalid arguments for augmentation {name}: {err}") from None
+
+
+def center_crop(batch: dict[str, tf.Tensor], margin: Sequence[int]) -> dict[str, tf.Tensor]:
+    """Remove ``margin`` voxels from each side of every map and move ``location`` accordingly."""
+    if not any(margin):
+        return batch
+    out = dict(batch)
+    for key in MAP_KEYS:
+        if key in batch:
+            shape = batch[key].shape
+            out[key] = batch[key][:, margin[0]:shape[1] - margin[0], margin[1]:shape[2] - margin[1],
+                                  margin[2]:shape[3] - margin[2]]
+    if "location" in batch:
+        shift = tf.constant([0, *margin], dtype=batch["location"].dtype)
+        out["location"] = batch["location"] + shift[: batch["location"].shape[-1]]
+    return out
+
+
+class Augmentation:
+    """Transforms applied in order; each draws from its own stream of the batch's per-sample seeds.
+
+    Args:
+        steps: ``(name, kwargs)`` pairs.
+        spacing: voxel size (mm) of the windows.
+        seed: seed for batches without a ``"seed"`` entry.
+        num_classes: passed to spatial layers that use one-hot label interpolation.
+    """
+
+    def __init__(self, steps: Sequence[tuple[str, dict[str, Any]]], spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                 seed: int | None = None) -> None:
+        self.layers = [build_layer(name, kwargs, spacing, None if seed is None else seed + i)
+                       for i, (name, kwargs) in enumerate(steps)]
+        self.last_params: list[dict[str, tf.Tensor]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.layers)
+
+    @property
+    def spatial(self) -> bool:
+        """Whether any layer moves voxels."""
+        return any(layer.spatial for layer in self.layers)
+
+    def margin(self, window: Sequence[int]) -> tuple[int, int, int]:
+        """Voxels to fetch on each side of ``window``: the sum of the layers' margins."""
+        total = [0, 0, 0]
+        for layer in self.layers:
+            for axis, value in enumerate(layer.margin(window)):
+                total[axis] += value if window[axis] > 1 else 0
+        return tuple(total)
+
+    def __call__(self, batch: dict[str, tf.Tensor], margin: Sequence[int] = (0, 0, 0)) -> dict[str, tf.Tensor]:
+        """Augment ``batch`` and crop ``margin`` voxels from each side; parameters in :attr:`last_params`."""
+        out = dict(batch)
+        self.last_params = []
+        for index, layer in enumerate(self.layers):
+            if "seed" in batch:
+                out["seed"] = tf.cast(batch["seed"], tf.int64) + tf.constant([index * 104729, 0], tf.int64)
+            params = layer.sample(out)
+            out = layer.apply(out, params)
+            self.last_params.append(params)
+        if "seed" in batch:
+            out["seed"] = batch["seed"]
+        return center_crop(out, margin)

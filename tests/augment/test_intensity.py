@@ -1,0 +1,71 @@
+"""Intensity and k-space layers: images only, properties of each artifact."""
+
+import numpy as np
+import pytest
+
+from voxflow.augment.anisotropy import RandomAnisotropy
+from voxflow.augment.blur import RandomBlur
+from voxflow.augment.intensity import (
+    RandomBiasField,
+    RandomGamma,
+    RandomIntensityScale,
+    RandomIntensityShift,
+    RandomNoise,
+)
+from voxflow.augment.kspace import RandomGhosting, RandomMotion, RandomSpike
+
+INTENSITY = [RandomBiasField(), RandomGamma(), RandomNoise(), RandomIntensityScale(), RandomIntensityShift(),
+             RandomBlur(), RandomAnisotropy(), RandomMotion(), RandomGhosting(), RandomSpike()]
+
+
+@pytest.mark.parametrize("layer", INTENSITY, ids=lambda layer: type(layer).__name__)
+def test_images_change_labels_do_not(layer, batch):
+    out = layer(batch)
+    assert out["image"].shape == batch["image"].shape and out["image"].dtype.name == "float32"
+    assert not np.allclose(np.asarray(out["image"]), batch["image"])
+    assert np.array_equal(np.asarray(out["label"]), batch["label"])
+
+
+def test_probability_zero_is_identity(batch):
+    out = RandomMotion(p=0.0)(batch)
+    assert np.array_equal(np.asarray(out["image"]), batch["image"])
+
+
+def test_bias_field_multiplies_and_keeps_sign(batch):
+    signed = dict(batch, image=batch["image"] - 70.0)
+    layer = RandomBiasField(coefficients=0.5, order=3)
+    params = layer.sample(signed)
+    out = np.asarray(layer.apply(signed, params)["image"])
+    field = np.asarray(layer.field((24, 24, 24), params))
+    assert np.allclose(out, signed["image"] * field, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(np.sign(out), np.sign(signed["image"]))
+
+
+def test_motion_without_motion_is_identity(batch):
+    out = RandomMotion(degrees=0, translation=0, num_transforms=3)(batch)
+    assert np.abs(np.asarray(out["image"]) - batch["image"]).max() <= 1e-5 * np.abs(batch["image"]).max()
+
+
+def test_ghosting_attenuates_every_nth_kspace_plane(batch):
+    layer = RandomGhosting(num_ghosts=4, axes=0, intensity=(0.75, 0.75), restore=0.0)
+    out = np.asarray(layer(batch)["image"])[0, ..., 0]
+    before = np.abs(np.fft.fftshift(np.fft.fft(batch["image"][0, ..., 0], axis=0), axes=0))
+    after = np.abs(np.fft.fftshift(np.fft.fft(out, axis=0), axes=0))
+    ratio = after.sum(axis=(1, 2)) / before.sum(axis=(1, 2))
+    hit = (np.arange(24) % 4 == 0) & (np.arange(24) != 12)  # the centre is always kept
+    assert np.allclose(ratio[~hit], 1.0, atol=1e-3)
+    assert np.allclose(ratio[hit], 0.25, atol=1e-2)
+
+
+def test_spike_changes_one_fourier_coefficient(batch):
+    layer = RandomSpike(num_spikes=1, intensity=2.0)
+    params = layer.sample(batch)
+    out = np.asarray(layer.apply(batch, params)["image"])[0, ..., 0]
+    before = np.fft.fftn(batch["image"][0, ..., 0])
+    after = np.fft.fftn(out)
+    changed = np.abs(after - before) > 1e-2 * np.abs(before).max()
+    # the real part of one added coefficient is two coefficients (k and -k), each of half amplitude
+    assert 1 <= changed.sum() <= 2
+    jump = np.abs(after - before)[changed].sum()
+    expected = abs(float(params["intensity"][0, 0])) * np.abs(before).max()
+    assert np.isclose(jump, expected, rtol=1e-3)

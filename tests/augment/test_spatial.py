@@ -1,0 +1,82 @@
+"""Spatial layers: geometry, labels, inverses, identities, 2-D windows, margins."""
+
+import numpy as np
+import pytest
+from augment_data import sphere_batch
+
+from voxflow.augment.affine import RandomAffine
+from voxflow.augment.elastic import RandomElasticDeformation
+from voxflow.augment.flip import RandomFlip
+from voxflow.augment.pipeline import Augmentation, center_crop
+from voxflow.augment.swap import RandomSwap
+
+SPATIAL = [RandomFlip(), RandomAffine(degrees=20, translation=3), RandomElasticDeformation(max_displacement=4),
+           RandomSwap(patch_size=5, num_iterations=20)]
+
+
+def dice(a, b):
+    return 2 * np.logical_and(a, b).sum() / (a.sum() + b.sum())
+
+
+@pytest.mark.parametrize("layer", SPATIAL, ids=lambda layer: type(layer).__name__)
+def test_shape_dtype_and_label_values_kept(layer, batch):
+    out = layer(batch)
+    for key in ("image", "label", "weight"):
+        assert out[key].shape == batch[key].shape and out[key].dtype.name == "float32"
+    labels = np.asarray(out["label"])
+    assert np.array_equal(labels, np.rint(labels))
+    assert set(np.unique(labels)) <= {0.0, 1.0, 2.0}
+    assert layer.last_params["apply"].shape == (2,)
+
+
+def test_flip_twice_is_identity(batch):
+    layer = RandomFlip(flip_probability=1.0)
+    params = layer.sample(batch)
+    once = layer.apply(batch, params)
+    assert not np.array_equal(np.asarray(once["image"]), batch["image"])
+    twice = layer.invert(once, params)
+    assert np.array_equal(np.asarray(twice["image"]), batch["image"])
+
+
+def test_affine_then_recorded_inverse_keeps_label(batch):
+    layer = RandomAffine(degrees=15, scales=0.1, translation=2)
+    params = layer.sample(batch)
+    back = layer.invert(layer.apply(batch, params), params)
+    for k in (1, 2):
+        assert dice(np.asarray(back["label"]) >= k, batch["label"] >= k) >= 0.95
+
+
+def test_zero_affine_and_zero_elastic_are_identity(batch):
+    for layer in (RandomAffine(degrees=0, scales=0), RandomElasticDeformation(max_displacement=0)):
+        out = layer(batch)
+        assert np.array_equal(np.asarray(out["image"]), batch["image"])
+        assert np.array_equal(np.asarray(out["label"]), batch["label"])
+
+
+def test_elastic_inverse_is_close(batch):
+    layer = RandomElasticDeformation(max_displacement=2, num_control_points=5, locked_borders=1)
+    params = layer.sample(batch)
+    back = layer.invert(layer.apply(batch, params), params)
+    assert dice(np.asarray(back["label"]) >= 1, batch["label"] >= 1) >= 0.9
+
+
+def test_two_dimensional_windows_stay_in_plane():
+    batch = sphere_batch(size=16)
+    flat = {key: value[:, :, :, 7:8] if value.ndim == 5 else value for key, value in batch.items()}
+    for layer in SPATIAL:
+        out = layer(flat)
+        assert out["image"].shape == (2, 16, 16, 1, 1)
+    assert RandomAffine(degrees=30).margin((32, 32, 1))[2] == 0
+
+
+def test_margin_covers_the_warp_and_crop_restores_window():
+    window = (16, 16, 16)
+    aug = Augmentation([("RandomAffine", {"degrees": 30, "scales": 0.2}), ("random_elastic_deformation", {})])
+    margin = aug.margin(window)
+    assert all(m > 0 for m in margin)
+    big = sphere_batch(size=16 + 2 * margin[0])
+    big["location"] = np.zeros((2, 4), np.int32)
+    out = aug(big, margin=margin)
+    assert out["image"].shape == (2, *window, 1)
+    assert np.array_equal(np.asarray(out["location"])[0], [0, *margin])
+    assert center_crop(big, (0, 0, 0)) is big
