@@ -8,6 +8,10 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "platform/voxflow/__init__.py").read_text()).group(1)
 
+# Each zoo entry folder is listed as a data-only package so setuptools ships it without warnings.
+ZOO_ENTRIES = sorted(f"voxflow.model_zoo.{p.name}" for p in (HERE / "model_zoo").iterdir() if p.is_dir()
+                     and not p.name.startswith((".", "_")))
+
 setup(
     name="voxflow",
     version=VERSION,
@@ -16,8 +20,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    package_dir={"": "platform"},
-    packages=find_packages(where="platform"),
+    # model_zoo/ ships inside the package as voxflow.model_zoo, so net_download works offline.
+    package_dir={"": "platform", "voxflow.model_zoo": "model_zoo"},
+    packages=[*find_packages(where="platform"), "voxflow.model_zoo", *ZOO_ENTRIES],
+    package_data={"voxflow.model_zoo": ["index.yaml", "**/*"], **{entry: ["*"] for entry in ZOO_ENTRIES}},
     include_package_data=True,
     install_requires=[
         "tensorflow>=2.16",
@@ -41,6 +47,9 @@ setup(
             "net_segment=voxflow.cli.main:net_segment",
             "net_run=voxflow.cli.main:net_run",
             "net_evaluate=voxflow.cli.evaluate:main",
+            "net_transform=voxflow.cli.transform:main",
+            "net_zoo=voxflow.cli.zoo:net_zoo",
+            "net_download=voxflow.cli.zoo:net_download",
         ]
     },
     classifiers=[

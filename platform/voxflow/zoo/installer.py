@@ -1,0 +1,171 @@
+"""Installing a zoo entry: download, verify, unpack safely, rewrite paths, then rename into place.
+
+Steps for ``install("brain_tissue_unet")``:
+
+1. read the index at the zoo URL and find the entry;
+2. if ``<models>/<id>`` is installed, of the same version, and every installed file still has
+   the SHA-256 recorded at install time, stop: nothing to do (``force=True`` re-downloads);
+3. download every file of the entry into a temporary folder next to the target, checking size
+   and SHA-256 of each before anything is unpacked;
+4. unpack the weights archive into ``model/`` after checking every member (no links, devices,
+   absolute names or ``..``), rewrite the config's relative paths to absolute paths into the
+   install folder, write ``install.json`` (the installed files and their SHA-256);
+5. rename the temporary folder to ``<models>/<id>`` (an older install is moved aside first and
+   removed after), so an entry is never half-installed.
+
+Nothing in an entry is imported here: a plugin network ships as a module next to the config and
+is imported only when a run's config names it (the registry looks in the config's folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxflow.atomic import atomic_write_text
+from voxflow.zoo.archive import extract_archive
+from voxflow.zoo.fetch import download_file, fetch_index, join_url, models_dir, zoo_url
+from voxflow.zoo.index import Entry, check_entry_id, file_sha256
+from voxflow.zoo.ini_paths import relative_to_absolute, rewrite_paths
+
+CONFIG_NAME = "config.ini"
+WEIGHTS_DIR = "model"
+INSTALL_RECORD = "install.json"
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What :func:`install` did: ``status`` is ``installed``, ``reinstalled`` or ``up to date``."""
+
+    entry_id: str
+    version: int
+    path: Path
+    status: str
+
+    @property
+    def config(self) -> Path:
+        """The installed ``config.ini``."""
+        return self.path / CONFIG_NAME
+
+
+def install(entry_id: str, url: str | None = None, models: Path | None = None, force: bool = False,
+            progress: bool = True) -> InstallResult:
+    """Install one entry (see the module docstring).
+
+    Args:
+        entry_id: the entry's ID in the index.
+        url: the zoo URL; ``None`` = ``VOXFLOW_ZOO_URL`` or the shipped zoo.
+        models: install root; ``None`` = ``$VOXFLOW_HOME/models``.
+        force: download and install again even if a verified install exists.
+        progress: show a progress bar per file.
+
+    Returns:
+        The :class:`InstallResult`.
+
+    Raises:
+        ZooError: unknown entry, unreachable file, checksum mismatch or unsafe archive; nothing
+            is left behind then.
+    """
+    check_entry_id(entry_id)
+    url = zoo_url(url)
+    entry = fetch_index(url).get(entry_id, url)
+    root = Path(models) if models is not None else models_dir()
+    target = root / entry_id
+    if target.exists() and not force and installed_problem(target, entry) is None:
+        return InstallResult(entry_id, entry.version, target, "up to date")
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{entry_id}-", dir=root))
+    try:
+        _download_and_unpack(entry, url, work, target, progress)
+        status = "reinstalled" if target.exists() else "installed"
+        swap_into_place(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return InstallResult(entry_id, entry.version, target, status)
+
+
+def _download_and_unpack(entry: Entry, url: str, work: Path, target: Path, progress: bool) -> None:
+    downloads = work / ".download"
+    for name, record in sorted(entry.files.items()):
+        download_file(join_url(url, entry.entry_id, name), downloads / name, record, progress)
+    # Every file is verified; only now is anything unpacked or moved into the entry folder.
+    for name in entry.files:
+        if name != entry.weights:
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(downloads / name, work / name)
+    extract_archive(downloads / entry.weights, work / WEIGHTS_DIR)
+    shutil.rmtree(downloads)
+    config = work / CONFIG_NAME
+    if config.is_file():
+        text = config.read_text(encoding="utf-8")
+        atomic_write_text(str(config), rewrite_paths(text, relative_to_absolute(str(target))))
+    files = {path.relative_to(work).as_posix(): file_sha256(path)
+             for path in sorted(work.rglob("*")) if path.is_file()}
+    record = {"entry_id": entry.entry_id, "version": entry.version, "zoo_url": url,
+              "index_files": {n: r.sha256 for n, r in sorted(entry.files.items())}, "files": files}
+    atomic_write_text(str(work / INSTALL_RECORD), json.dumps(record, indent=2) + "\n")
+
+
+def swap_into_place(work: Path, target: Path) -> None:
+    """Rename the folder ``work`` to ``target``; an existing ``target`` is moved aside, then removed."""
+    old = None
+    if target.exists() or target.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+        os.replace(target, old / target.name)
+    try:
+        os.replace(work, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old / target.name, target)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def installed_problem(target: Path, entry: Entry | None = None) -> str | None:
+    """Why the install at ``target`` cannot be used as it is, or ``None`` if it verifies.
+
+    Args:
+        target: ``<models>/<entry_id>``.
+        entry: the index's current entry; when given, the installed version and files must match it.
+    """
+    record_path = target / INSTALL_RECORD
+    if not record_path.is_file():
+        return f"{target} has no {INSTALL_RECORD} (not installed by net_download, or interrupted)"
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        files = dict(record["files"])
+    except (ValueError, KeyError, TypeError):
+        return f"{record_path} is unreadable"
+    if entry is not None:
+        wanted = {n: r.sha256 for n, r in entry.files.items()}
+        if record.get("version") != entry.version or record.get("index_files") != wanted:
+            return f"installed version {record.get('version')} differs from the index's {entry.version}"
+    for name, sha in files.items():
+        path = target / name
+        if not path.is_file():
+            return f"{path} is missing"
+        if file_sha256(path) != sha:
+            return f"{path} was changed since it was installed"
+    return None
+
+
+def installed_entries(models: Path | None = None) -> dict[str, dict]:
+    """``{entry_id: install record}`` of the entries installed under ``models``."""
+    root = Path(models) if models is not None else models_dir()
+    found = {}
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            record = path / INSTALL_RECORD
+            if path.is_dir() and not path.name.startswith(".") and record.is_file():
+                try:
+                    found[path.name] = json.loads(record.read_text(encoding="utf-8"))
+                except ValueError:
+                    continue
+    return found

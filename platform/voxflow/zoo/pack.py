@@ -1,0 +1,239 @@
+"""``net_zoo pack``: a trained ``model_dir`` becomes a zoo entry with its index record.
+
+What goes into ``<zoo>/<entry_id>/``:
+
+- ``config.ini``: the resolved config, with ``model_dir = model`` (the unpacked weights), the
+  preprocessing state inside it, outputs in ``output/`` and ``evaluation/`` of the entry, input
+  ``path_to_search`` empty (the user gives ``--path_to_search DIR``), ``dataset_to_infer = all``
+  and ``inference_iter`` = the packed checkpoint;
+- ``weights.tar.gz``: ``models/ckpt-<N>/`` (plus ``models/best.json`` when N is the best), and
+  the state files ``settings_train.ini`` (paths made relative), the histogram landmarks
+  (``histogram_ref_file.json``) and ``label_map.json`` when present;
+- the source of every plugin (network, loss, optimiser, sampler) the config names by a dotted
+  path whose module lies in the config's folder;
+- ``README.md`` with the facts known here, for the author to finish (see :mod:`.readme`).
+
+The entry is assembled in a temporary folder inside the zoo and renamed into place, then
+``index.yaml`` is rewritten atomically with every file's size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxflow import registry
+from voxflow.atomic import atomic_write_text
+from voxflow.config import load_config, render_ini
+from voxflow.zoo.archive import write_archive
+from voxflow.zoo.index import Entry, ZooError, check_entry_id, read_index_file, record_file, write_index_file
+from voxflow.zoo.ini_paths import absolute_to_relative, rewrite_paths
+from voxflow.zoo.installer import CONFIG_NAME, WEIGHTS_DIR, swap_into_place
+from voxflow.zoo.readme import facts_block, render_readme
+
+logger = logging.getLogger(__name__)
+WEIGHTS_ARCHIVE = "weights.tar.gz"
+_CKPT_RE = re.compile(r"^ckpt-(\d+)$")
+_PLUGIN_KEYS = (("NETWORK", "name", "network"), ("TRAINING", "loss_type", "loss"),
+                ("TRAINING", "optimiser", "optimiser"), ("NETWORK", "window_sampling", "sampler"))
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """What :func:`pack` wrote."""
+
+    entry: Entry
+    folder: Path
+    iteration: int
+
+
+def checkpoint_iterations(models: Path) -> list[int]:
+    """Iterations of the complete checkpoints (``ckpt-N/meta.json``) in ``models``, ascending."""
+    if not models.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in models.iterdir()
+                  if (m := _CKPT_RE.match(p.name)) and (p / "meta.json").is_file())
+
+
+def select_checkpoint(models: Path, selector: str) -> tuple[int, dict | None]:
+    """Resolve ``latest``, ``best`` or an iteration number; returns ``(iteration, best.json)``.
+
+    Raises:
+        ZooError: no checkpoint, no best checkpoint, or no checkpoint of that iteration.
+    """
+    its = checkpoint_iterations(models)
+    if not its:
+        raise ZooError(f"No checkpoint in {models}: train the model first (net_segment train -c ...).")
+    best_path = models / "best.json"
+    best = json.loads(best_path.read_text(encoding="utf-8")) if best_path.is_file() else None
+    if best is not None and int(best.get("iteration", -1)) not in its:
+        best = None
+    text = str(selector).strip().lower()
+    if text in ("latest", "-1"):
+        return its[-1], best
+    if text == "best":
+        if best is None:
+            raise ZooError(f"No best-validation checkpoint in {models} (no best.json): use --checkpoint latest.")
+        return int(best["iteration"]), best
+    try:
+        iteration = int(text)
+    except ValueError as err:
+        raise ZooError(f"Invalid --checkpoint '{selector}'. Expected latest, best or an iteration number.") from err
+    if iteration not in its:
+        raise ZooError(f"No checkpoint for iteration {iteration} in {models}. Available: "
+                       f"{', '.join(map(str, its))}.")
+    return iteration, best
+
+
+def plugin_sources(cfg) -> list[tuple[str, Path]]:  # noqa: ANN001 - a voxflow Config
+    """``(name in the entry, file)`` for every plugin module the config names from its own folder.
+
+    A dotted value (``my_net.MyNet``) whose top-level module is ``<config folder>/my_net.py`` or
+    a package ``<config folder>/my_net/`` is shipped; built-in names and installed packages are not.
+    """
+    found: dict[str, Path] = {}
+    folder = Path(cfg.config_dir)
+    for section, key, family in _PLUGIN_KEYS:
+        value = str(getattr(getattr(cfg, section.lower()), key, "") or "")
+        if "." not in value or registry.is_builtin(family, value):
+            continue
+        top = value.split(".", 1)[0]
+        if (folder / f"{top}.py").is_file():
+            found[f"{top}.py"] = folder / f"{top}.py"
+        elif (folder / top / "__init__.py").is_file():
+            for path in sorted((folder / top).rglob("*.py")):
+                found[path.relative_to(folder).as_posix()] = path
+    return sorted(found.items())
+
+
+def _entry_config(cfg, iteration: int) -> str:  # noqa: ANN001 - a voxflow Config
+    """The entry's config.ini text: paths relative to the entry (see the module docstring)."""
+    cfg.inference.inference_iter = iteration
+    cfg.inference.dataset_to_infer = "all"
+    model_dir = cfg.system.model_dir
+    fixed = {("SYSTEM", "model_dir"): WEIGHTS_DIR,
+             ("SYSTEM", "dataset_split_file"): f"{WEIGHTS_DIR}/dataset_split.csv",
+             ("NETWORK", "histogram_ref_file"): f"{WEIGHTS_DIR}/histogram_ref_file.json",
+             ("INFERENCE", "save_seg_dir"): "output", ("EVALUATION", "save_csv_dir"): "evaluation"}
+
+    def mapper(section: str, key: str, value: str) -> str:
+        if (section, key) in fixed:
+            return fixed[(section, key)]
+        if section in cfg.inputs and key in ("path_to_search", "csv_file"):
+            return ""
+        if os.path.isabs(value) and os.path.commonpath([model_dir, value]) == model_dir:
+            return f"{WEIGHTS_DIR}/{os.path.relpath(value, model_dir)}"
+        logger.warning("[%s] %s = %s is outside model_dir: left unset in the entry's config", section, key, value)
+        return ""
+
+    text = rewrite_paths(render_ini(cfg), mapper)
+    header = ("# Zoo entry config written by `net_zoo pack`. Relative paths are relative to this file's folder\n"
+              "# (net_download makes them absolute on install). Give your images with --path_to_search DIR.\n")
+    return header + "".join(text.splitlines(keepends=True)[1:])
+
+
+def _weights_members(cfg, models: Path, iteration: int, best: dict | None, work: Path) -> list[tuple[str, Path]]:  # noqa: ANN001
+    members = [(f"models/ckpt-{iteration}/{p.name}", p)
+               for p in sorted((models / f"ckpt-{iteration}").iterdir()) if p.is_file()]
+    if best is not None and int(best["iteration"]) == iteration:
+        members.append(("models/best.json", models / "best.json"))
+    model_dir = Path(cfg.system.model_dir)
+    settings = model_dir / "settings_train.ini"
+    if settings.is_file():
+        clean = work / ".settings_train.ini"
+        text = rewrite_paths(settings.read_text(encoding="utf-8"), absolute_to_relative(cfg.config_dir))
+        clean.write_text("# Paths are relative to the folder of the training config.\n" + text, encoding="utf-8")
+        members.append(("settings_train.ini", clean))
+    histogram = cfg.network.histogram_ref_file
+    if histogram and os.path.isfile(histogram):
+        members.append(("histogram_ref_file.json", Path(histogram)))
+    if (model_dir / "label_map.json").is_file():
+        members.append(("label_map.json", model_dir / "label_map.json"))
+    return members
+
+
+def pack(config: str | os.PathLike[str], entry_id: str, zoo: str | os.PathLike[str],
+         checkpoint: str = "best", overrides: Sequence[str] = (), app_section: str = "SEGMENTATION",
+         description: str = "", force: bool = False, version: int | None = None) -> PackResult:
+    """Turn the trained ``model_dir`` of ``config`` into the zoo entry ``<zoo>/<entry_id>``.
+
+    Args:
+        config: the training config (INI or YAML).
+        entry_id: the entry's ID (its folder name).
+        zoo: the zoo folder (created if needed; ``index.yaml`` in it is updated).
+        checkpoint: ``best``, ``latest`` or an iteration number.
+        overrides: ``--key value`` overrides, as for ``net_segment``.
+        app_section: the application's config section.
+        description: one line for the index (kept from the previous version when empty).
+        force: replace an existing entry (its README's hand-written parts are kept).
+        version: the entry's version; ``None`` = the previous one, plus one if any file changed
+            (1 for a new entry).
+
+    Returns:
+        The :class:`PackResult`.
+
+    Raises:
+        ZooError: no such checkpoint, or the entry exists and ``force`` is False.
+        ConfigError: the config is invalid.
+    """
+    check_entry_id(entry_id)
+    cfg = load_config(config, overrides=overrides, app_section=app_section, action="inference")
+    models = Path(cfg.system.model_dir) / "models"
+    iteration, best = select_checkpoint(models, checkpoint)
+    zoo_dir = Path(zoo).expanduser().resolve()
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    index = read_index_file(zoo_dir)
+    target = zoo_dir / entry_id
+    previous = index.entries.get(entry_id)
+    if (previous is not None or target.exists()) and not force:
+        raise ZooError(f"Zoo entry '{entry_id}' already exists in {zoo_dir}: pass --force to replace it "
+                       "(the hand-written parts of its README are kept).")
+    best_for_readme = best
+    label_map = Path(cfg.system.model_dir) / "label_map.json"
+    label_values = None
+    if label_map.is_file():
+        label_values = json.loads(label_map.read_text(encoding="utf-8")).get("values")
+    facts = facts_block(cfg, iteration, best_for_readme, label_values)
+    old_readme = (target / "README.md").read_text(encoding="utf-8") if (target / "README.md").is_file() else None
+    work = Path(tempfile.mkdtemp(prefix=f".{entry_id}-", dir=zoo_dir))
+    try:
+        write_archive(work / WEIGHTS_ARCHIVE, _weights_members(cfg, models, iteration, best, work))
+        (work / ".settings_train.ini").unlink(missing_ok=True)
+        for name, source in plugin_sources(cfg):
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, work / name)
+        atomic_write_text(str(work / CONFIG_NAME), _entry_config(cfg, iteration))
+        atomic_write_text(str(work / "README.md"), render_readme(entry_id, facts, old_readme))
+        _make_readable(work)
+        files = {p.relative_to(work).as_posix(): record_file(work, p.relative_to(work).as_posix())
+                 for p in sorted(work.rglob("*")) if p.is_file()}
+        if version is None:
+            version = 1
+            if previous is not None:
+                same = {n: r.sha256 for n, r in previous.files.items()} == {n: r.sha256 for n, r in files.items()}
+                version = previous.version if same else previous.version + 1
+        entry = Entry(entry_id, version, files, WEIGHTS_ARCHIVE,
+                      description or (previous.description if previous else "") or f"{cfg.network.name} model",
+                      str(cfg.network.name))
+        swap_into_place(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    index.entries[entry_id] = entry
+    write_index_file(zoo_dir, index)
+    return PackResult(entry, target, iteration)
+
+
+
+def _make_readable(folder: Path) -> None:
+    """Folders 0755 and files 0644, so a zoo can be shared or served as it is."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)

@@ -1,0 +1,48 @@
+"""The shipped zoo: every file matches its index, and brain_tissue_unet reaches the Dice its README states."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voxflow.zoo import shipped_zoo, verify_zoo
+from voxflow.zoo.index import read_index_file
+
+REPO = Path(__file__).resolve().parents[2]
+ENTRY = "brain_tissue_unet"
+
+
+def test_shipped_zoo_is_found_and_consistent():
+    zoo = shipped_zoo()
+    assert zoo is not None and zoo.resolve() == (REPO / "model_zoo").resolve()
+    assert verify_zoo(zoo) == []
+    entry = read_index_file(zoo).entries[ENTRY]
+    assert entry.files["weights.tar.gz"].size < 8 << 20  # small enough to live in the repository
+    for name in entry.files:
+        if name.endswith((".ini", ".md", ".py")):
+            text = (zoo / ENTRY / name).read_text(encoding="utf-8")
+            assert not re.search(r"(^|[\s=])/(work|home|tmp|root|Users)/", text, re.M), name
+
+
+def _stated_dice():
+    readme = (REPO / "model_zoo" / ENTRY / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- measured-dice: (\{.*?\}) -->", readme)
+    assert match, "the README states its measured Dice in a <!-- measured-dice: {...} --> comment"
+    return json.loads(match.group(1))
+
+
+@pytest.mark.slow
+def test_pretrained_entry_reaches_the_dice_its_readme_states(tmp_path):
+    stated = _stated_dice()
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "measure_zoo_model.py"), "--entry", ENTRY,
+         "--subjects", str(stated["subjects"]), "--seed", str(stated["seed"]), "--keep", str(tmp_path)],
+        capture_output=True, text=True, check=False, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    measured = json.loads(result.stdout)
+    for tissue in ("csf", "gm", "wm"):
+        assert measured["dice"][tissue]["mean"] >= stated[tissue] - 0.02, (tissue, measured["dice"])
+        assert abs(measured["dice"][tissue]["mean"] - stated[tissue]) <= 0.02, (tissue, measured["dice"])
