@@ -13,9 +13,13 @@ STAMP=".venv/.voxflow-installed"
 # Reinstall when setup.py changed since the last install.
 if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   echo "[voxflow] installing voxflow and its dependencies into .venv" >&2
-  # (Some machines' pip configuration warns about every unused local index: keep real errors only.)
-  "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; } >&2 || true
-  "$VPY" -m pip install -q --disable-pip-version-check -e ".[test,plot]" 2>&1 | { grep -v "^WARNING: Location" || true; } >&2
+  # pip's own chatter (warnings about local indexes, editable installs) goes to a log shown on failure.
+  "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip > .venv/install.log 2>&1 || true
+  if ! "$VPY" -m pip install -q --disable-pip-version-check -e ".[test,plot]" >> .venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    echo "[voxflow] installation failed (log above, also in .venv/install.log)" >&2
+    exit 1
+  fi
   touch "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

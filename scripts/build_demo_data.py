@@ -364,7 +364,7 @@ def build(out: Path, subjects: int = 12, validation: int = 3, seed: int = 0, spa
               "seed": seed, "spacing": spacing, "source": WHEEL_NAME, "wheel_sha256": WHEEL_SHA256}
     manifest_path = out / "manifest.json"
     if manifest_path.exists() and not force:
-        old = json.loads(manifest_path.read_text())
+        old = json.loads(manifest_path.read_text(encoding="utf-8"))
         ids = [s["subject_id"] for s in old.get("subjects", [])]
         files = [out / f"{i}_{kind}.nii.gz" for i in ids for kind in ("T1", "label")]
         if old.get("parameters") == params and all(f.exists() for f in files):

@@ -153,11 +153,11 @@ def test_invalid_counts_are_rejected(tmp_path):
 def test_build_two_subjects_from_real_template(tmp_path):
     out = tmp_path / "demo"
     assert builder.main(["--out", str(out), "--subjects", "2", "--validation", "1"]) == 0
-    with open(out / "dataset_split.csv", newline="") as handle:
+    with open(out / "dataset_split.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows == [{"subject_id": "subject_000", "phase": "training"},
                     {"subject_id": "subject_001", "phase": "validation"}]
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["parameters"]["wheel_sha256"] == builder.WHEEL_SHA256
     t1, gm, wm, affine_1mm = builder.read_template(builder.fetch_wheel())
     template_mask = builder.brain_mask_from_tissue(gm, wm)

@@ -87,5 +87,5 @@ def write_config(tmp_path, extra="", network="toynet", window="16,16,8", pixdim=
         num_classes = 3
         """)
     path = tmp_path / "config.ini"
-    path.write_text(text + extra)
+    path.write_text(text + extra, encoding="utf-8")
     return str(path)

@@ -67,7 +67,7 @@ def test_window_that_cannot_fit_the_network(tmp_path, tiny_dataset, capsys):
 
 
 def test_model_dir_that_is_a_file(tmp_path, tiny_dataset, capsys):
-    (tmp_path / "model").write_text("not a folder")
+    (tmp_path / "model").write_text("not a folder", encoding="utf-8")
     assert run("train", "-c", write_config(tmp_path)) == 2
     assert_one_line_error(capsys, "model_dir")
 
@@ -86,8 +86,8 @@ def test_evaluation_without_inferred_output(tmp_path, tiny_dataset, capsys):
 
 def test_config_typo_suggests_the_key(tmp_path, tiny_dataset, capsys):
     config = write_config(tmp_path, extra="")
-    text = open(config).read().replace("batch_size = 2", "batch_sise = 2")
-    open(config, "w").write(text)
+    text = open(config, encoding="utf-8").read().replace("batch_size = 2", "batch_sise = 2")
+    open(config, "w", encoding="utf-8").write(text)
     assert run("train", "-c", config) == 2
     assert_one_line_error(capsys, "batch_sise", "[NETWORK]", "batch_size")
 

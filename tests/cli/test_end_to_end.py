@@ -24,7 +24,7 @@ def test_train_infer_evaluate_keeps_input_geometry(tmp_path, tiny_dataset):
     assert (model_dir / "dataset_split.csv").is_file()
     assert run("inference", "-c", config) == 0
     out_dir = model_dir / "output"
-    with open(out_dir / "inferred.csv") as handle:
+    with open(out_dir / "inferred.csv", encoding="utf-8") as handle:
         listed = list(csv.DictReader(handle))
     assert len(listed) == 5
     for row in listed:
@@ -34,7 +34,7 @@ def test_train_infer_evaluate_keeps_input_geometry(tmp_path, tiny_dataset):
         np.testing.assert_allclose(output.affine, source.affine, atol=1e-5)
         assert set(np.unique(np.asarray(output.dataobj))) <= {0, 1, 2}
     assert run("evaluation", "-c", config) == 0
-    with open(model_dir / "evaluation" / "evaluation.csv") as handle:
+    with open(model_dir / "evaluation" / "evaluation.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5 * 2
     assert {r["LABEL"] for r in rows} == {"1", "2"}

@@ -17,12 +17,12 @@ def run(*argv):
 
 def test_export_reload_gives_the_same_probabilities(tmp_path, tiny_dataset):
     config = write_config(tmp_path, network="unet", window="16,16,8", extra="")
-    text = open(config).read().replace("name = unet", "name = unet\nnetwork_args = base_features=4, depth=2")
-    open(config, "w").write(text)
+    text = open(config, encoding="utf-8").read().replace("name = unet", "name = unet\nnetwork_args = base_features=4, depth=2")
+    open(config, "w", encoding="utf-8").write(text)
     assert run("train", "-c", config, "--max_iter", "2", "--validation_every_n", "-1") == 0
     out = tmp_path / "exported"
     assert run("export", "-c", config, "--output", str(out)) == 0
-    manifest = json.loads((out / "voxflow_export.json").read_text())
+    manifest = json.loads((out / "voxflow_export.json").read_text(encoding="utf-8"))
     assert manifest["window"] == [16, 16, 8] and manifest["num_classes"] == 3 and manifest["channels"] == 1
     assert (out / "settings_train.ini").is_file()
 
@@ -45,7 +45,7 @@ def test_export_refuses_an_existing_folder(tmp_path, tiny_dataset, capsys):
     assert run("train", "-c", config, "--max_iter", "1", "--validation_every_n", "-1") == 0
     out = tmp_path / "exported"
     out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    (out / "keep.txt").write_text("mine", encoding="utf-8")
     assert run("export", "-c", config, "--output", str(out)) == 2
     assert "already exists" in capsys.readouterr().err
     assert os.listdir(out) == ["keep.txt"]

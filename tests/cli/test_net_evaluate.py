@@ -42,7 +42,7 @@ def test_folders_to_csv_statistics_and_plot(folders, tmp_path, capsys):
     assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg", "--metrics",
                 "dice,hausdorff95,surface_dice@1", "--labels", "1,2", "--csv", str(out),
                 "--plot", str(tmp_path / "box.png")]) == 0
-    with open(out) as handle:
+    with open(out, encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 6 and list(rows[0]) == ["SUBJECT", "LABEL", "dice", "hausdorff95", "surface_dice@1"]
     assert rows[0]["SUBJECT"] == "sub0" and float(rows[0]["dice"]) == 1.0
@@ -54,7 +54,8 @@ def test_folders_to_csv_statistics_and_plot(folders, tmp_path, capsys):
 def test_csv_lists(folders, tmp_path):
     ref_dir, seg_dir = folders
     listing = tmp_path / "seg.csv"
-    listing.write_text("subject_id,path\n" + "".join(f"sub{i},seg/sub{i}_seg.nii.gz\n" for i in range(3)))
+    listing.write_text("subject_id,path\n" + "".join(f"sub{i},seg/sub{i}_seg.nii.gz\n" for i in range(3)),
+                       encoding="utf-8")
     assert run(["--ref", str(ref_dir), "--seg", str(listing), "--csv", str(tmp_path / "r.csv"), "--quiet"]) == 0
 
 

@@ -32,8 +32,8 @@ def test_every_training_sampler_through_the_cli(tmp_path, tiny_dataset, sampling
         extra = "\n[map]\npath_to_search = data\nfilename_contains = map\nspatial_window_size = 16,16,8\n"
     config = write_config(tmp_path, extra=extra)
     if sampling == "weighted":
-        text = open(config).read().replace("label = label\n", "label = label\nsampler = map\n")
-        open(config, "w").write(text)
+        text = open(config, encoding="utf-8").read().replace("label = label\n", "label = label\nsampler = map\n")
+        open(config, "w", encoding="utf-8").write(text)
     assert quick(config, "--window_sampling", sampling) == 0
     assert run("inference", "-c", config) == 0
     source = nib.load(str(tiny_dataset / "sub01_T1.nii.gz"))
@@ -64,7 +64,7 @@ def test_label_normalisation_restores_original_values(tmp_path, tiny_dataset):
     output = np.asarray(nib.load(str(tmp_path / "model" / "output" / "sub00_out.nii.gz")).dataobj)
     assert set(np.unique(output)) <= {0, 10, 64}
     assert run("evaluation", "-c", config) == 0
-    with open(tmp_path / "model" / "evaluation" / "evaluation.csv") as handle:
+    with open(tmp_path / "model" / "evaluation" / "evaluation.csv", encoding="utf-8") as handle:
         assert {row["LABEL"] for row in csv.DictReader(handle)} == {"10", "64"}
 
 
@@ -74,8 +74,8 @@ def test_two_modalities_become_channels(tmp_path, tiny_dataset):
         nib.save(nib.Nifti1Image(-np.asarray(image.dataobj), image.affine), str(path).replace("_T1", "_T2"))
     extra = "\n[T2]\npath_to_search = data\nfilename_contains = T2\nspatial_window_size = 16,16,8\n"
     config = write_config(tmp_path, extra=extra)
-    text = open(config).read().replace("image = T1\n", "image = T1,T2\n")
-    open(config, "w").write(text)
+    text = open(config, encoding="utf-8").read().replace("image = T1\n", "image = T1,T2\n")
+    open(config, "w", encoding="utf-8").write(text)
     assert quick(config) == 0
     assert run("inference", "-c", config) == 0
 
@@ -112,7 +112,7 @@ PLUGIN = textwrap.dedent('''\
 
 
 def test_plugin_network_and_loss_next_to_the_config(tmp_path, tiny_dataset):
-    (tmp_path / "my_plugins.py").write_text(PLUGIN)
+    (tmp_path / "my_plugins.py").write_text(PLUGIN, encoding="utf-8")
     config = write_config(tmp_path, network="my_plugins.TinyNet")
     assert quick(config, "--loss_type", "my_plugins.my_loss", "--network_args", "width=3") == 0
     assert run("inference", "-c", config) == 0
@@ -120,7 +120,7 @@ def test_plugin_network_and_loss_next_to_the_config(tmp_path, tiny_dataset):
 
 def test_missing_plugin_is_one_line(tmp_path, tiny_dataset, capsys):
     config = write_config(tmp_path, network="my_plugins.Missing")
-    (tmp_path / "my_plugins.py").write_text(PLUGIN)
+    (tmp_path / "my_plugins.py").write_text(PLUGIN, encoding="utf-8")
     assert quick(config) == 2
     err = capsys.readouterr().err
     assert "Missing" in err and "my_plugins" in err and "Traceback" not in err
@@ -167,7 +167,8 @@ def test_saved_settings_and_yaml_config_work(tmp_path, tiny_dataset):
     resolved = load_config(str(settings), action="inference").to_dict()
     yaml_path = tmp_path / "config.yaml"
     yaml_path.write_text(yaml.safe_dump({k: {kk: (list(vv) if isinstance(vv, tuple) else vv)
-                                             for kk, vv in v.items()} for k, v in resolved.items()}))
+                                             for kk, vv in v.items()} for k, v in resolved.items()}),
+                         encoding="utf-8")
     assert run("inference", "-c", str(yaml_path), "--save_seg_dir", str(tmp_path / "yaml_out")) == 0
     assert (tmp_path / "yaml_out" / "sub00_out.nii.gz").is_file()
 
@@ -185,7 +186,7 @@ def test_vars_to_freeze_changes_only_what_it_names(tmp_path, tiny_dataset):
     after = tf.train.load_checkpoint(str(models / "ckpt-4" / "ckpt"))
     import json
 
-    paths = [p for p, _ in json.loads((models / "ckpt-4" / "meta.json").read_text())["model_variables"]]
+    paths = [p for p, _ in json.loads((models / "ckpt-4" / "meta.json").read_text(encoding="utf-8"))["model_variables"]]
     import re
 
     pattern = re.compile("^toynet/conv/")
@@ -195,3 +196,30 @@ def test_vars_to_freeze_changes_only_what_it_names(tmp_path, tiny_dataset):
     frozen = [p for p in paths if pattern.search(p)]
     assert frozen and not any(changed[p] for p in frozen)
     assert any(changed[p] for p in paths if p not in frozen)
+
+
+def test_inference_config_may_reorient_inputs_that_training_never_needed_to(tmp_path):
+    """Trained on RAS data without `axcodes`; an LPS input inferred with `axcodes = R,A,S` gives the
+    flipped RAS result (the saved training settings must not erase the inference-time axcodes)."""
+    from cli_data import make_subject
+
+    data = tmp_path / "data"
+    data.mkdir()
+    ras = np.diag([1.5, 1.5, 2.0, 1.0])
+    for i in range(4):
+        make_subject(str(data), f"sub{i:02d}", seed=i, affine=ras)
+    config = write_config(tmp_path)
+    assert quick(config) == 0
+    flipped = tmp_path / "flipped"
+    flipped.mkdir()
+    source = nib.load(str(data / "sub00_T1.nii.gz"))
+    image = np.asarray(source.dataobj)
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+    flip[0, 3], flip[1, 3] = image.shape[0] - 1, image.shape[1] - 1
+    nib.save(nib.Nifti1Image(image[::-1, ::-1].copy(), source.affine @ flip), str(flipped / "sub00_T1.nii.gz"))
+    assert run("inference", "-c", config, "--save_seg_dir", str(tmp_path / "a"), "--dataset_to_infer", "all") == 0
+    assert run("inference", "-c", config, "--path_to_search", str(flipped), "--save_seg_dir", str(tmp_path / "b"),
+               "--dataset_to_infer", "all", "--axcodes", "R,A,S") == 0
+    a = np.asarray(nib.load(str(tmp_path / "a" / "sub00_out.nii.gz")).dataobj)
+    b = np.asarray(nib.load(str(tmp_path / "b" / "sub00_out.nii.gz")).dataobj)
+    np.testing.assert_array_equal(b, a[::-1, ::-1])

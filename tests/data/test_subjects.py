@@ -38,7 +38,7 @@ def data_dir(tmp_path):
         (folder / f"{sid}_T1.nii.gz").write_bytes(b"")
         (folder / f"{sid}_seg.nii.gz").write_bytes(b"")
     (folder / "sub01_T1_mask.nii.gz").write_bytes(b"")
-    (folder / "readme.txt").write_text("not an image")
+    (folder / "readme.txt").write_text("not an image", encoding="utf-8")
     (folder / "analyze_T1.hdr").write_bytes(b"")
     (folder / "analyze_T1.img").write_bytes(b"")
     return folder
@@ -102,12 +102,12 @@ def test_csv_file_list(tmp_path, data_dir):
     listing = tmp_path / "lists" / "t1.csv"
     listing.parent.mkdir()
     listing.write_text("subject_id,path\nA,../data/sub01_T1.nii.gz\nB,"
-                       f"{data_dir / 'sub02_T1.nii.gz'}\n\n")
+                       f"{data_dir / 'sub02_T1.nii.gz'}\n\n", encoding="utf-8")
     inputs = {"T1": _section("", csv_file=listing)}
     subjects = find_subjects(_cfg(tmp_path, inputs), ("T1",))
     assert [(s.id, s.files["T1"]) for s in subjects] == [
         ("A", str(data_dir / "sub01_T1.nii.gz")), ("B", str(data_dir / "sub02_T1.nii.gz"))]
-    listing.write_text("A,../data/missing.nii.gz\n")
+    listing.write_text("A,../data/missing.nii.gz\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"missing\.nii\.gz.*line 1.*t1\.csv"):
         find_subjects(_cfg(tmp_path, inputs), ("T1",))
 
@@ -146,7 +146,7 @@ def test_no_split_file_outside_training_uses_everyone(tmp_path):
 def _write_split(tmp_path, rows):
     path = tmp_path / "model" / "split.csv"
     path.parent.mkdir(exist_ok=True)
-    with open(path, "w", newline="") as handle:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
     return path
 

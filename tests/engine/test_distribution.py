@@ -73,3 +73,43 @@ def test_xla_and_mixed_precision_still_converge(tmp_path, dataset, flag):
     trajectory = losses(model_dir)
     assert np.isfinite(trajectory).all()
     assert np.mean(trajectory[-5:]) < 0.8 * np.mean(trajectory[:3]), trajectory
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _two_workers(config, model_dir, *extra, deadline=240):
+    """Start worker 0 (chief) and worker 1 on 127.0.0.1; both must finish before the deadline."""
+    hosts = ",".join(f"127.0.0.1:{port}" for port in _free_ports(2))
+    procs = [subprocess.Popen([sys.executable, "-c", CLI, "train", "-c", config, "--model_dir", model_dir,
+                               "--worker_hosts", hosts, "--task_index", str(index), "--validation_every_n", "-1",
+                               "--debug", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for index in range(2)]
+    try:
+        outputs = [proc.communicate(timeout=deadline) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for proc, (_, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-2000:]
+
+
+@pytest.mark.slow  # two TensorFlow processes and a gRPC cluster: ~40 s
+def test_two_workers_on_localhost_train_checkpoint_once_and_resume(tmp_path, dataset):
+    model_dir = str(tmp_path / "cluster")
+    _two_workers(dataset, model_dir, "--max_iter", "2", "--save_every_n", "2")
+    assert sorted(os.listdir(os.path.join(model_dir, "models"))) == ["ckpt-2"]
+    assert not [name for name in os.listdir(model_dir) if name.startswith(".worker-")]
+    assert os.path.isfile(os.path.join(model_dir, "settings_train.ini"))
+    _two_workers(dataset, model_dir, "--starting_iter", "-1", "--max_iter", "4", "--save_every_n", "2")
+    assert sorted(os.listdir(os.path.join(model_dir, "models"))) == ["ckpt-2", "ckpt-4"]

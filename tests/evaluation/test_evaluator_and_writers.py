@@ -45,12 +45,12 @@ def test_csv_statistics_and_console(tmp_path):
         evaluator.add(subject, ref, seg)
     names = evaluator.metric_names
     writers.write_rows_csv(str(tmp_path / "rows.csv"), evaluator.rows, names)
-    with open(tmp_path / "rows.csv") as handle:
+    with open(tmp_path / "rows.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["SUBJECT", "LABEL", "dice", "hausdorff95"] and len(rows) == 4
     assert rows[1]["hausdorff95"] == "inf"
     writers.write_statistics_csv(str(tmp_path / "stats.csv"), evaluator.rows, names)
-    with open(tmp_path / "stats.csv") as handle:
+    with open(tmp_path / "stats.csv", encoding="utf-8") as handle:
         stats = {(r["LABEL"], r["METRIC"]): r for r in csv.DictReader(handle)}
     assert float(stats[("1", "dice")]["mean"]) == pytest.approx(2 * 27 / 63)
     assert stats[("2", "hausdorff95")]["n_inf"] == "2" and stats[("2", "hausdorff95")]["mean"] == "nan"

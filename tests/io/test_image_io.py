@@ -156,11 +156,11 @@ def test_non_image_files(tmp_path):
     with pytest.raises(DataError, match=r"notes\.nii\.gz"):
         read_image(text)
     garbage = tmp_path / "junk.mha"
-    garbage.write_text("hello")
+    garbage.write_text("hello", encoding="utf-8")
     with pytest.raises(DataError, match=r"junk\.mha.*simpleitk"):
         read_image(garbage)
     other = tmp_path / "table.csv"
-    other.write_text("a,b")
+    other.write_text("a,b", encoding="utf-8")
     with pytest.raises(DataError, match=r"table\.csv.*extension"):
         read_image(other)
 

@@ -22,9 +22,9 @@ def test_names_are_case_insensitive():
 
 def test_plugin_by_import_path(tmp_path):
     (tmp_path / "my_losses_ok.py").write_text(
-        "def focal(labels, logits, weight=None):\n    return 0.0\n"
+        "def focal(labels, logits, weight=None):\n    return 0.0\n", encoding="utf-8"
     )
-    (tmp_path / "my_losses_bad.py").write_text("def focal(prediction):\n    return 0.0\n")
+    (tmp_path / "my_losses_bad.py").write_text("def focal(prediction):\n    return 0.0\n", encoding="utf-8")
     assert get_loss("my_losses_ok.focal", search_dirs=(str(tmp_path),)).__name__ == "focal"
     expected = r"must be callable as loss\(labels, logits, weight=None\)"
     with pytest.raises(PluginError, match=expected) as err:

@@ -46,7 +46,8 @@ def apply_trained_settings(cfg: Any, app_class: type) -> None:
     given only on the training command line (``--label_normalisation yes``) or edited in the file
     afterwards cannot silently produce garbage. The application lists those keys in
     ``TRAINED_KEYS`` as ``(section, key)`` pairs, where section ``inputs`` means every input
-    section present in both configs. A differing value is replaced and reported.
+    section present in both configs. A differing value is replaced and reported, except an input
+    key that training left unset (``axcodes``, ``pixdim``): the inference config may set it.
     """
     path = os.path.join(cfg.system.model_dir, "settings_train.ini")
     if not os.path.isfile(path):
@@ -59,6 +60,10 @@ def apply_trained_settings(cfg: Any, app_class: type) -> None:
         else:
             pairs.append((getattr(cfg, section), getattr(trained, section), section.upper(), key))
     for current, saved, label, key in pairs:
+        if label not in {"NETWORK", "APP"} and getattr(saved, key) in ((), None, ""):
+            # An input key unset at training (e.g. no `axcodes`: the data were already in one
+            # orientation) leaves the inference config free to bring new inputs to that state.
+            continue
         if getattr(current, key) != getattr(saved, key):
             log.warning("using [%s] %s = %r from training (%s) instead of %r", label, key, getattr(saved, key), path,
                         getattr(current, key))
