@@ -40,3 +40,13 @@ def test_bad_augmentation_key_is_one_line_error(tmp_path, tiny_dataset, capsys, 
     assert _segment("train", "-c", config, "--max_iter", "1") == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1
+
+
+def test_spatial_augmentation_margin_with_a_network_that_needs_divisible_windows(tmp_path, tiny_dataset, capsys):
+    """The sampler cuts window + 2·margin; the network (and TensorBoard's slices) see the cropped window."""
+    config = write_config(tmp_path, network="unet", window="16,16,8")
+    text = open(config, encoding="utf-8").read().replace("name = unet", "name = unet\nnetwork_args = base_features=4, depth=2")
+    open(config, "w", encoding="utf-8").write(text)
+    status = _segment("train", "-c", config, "--max_iter", "2", "--validation_every_n", "-1", "--tensorboard_every_n", "1",
+                      "--rotation_angle=-10,10")
+    assert status == 0, capsys.readouterr().err

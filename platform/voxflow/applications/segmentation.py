@@ -245,13 +245,14 @@ class SegmentationApplication:
             shuffle_buffer=max(cfg.network.queue_length, 5 * cfg.network.batch_size),
             num_parallel_calls=cfg.system.num_threads, seed=seed)
 
-    def training_dataset(self) -> Any:
+    def training_dataset(self, worker: int = 0) -> Any:
         """Infinite dataset of training windows (unbatched), larger by the augmentation margin.
 
-        With augmentation, each window carries ``"seed"``: ``(system seed, window number)``, the key
+        Each worker of a multi-machine run draws its own windows (the seed is offset by the worker
+        index). With augmentation, each window carries ``"seed"``: ``(seed, window number)``, the key
         of its random augmentation parameters (reproducible, and independent of the replica).
         """
-        seed = int(self.cfg.system.seed)
+        seed = int(self.cfg.system.seed) + 7919 * int(worker)
         dataset = self._sampler(self.train_volumes, seed, self.fetch_window).dataset()
         if not self.augmentation:
             return dataset

@@ -242,6 +242,9 @@ class Trainer:
 
     def _log_images(self, dist_batch: Any, iteration: int) -> None:
         local = self.strategy.experimental_local_results(dist_batch)[0]
+        augment = getattr(self.app, "augment", None)
+        if augment is not None:
+            local = augment(local)  # what the network saw: augmented, cropped to the window
         logits = self.model(self.app.network_input(local), training=False)
         self.summaries.image_slices("train", iteration, self.app.summary_volumes(local, logits))
 
