@@ -15,7 +15,8 @@ import argparse
 import os
 import sys
 
-from voxflow.errors import DataError, VoxflowError
+from voxflow.cli.guard import run_guarded
+from voxflow.errors import DataError
 
 DEFAULT = "dice,jaccard,hausdorff95,average_distance"
 
@@ -44,14 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     """Run ``net_evaluate``; returns the exit status."""
     args = _parser().parse_args(argv)
-    try:
-        return _evaluate(args)
-    except VoxflowError as err:
-        print(f"net_evaluate: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except ValueError as err:
-        print(f"net_evaluate: error: {err}", file=sys.stderr)
-        return 2
+    return run_guarded("net_evaluate", lambda: _evaluate(args), user_errors=(ValueError,))
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -8,12 +8,11 @@ rerun with ``--debug`` for the traceback (exit status 1).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
 from voxflow import __version__, registry
-from voxflow.errors import VoxflowError
+from voxflow.cli.guard import run_guarded
 
 ACTION_WORDS = {"train": "train", "training": "train", "inference": "inference", "infer": "inference",
                 "evaluation": "evaluation", "evaluate": "evaluation", "eval": "evaluation", "export": "export"}
@@ -58,22 +57,7 @@ def main(argv: list[str] | None, prog: str, application: str | None) -> int:
         print(f"{prog}: error: unknown action '{args.action}'. Expected one of: train, inference, evaluation, export.",
               file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format=f"{prog}: %(message)s", stream=sys.stderr)
-    try:
-        return _run(prog, action, args, overrides, application)
-    except VoxflowError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:  # noqa: BLE001 - the one place that turns crashes into one line
-        if args.debug:
-            raise
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        print(f"{prog}: internal error: {type(err).__name__}: {first} (rerun with --debug for the traceback)",
-              file=sys.stderr)
-        return 1
+    return run_guarded(prog, lambda: _run(prog, action, args, overrides, application), debug=args.debug)
 
 
 def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str], application: str | None) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from voxflow.augment import catalogue
+from voxflow.cli.guard import run_guarded
 from voxflow.errors import VoxflowError
 
 PROG = "net_transform"
@@ -161,28 +162,24 @@ def _gallery(args: argparse.Namespace) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the command; return the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.list:
-            print("\n".join(catalogue.describe(name) for name in catalogue.names()))
-            return 0
-        if args.gallery:
-            if not args.input:
-                raise UsageError("--gallery needs an INPUT image.")
-            _gallery(args)
-            return 0
-        if not (args.input and args.transform and args.output):
-            raise UsageError("expected INPUT TRANSFORM OUTPUT (or --list, or INPUT --gallery PNG).")
-        _run_transform(args)
+    args = _parser().parse_args(argv)
+    # ValueError: invalid transform arguments reported by a layer.
+    return run_guarded(PROG, lambda: _dispatch(args), debug=getattr(args, "debug", False), user_errors=(ValueError,))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.list:
+        print("\n".join(catalogue.describe(name) for name in catalogue.names()))
         return 0
-    except VoxflowError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # invalid transform arguments reported by a layer
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"{PROG}: error: {first}", file=sys.stderr)
-        return 2
+    if args.gallery:
+        if not args.input:
+            raise UsageError("--gallery needs an INPUT image.")
+        _gallery(args)
+        return 0
+    if not (args.input and args.transform and args.output):
+        raise UsageError("expected INPUT TRANSFORM OUTPUT (or --list, or INPUT --gallery PNG).")
+    _run_transform(args)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:

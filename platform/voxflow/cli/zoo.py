@@ -16,12 +16,11 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 
 from voxflow import __version__
-from voxflow.errors import VoxflowError
+from voxflow.cli.guard import run_guarded
 
 DOWNLOAD_EPILOG = """\
 The zoo URL is --zoo-url, else $VOXFLOW_ZOO_URL, else the model_zoo/ shipped with voxflow
@@ -32,22 +31,7 @@ $VOXFLOW_HOME/models/<ID> (default ~/.voxflow/models/<ID>). Then:
 
 
 def _run(prog: str, debug: bool, body: Callable[[], int]) -> int:
-    logging.basicConfig(level=logging.INFO, format=f"{prog}: %(message)s", stream=sys.stderr)
-    try:
-        return body()
-    except VoxflowError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:  # noqa: BLE001 - the one place that turns crashes into one line
-        if debug:
-            raise
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        print(f"{prog}: internal error: {type(err).__name__}: {first} (rerun with --debug for the traceback)",
-              file=sys.stderr)
-        return 1
+    return run_guarded(prog, body, debug=debug)
 
 
 def _size(num: int) -> str:
