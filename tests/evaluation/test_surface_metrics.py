@@ -131,8 +131,10 @@ def test_matches_brute_force_and_is_symmetric(shape, spacing):
         d_ab, d_ba = _brute(ref, seg, spacing)
         assert hausdorff(ref, seg, spacing) == pytest.approx(max(d_ab.max(), d_ba.max()))
         kd, edt = SurfaceDistances(ref, seg, spacing), SurfaceDistances(ref, seg, spacing, method="edt")
-        for mine, other in zip(kd.directed, edt.directed, strict=True):
+        tree = SurfaceDistances(ref, seg, spacing, method="kdtree")
+        for mine, other, third in zip(kd.directed, edt.directed, tree.directed, strict=True):
             np.testing.assert_array_equal(mine, other)
+            np.testing.assert_array_equal(mine, third)
         np.testing.assert_allclose(np.sort(kd.directed[0]), np.sort(d_ab))
         for metric in (*DISTANCES, surface_dice):  # symmetric
             assert metric(ref, seg, spacing) == pytest.approx(metric(seg, ref, spacing))
@@ -147,3 +149,45 @@ def test_bad_inputs():
         hausdorff(np.ones((3, 3)), np.ones((3, 3)), (1.0, 0.0))
     with pytest.raises(ValueError, match="method"):
         SurfaceDistances(np.ones((3, 3)), np.ones((3, 3)), method="pairs")
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.5, 10.0])
+@pytest.mark.parametrize("shape,spacing", [((30, 27), (0.8, 1.7)), ((21, 18, 11), (0.8, 0.8, 2.0))])
+def test_band_search_with_tree_fallback_matches_other_methods(monkeypatch, radius, shape, spacing):
+    """A small band radius sends most surfels to the k-d tree fallback; values and percentiles agree."""
+    from voxflow.evaluation import nearest  # noqa: PLC0415
+
+    monkeypatch.setattr(nearest, "BAND_RADIUS", radius)
+    nearest.offset_table.cache_clear()
+    rng = np.random.default_rng(7)
+    try:
+        for fill in (0.05, 0.4):
+            ref, seg = rng.random(shape) < fill, rng.random(shape) < 0.3
+            seg[: shape[0] // 2] = False  # far-apart parts: distances beyond the band
+            band = SurfaceDistances(ref, seg, spacing)
+            tree = SurfaceDistances(ref, seg, spacing, method="kdtree")
+            for mine, other in zip(band.directed, tree.directed, strict=True):
+                np.testing.assert_array_equal(mine, other)
+            for q in (0.0, 50.0, 95.0, 100.0):
+                assert band.percentile(q) == tree.percentile(q)
+            assert band.average() == pytest.approx(tree.average(), rel=1e-12)
+            assert band.surface_dice(1.0) == tree.surface_dice(1.0)
+            for tolerance in (-1.0, 0.0, 0.8, 1.6, 2.0, 5.0, 50.0):  # fresh pairs: the tolerance-only scan
+                assert SurfaceDistances(ref, seg, spacing).surface_dice(tolerance) == tree.surface_dice(tolerance)
+                assert SurfaceDistances(ref, seg, spacing).surface_overlap(tolerance) == tree.surface_overlap(tolerance)
+    finally:
+        nearest.offset_table.cache_clear()
+
+
+def test_neighbour_codes_match_kernel_sum():
+    from voxflow.evaluation.surfel_table import KERNEL_2D, KERNEL_3D, neighbour_codes  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    for kernel, shape in ((KERNEL_2D, (5, 7)), (KERNEL_3D, (4, 6, 5))):
+        mask = rng.random(shape) < 0.5
+        padded = np.pad(mask, 1)
+        expected = np.zeros(tuple(s + 1 for s in shape), dtype=np.int64)
+        for offset in np.ndindex(*kernel.shape):
+            window = tuple(slice(o, o + s + 1) for o, s in zip(offset, shape, strict=True))
+            expected += padded[window] * int(kernel[offset])
+        np.testing.assert_array_equal(neighbour_codes(mask), expected)

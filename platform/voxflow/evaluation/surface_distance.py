@@ -8,9 +8,12 @@ Definitions (those of DeepMind's ``surface-distance``, Nikolov et al. 2018, and 
   :mod:`voxflow.evaluation.surfel_table`). Outside the image is background. Axes of length 1 are
   dropped first, so a 2-D image stored as ``(X, Y, 1)`` has in-plane contours.
 - **Directed distances** ``d(A→B)``: for each surfel of A, the Euclidean distance in mm to the
-  nearest surfel of B: a k-d tree over B's surfels (``scipy.spatial.cKDTree``, default) or the
-  distance transform of B's surface (``distance_transform_edt(~surface_B, sampling=spacing)``,
-  ``method="edt"``); both are exact and agree to rounding. Never all pairs.
+  nearest surfel of B. Three exact methods, never all pairs: ``"band"`` (default, fastest) looks B's
+  corner map up at A's surfels shifted by the integer offsets of a small ball in order of length,
+  with a k-d tree for the few surfels farther than the ball (:mod:`voxflow.evaluation.nearest`);
+  ``"kdtree"`` queries a k-d tree over B's surfels (``scipy.spatial.cKDTree``); ``"edt"`` reads the
+  distance transform of B's surface (``distance_transform_edt(~surface_B, sampling=spacing)``).
+  They agree to rounding. Everything is computed on the bounding box of both masks.
 - ``hausdorff`` = max of both directed maxima. ``hausdorff95`` (any percentile q) = the larger of
   the two directed **area-weighted** q-th percentiles: sort a direction's distances, accumulate
   surfel areas, take the first distance whose cumulated share reaches q/100 (as DeepMind/pymia;
@@ -32,14 +35,10 @@ from scipy.spatial import cKDTree
 
 from voxflow.evaluation.context import MaskPair, pair_metric
 from voxflow.evaluation.masks import as_mask_pair, as_spacing
-from voxflow.evaluation.surfel_table import (
-    KERNEL_2D,
-    KERNEL_3D,
-    contour_lengths_2d,
-    surfel_areas_3d,
-)
+from voxflow.evaluation.nearest import Directed, nearest_distances, within_tolerance
+from voxflow.evaluation.surfel_table import contour_lengths_2d, neighbour_codes, surfel_areas_3d
 
-METHODS = ("kdtree", "edt")
+METHODS = ("band", "kdtree", "edt")
 
 
 def mask_surface(mask: np.ndarray) -> np.ndarray:
@@ -57,12 +56,7 @@ def surfels(mask: np.ndarray, spacing: tuple[float, ...]) -> tuple[np.ndarray, n
         corner ``p`` lies between voxels ``p − 1`` and ``p``) and the area / length of each
         surface corner in ``np.argwhere(border)`` order.
     """
-    kernel = KERNEL_3D if mask.ndim == 3 else KERNEL_2D
-    padded = np.pad(mask, 1)
-    codes = np.zeros(tuple(s + 1 for s in mask.shape), dtype=np.uint8)
-    for offset in np.ndindex(*kernel.shape):
-        window = padded[tuple(slice(o, o + s + 1) for o, s in zip(offset, mask.shape, strict=True))]
-        codes |= window * kernel[offset]
+    codes = neighbour_codes(mask)
     full = 255 if mask.ndim == 3 else 15
     border = (codes != 0) & (codes != full)
     table = surfel_areas_3d(spacing) if mask.ndim == 3 else contour_lengths_2d(spacing)
@@ -78,14 +72,14 @@ class SurfaceDistances:
     """
 
     def __init__(self, ref: np.ndarray, seg: np.ndarray, spacing: tuple[float, ...] | None = None,
-                 method: str = "kdtree"):
+                 method: str = "band"):
         """Check the inputs; the distances are computed on first use.
 
         Args:
             ref: reference mask (non-zero is foreground), 2-D or 3-D.
             seg: segmentation mask of the same shape.
             spacing: mm per voxel along each axis of the masks; default 1 mm.
-            method: ``"kdtree"`` (default) or ``"edt"`` (distance transform); same values.
+            method: ``"band"`` (default), ``"kdtree"`` or ``"edt"`` (distance transform); same values.
 
         Raises:
             ValueError: different shapes, a spacing of the wrong length or an unknown method.
@@ -98,6 +92,8 @@ class SurfaceDistances:
         self._ref_empty = not self._ref.any()
         self._seg_empty = not self._seg.any()
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._ordered: tuple[Directed, Directed] | None = None
+        self._surfel_data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]] | None = None
 
     @property
     def directed(self) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +131,9 @@ class SurfaceDistances:
         if special is not None:
             return special
         d_ab, a, d_ba, b = self._computed()
+        if self._ordered is not None:
+            ab, ba = self._ordered
+            return float(max(ab.weighted_percentile(a, q), ba.weighted_percentile(b, q)))
         return float(max(_weighted_percentile(d_ab, a, q), _weighted_percentile(d_ba, b, q)))
 
     def average(self) -> float:
@@ -149,8 +148,8 @@ class SurfaceDistances:
         """Share of both surfaces' area within ``tolerance`` mm of the other surface."""
         if self._ref_empty or self._seg_empty:
             return 1.0 if self._ref_empty and self._seg_empty else 0.0
-        d_ab, a, d_ba, b = self._computed()
-        return float((a[d_ab <= tolerance].sum() + b[d_ba <= tolerance].sum()) / (a.sum() + b.sum()))
+        near_ab, a, near_ba, b = self._within(tolerance)
+        return float((a[near_ab].sum() + b[near_ba].sum()) / (a.sum() + b.sum()))
 
     def surface_overlap(self, tolerance: float = 1.0) -> float:
         """Share of the segmentation's surface area within ``tolerance`` mm of the reference."""
@@ -158,8 +157,24 @@ class SurfaceDistances:
             if self._seg_empty:
                 return 1.0 if self._ref_empty else float("nan")
             return 0.0
-        _, _, d_ba, b = self._computed()
-        return float(b[d_ba <= tolerance].sum() / b.sum())
+        _, _, near_ba, b = self._within(tolerance)
+        return float(b[near_ba].sum() / b.sum())
+
+    def _within(self, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(d(ref→seg) <= τ, ref areas, d(seg→ref) <= τ, seg areas)``; scans only up to τ if not computed yet."""
+        if self._data is None and self._method == "band":
+            ref_border, ref_areas, seg_border, seg_areas, spacing = self._surfels()
+            flags = within_tolerance(ref_border, seg_border, spacing, float(tolerance))
+            if flags is not None:
+                return flags[0], ref_areas, flags[1], seg_areas
+        d_ab, a, d_ba, b = self._computed()
+        return d_ab <= tolerance, a, d_ba <= tolerance, b
+
+    def _surfels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
+        if self._surfel_data is None:
+            ref, seg, spacing = _crop_to_union(self._ref, self._seg, self._spacing)
+            self._surfel_data = (*surfels(ref, spacing), *surfels(seg, spacing), spacing)
+        return self._surfel_data
 
     def _computed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if self._data is None:
@@ -170,10 +185,11 @@ class SurfaceDistances:
         if self._ref_empty or self._seg_empty:
             empty = np.zeros(0)
             return empty, empty, empty, empty
-        ref, seg, spacing = _crop_to_union(self._ref, self._seg, self._spacing)
-        ref_border, ref_areas = surfels(ref, spacing)
-        seg_border, seg_areas = surfels(seg, spacing)
-        if self._method == "edt":
+        ref_border, ref_areas, seg_border, seg_areas, spacing = self._surfels()
+        if self._method == "band":
+            self._ordered = nearest_distances(ref_border, seg_border, spacing)
+            to_seg, to_ref = self._ordered[0].distances, self._ordered[1].distances
+        elif self._method == "edt":
             to_seg = ndimage.distance_transform_edt(~seg_border, sampling=spacing)[ref_border]
             to_ref = ndimage.distance_transform_edt(~ref_border, sampling=spacing)[seg_border]
         else:

@@ -23,6 +23,24 @@ import numpy as np
 KERNEL_3D = np.array([[[128, 64], [32, 16]], [[8, 4], [2, 1]]], dtype=np.uint8)
 KERNEL_2D = np.array([[8, 4], [2, 1]], dtype=np.uint8)
 
+
+
+def neighbour_codes(mask: np.ndarray) -> np.ndarray:
+    """Neighbour code of every voxel corner of a 2-D or 3-D mask (outside is background).
+
+    The result has shape ``mask.shape + 1`` per axis; corner ``p`` lies between voxels ``p − 1`` and
+    ``p`` and its code is the sum of :data:`KERNEL_3D` (2-D: :data:`KERNEL_2D`) over its foreground
+    neighbours. Computed by bit packing, one shift-and-or per axis.
+    """
+    codes = np.pad(np.asarray(mask, dtype=bool), 1).view(np.uint8)
+    for axis in reversed(range(codes.ndim)):
+        shift = 1 << (codes.ndim - 1 - axis)
+        low = tuple(slice(None, -1) if a == axis else slice(None) for a in range(codes.ndim))
+        high = tuple(slice(1, None) if a == axis else slice(None) for a in range(codes.ndim))
+        codes = (codes[low] << shift) | codes[high]
+    return codes
+
+
 _NORMALS_3D = " ".join("""
 ,111,111,220 220,111,202 202,111 111,111 222 400,111,111 111,202 202,111 222 400,220 220,111 222
 400,111 222 400,400 400,111,022 022,111 111,040 111 222,111 111,004 111 222,111 111 111,111 111
