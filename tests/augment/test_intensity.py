@@ -69,3 +69,14 @@ def test_spike_changes_one_fourier_coefficient(batch):
     jump = np.abs(after - before)[changed].sum()
     expected = abs(float(params["intensity"][0, 0])) * np.abs(before).max()
     assert np.isclose(jump, expected, rtol=1e-3)
+
+
+def test_noise_is_standard_normal_scaled_and_reproducible():
+    image = np.zeros((1, 32, 32, 32, 1), np.float32)
+    layer = RandomNoise(mean=(0.5, 0.5), std=(2.0, 2.0), seed=3)
+    params = layer.sample({"image": image})
+    out = np.asarray(layer.apply({"image": image}, params)["image"])
+    again = np.asarray(layer.apply({"image": image}, params)["image"])
+    assert np.array_equal(out, again) and np.isfinite(out).all()
+    assert abs(out.mean() - 0.5) < 0.05 and abs(out.std() - 2.0) < 0.05
+    assert abs(np.mean(((out - 0.5) / 2.0) ** 4) - 3.0) < 0.15  # Gaussian kurtosis
