@@ -77,12 +77,7 @@ def _predict_grid(app: Any, image: np.ndarray, predict_batch: Any, strategy: Any
     sampler = GridSampler(shape, app.window, border)
     aggregator = GridAggregator(shape, app.num_classes, app.window, border,
                                 blending=cfg.inference.blending, fill_constant=cfg.inference.fill_constant)
-    replicas = strategy.num_replicas_in_sync
-    dataset = sampler.dataset(image).batch(cfg.network.batch_size * replicas)
-    if replicas == 1:
-        for batch in dataset:
-            aggregator.add(np.asarray(predict_batch(batch)), np.asarray(batch["location"]))
-        return aggregator.result()
+    dataset = sampler.dataset(image).batch(cfg.network.batch_size * strategy.num_replicas_in_sync)
     for batch in strategy.experimental_distribute_dataset(dataset):
         outputs = strategy.run(predict_batch, args=(batch,))
         for probabilities, locations in zip(strategy.experimental_local_results(outputs),

@@ -81,8 +81,7 @@ class Trainer:
         """Apply ``starting_iter`` (0 fresh, -1 latest, N iteration N) and return the start."""
         start = self.cfg.training.starting_iter
         include = self.cfg.training.vars_to_restore or ""
-        if start == 0:
-            refuse_overwrite(self.chief_store, start)
+        if start == 0:  # (the driver refused to overwrite an existing model before any work)
             return 0
         if start == -1 and self.chief_store.latest() is None:
             log.info("starting_iter = -1 but no checkpoint yet in %s: starting from scratch", self.chief_store.folder)
