@@ -59,11 +59,17 @@ class GridSampler:
                 f"Expected a volume of spatial shape {self.volume_shape} (X, Y, Z, C). "
                 f"Received shape {volume.shape}."
             )
-        tensor = tf.constant(volume)
-        size = tf.constant([*self.window_shape, volume.shape[3]], tf.int64)
+        # Windows are copied out of the NumPy volume itself: a TensorFlow constant would be a
+        # second full-size copy of the volume (it matters at 512³).
+        size = (*self.window_shape, volume.shape[3])
+
+        def cut_numpy(location: np.ndarray) -> np.ndarray:
+            x, y, z = (int(v) for v in location)
+            return np.ascontiguousarray(volume[x:x + size[0], y:y + size[1], z:z + size[2]])
 
         def cut(location: tf.Tensor) -> dict[str, tf.Tensor]:
-            window = tf.slice(tensor, tf.concat([location, tf.zeros([1], tf.int64)], 0), size)
+            window = tf.numpy_function(cut_numpy, [location], tf.float32, stateful=False)
+            window.set_shape(size)
             return {"image": window, "location": tf.cast(location, tf.int32)}
 
         ds = tf.data.Dataset.from_tensor_slices(self.locations.astype(np.int64))
