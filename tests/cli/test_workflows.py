@@ -223,3 +223,22 @@ def test_inference_config_may_reorient_inputs_that_training_never_needed_to(tmp_
     a = np.asarray(nib.load(str(tmp_path / "a" / "sub00_out.nii.gz")).dataobj)
     b = np.asarray(nib.load(str(tmp_path / "b" / "sub00_out.nii.gz")).dataobj)
     np.testing.assert_array_equal(b, a[::-1, ::-1])
+
+
+def test_volumes_over_cache_size_mb_are_streamed_and_training_validates(tmp_path, tiny_dataset, monkeypatch):
+    from voxflow.data.samplers import streaming
+
+    loaded = []
+    original = streaming.VolumeCache._fetch
+
+    def counting_fetch(self, key):
+        loaded.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(streaming.VolumeCache, "_fetch", counting_fetch)
+    config = write_config(tmp_path)  # 5 subjects of ~40 KiB each after preprocessing, 1 for validation
+    assert run("train", "-c", config, "--cache_size_mb", "0.05") == 0
+    assert len(set(loaded)) == 5  # every training and validation volume went through the cache
+    assert len(loaded) > 5  # the budget (~2 volumes) forced reloading
+    assert (tmp_path / "model" / "models" / "best.json").is_file()  # validation ran on streamed volumes
+    assert run("inference", "-c", config) == 0

@@ -61,6 +61,10 @@ class SegmentationApplication:
         self.pre: Preprocessor | None = None
         self.train_volumes: list[Any] = []
         self.valid_volumes: list[Any] = []
+        # With [SYSTEM] cache_size_mb smaller than the data: subject ids streamed through a VolumeCache.
+        self.volume_cache: Any = None
+        self.train_ids: list[str] = []
+        self.valid_ids: list[str] = []
         self.infer_subjects: list[Any] = []
         self.channels = len(cfg.app.image)
         self._loss_fn: Any = None
@@ -140,9 +144,10 @@ class SegmentationApplication:
         if not training:
             raise DataError(f"No training subject: every subject is in validation/inference of {cfg.system.dataset_split_file}.")
         self.pre.fit(training)
-        self.train_volumes = self._load(training)
-        self.valid_volumes = self._load(validation)
-        self.channels = int(self.train_volumes[0].arrays["image"].shape[-1])
+        if not self._stream_if_over_budget(training, validation):
+            self.train_volumes = self._load(training)
+            self.valid_volumes = self._load(validation)
+            self.channels = int(self.train_volumes[0].arrays["image"].shape[-1])
         log.info("training on %d subjects, validating on %d; window %s, %d-D network",
                  len(training), len(validation), self._window_text(), self.spatial_dims)
         if cfg.training.validation_every_n > 0 and not validation:
@@ -175,6 +180,31 @@ class SegmentationApplication:
         if not self.augmentation:
             return batch
         return self.augmentation(batch, margin=self.margin)
+
+    def _stream_if_over_budget(self, training: list[Any], validation: list[Any]) -> bool:
+        """With ``cache_size_mb`` set and the volumes (estimated from the first) over it, stream them.
+
+        Returns whether volumes will be loaded on demand (docs: README, "Data larger than memory").
+        """
+        budget = int(float(self.cfg.system.cache_size_mb) * 2**20)
+        if budget <= 0:
+            return False
+        first = self.pre.load(training[0])
+        per_volume = sum(int(np.asarray(a).nbytes) for a in first.arrays.values())
+        estimate = per_volume * (len(training) + len(validation))
+        self.channels = int(first.arrays["image"].shape[-1])
+        if estimate <= budget:
+            return False
+        from voxflow.data.samplers.streaming import VolumeCache  # noqa: PLC0415 - TensorFlow on demand
+
+        by_id = {s.id: s for s in (*training, *validation)}
+        self.volume_cache = VolumeCache(lambda sid: self.pre.load(by_id[sid]).arrays, budget,
+                                        num_threads=max(1, int(self.cfg.system.num_threads)))
+        self.train_ids = [s.id for s in training]
+        self.valid_ids = [s.id for s in validation]
+        log.info("volumes (~%.1f MiB, estimated from the first) exceed cache_size_mb = %g: loading them on "
+                 "demand, %.1f MiB cached at most", estimate / 2**20, self.cfg.system.cache_size_mb, budget / 2**20)
+        return True
 
     def _load(self, subjects: list[Any]) -> list[Any]:
         workers = max(1, int(self.cfg.system.num_threads))
@@ -238,12 +268,25 @@ class SegmentationApplication:
     def _sampler(self, volumes: list[Any], seed: int, window: tuple[int, int, int] | None = None) -> Any:
         cfg = self.cfg
         sampler_class = registry.resolve("sampler", cfg.network.window_sampling, search_dirs=(cfg.config_dir,))
-        return sampler_class(
-            [v.arrays for v in volumes], window_shape=window or self.window,
-            windows_per_volume=cfg.training.sample_per_volume,
-            # NiftyNet's rule: the window queue holds at least five batches.
-            shuffle_buffer=max(cfg.network.queue_length, 5 * cfg.network.batch_size),
-            num_parallel_calls=cfg.system.num_threads, seed=seed)
+        # NiftyNet's rule: the window queue holds at least five batches.
+        shuffle = max(cfg.network.queue_length, 5 * cfg.network.batch_size)
+        if self.volume_cache is None:
+            return sampler_class(
+                [v.arrays for v in volumes], window_shape=window or self.window,
+                windows_per_volume=cfg.training.sample_per_volume,
+                shuffle_buffer=shuffle, num_parallel_calls=cfg.system.num_threads, seed=seed)
+        from voxflow.data.samplers.streaming import StreamingSampler  # noqa: PLC0415 - TensorFlow on demand
+
+        def one_volume(arrays: list[Any]) -> Any:
+            return sampler_class(arrays, window_shape=window or self.window,
+                                 windows_per_volume=cfg.training.sample_per_volume,
+                                 shuffle_buffer=1, num_parallel_calls=1, seed=seed)
+
+        keys = volumes  # subject ids when streaming
+        spec = one_volume([self.volume_cache.get(keys[0])]).element_spec
+        return StreamingSampler(keys, self.volume_cache, one_volume, spec,
+                                windows_per_volume=cfg.training.sample_per_volume, shuffle_buffer=shuffle,
+                                lookahead=cfg.system.num_threads, seed=seed)
 
     def training_dataset(self, worker: int = 0) -> Any:
         """Infinite dataset of training windows (unbatched), larger by the augmentation margin.
@@ -253,7 +296,8 @@ class SegmentationApplication:
         of its random augmentation parameters (reproducible, and independent of the replica).
         """
         seed = int(self.cfg.system.seed) + 7919 * int(worker)
-        dataset = self._sampler(self.train_volumes, seed, self.fetch_window).dataset()
+        volumes = self.train_ids if self.volume_cache is not None else self.train_volumes
+        dataset = self._sampler(volumes, seed, self.fetch_window).dataset()
         if not self.augmentation:
             return dataset
         import tensorflow as tf  # noqa: PLC0415
@@ -263,9 +307,10 @@ class SegmentationApplication:
 
     def validation_dataset(self) -> Any:
         """The same validation windows every round (fixed seed), or None without validation subjects."""
-        if not self.valid_volumes:
+        volumes = self.valid_ids if self.volume_cache is not None else self.valid_volumes
+        if not volumes:
             return None
-        return self._sampler(self.valid_volumes, int(self.cfg.system.seed) + 1).dataset()
+        return self._sampler(volumes, int(self.cfg.system.seed) + 1).dataset()
 
     # ------------------------------------------------------------------------------- loss
     def loss(self, batch: dict, logits: Any) -> Any:

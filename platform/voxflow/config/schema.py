@@ -110,6 +110,10 @@ SYSTEM_KEYS: dict[str, Key] = _table(
     Key("cuda_devices", StrType("a comma list of GPU ids, e.g. 0,1"), "",
         "Value for `CUDA_VISIBLE_DEVICES`; empty = leave unchanged."),
     Key("num_threads", IntType(1), 2, "Parallel calls for loading, preprocessing and sampling."),
+    Key("cache_size_mb", FloatType(0.0), 0.0,
+        "Memory budget (MiB) for preprocessed training and validation volumes; 0 = hold them all (each loaded "
+        "once, in parallel). When the volumes exceed it, they are loaded on demand a few ahead of use and the "
+        "least recently used are dropped (new in voxflow)."),
     Key("num_gpus", IntType(0), 1, "GPUs to train on (data parallel); 0 = CPU."),
     Key("model_dir", PathType(), PathDefault("config_dir", "model"),
         "Folder of checkpoints, logs, saved settings and outputs."),
