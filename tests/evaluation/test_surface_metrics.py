@@ -151,32 +151,110 @@ def test_bad_inputs():
         SurfaceDistances(np.ones((3, 3)), np.ones((3, 3)), method="pairs")
 
 
-@pytest.mark.parametrize("radius", [0.5, 1.5, 10.0])
-@pytest.mark.parametrize("shape,spacing", [((30, 27), (0.8, 1.7)), ((21, 18, 11), (0.8, 0.8, 2.0))])
-def test_band_search_with_tree_fallback_matches_other_methods(monkeypatch, radius, shape, spacing):
-    """A small band radius sends most surfels to the k-d tree fallback; values and percentiles agree."""
+@pytest.mark.parametrize("radius,budget,block", [(0.5, 64, 1), (1.5, 64, 1 << 20), (3.0, 64, 1), (31.0, 64, 1),
+                                                 (31.0, 64, 1 << 20), (31.0, 1, 1), (31.0, 0, 1 << 20)])
+@pytest.mark.parametrize("shape,spacing", [((30, 27), (0.8, 1.7)), ((21, 18, 11), (0.8, 0.8, 2.0)),
+                                           ((12, 17, 15), (1.3, 0.6, 0.6))])
+def test_band_search_with_tree_fallback_matches_other_methods(monkeypatch, radius, budget, block, shape, spacing):
+    """A small band radius or lookup budget sends surfels to the k-d tree fallback; values and percentiles agree.
+
+    ``block=1`` scans one column (offset) per step, so every early stop is taken and checked.
+    """
     from voxflow.evaluation import nearest  # noqa: PLC0415
 
+    monkeypatch.setattr(nearest, "_BLOCK", block)
     monkeypatch.setattr(nearest, "BAND_RADIUS", radius)
-    nearest.offset_table.cache_clear()
+    monkeypatch.setattr(nearest, "TOLERANCE_RADIUS", min(radius, 10.0))
+    monkeypatch.setattr(nearest, "LOOKUP_BUDGET", budget)
     rng = np.random.default_rng(7)
-    try:
-        for fill in (0.05, 0.4):
-            ref, seg = rng.random(shape) < fill, rng.random(shape) < 0.3
-            seg[: shape[0] // 2] = False  # far-apart parts: distances beyond the band
-            band = SurfaceDistances(ref, seg, spacing)
-            tree = SurfaceDistances(ref, seg, spacing, method="kdtree")
-            for mine, other in zip(band.directed, tree.directed, strict=True):
-                np.testing.assert_array_equal(mine, other)
-            for q in (0.0, 50.0, 95.0, 100.0):
-                assert band.percentile(q) == tree.percentile(q)
-            assert band.average() == pytest.approx(tree.average(), rel=1e-12)
-            assert band.surface_dice(1.0) == tree.surface_dice(1.0)
-            for tolerance in (-1.0, 0.0, 0.8, 1.6, 2.0, 5.0, 50.0):  # fresh pairs: the tolerance-only scan
-                assert SurfaceDistances(ref, seg, spacing).surface_dice(tolerance) == tree.surface_dice(tolerance)
-                assert SurfaceDistances(ref, seg, spacing).surface_overlap(tolerance) == tree.surface_overlap(tolerance)
-    finally:
-        nearest.offset_table.cache_clear()
+    for fill in (0.05, 0.4):
+        ref, seg = rng.random(shape) < fill, rng.random(shape) < 0.3
+        seg[: shape[0] // 2] = False  # far-apart parts: distances beyond the band
+        band = SurfaceDistances(ref, seg, spacing)
+        tree = SurfaceDistances(ref, seg, spacing, method="kdtree")
+        edt = SurfaceDistances(ref, seg, spacing, method="edt")
+        # equal up to the rounding of equally long offsets summed in another order (1 ulp)
+        for mine, other, third in zip(band.directed, tree.directed, edt.directed, strict=True):
+            np.testing.assert_allclose(mine, other, rtol=1e-15, atol=0)
+            np.testing.assert_allclose(mine, third, rtol=1e-15, atol=0)
+        for q in (0.0, 50.0, 95.0, 100.0):
+            assert band.percentile(q) == pytest.approx(tree.percentile(q), rel=1e-15, abs=0)
+        assert band.average() == pytest.approx(tree.average(), rel=1e-12)
+        assert band.surface_dice(1.0) == tree.surface_dice(1.0)
+        for tolerance in (-1.0, 0.0, 0.8, 1.6, 2.0, 5.0, 50.0):  # fresh pairs: the tolerance-only scan
+            assert SurfaceDistances(ref, seg, spacing).surface_dice(tolerance) == tree.surface_dice(tolerance)
+            assert SurfaceDistances(ref, seg, spacing).surface_overlap(tolerance) == tree.surface_overlap(tolerance)
+
+
+@pytest.mark.parametrize("shape,spacing", [((40, 33), (0.7, 0.7)), ((26, 23, 19), (0.8, 0.8, 2.0)),
+                                           ((19, 24, 22), (2.5, 1.0, 0.9))])
+@pytest.mark.parametrize("block", [1, 1 << 20])
+def test_band_search_on_smooth_shifted_shapes(monkeypatch, shape, spacing, block):
+    """Nested, shifted blobs (most distances inside the band, a few long ones): all methods equal."""
+    from voxflow.evaluation import nearest  # noqa: PLC0415
+
+    monkeypatch.setattr(nearest, "_BLOCK", block)
+    grid = np.indices(shape).astype(float)
+    centre = np.array(shape, dtype=float)[(slice(None),) + (None,) * len(shape)] / 2
+    rng = np.random.default_rng(5)
+    radius = np.sqrt((((grid - centre) / (np.array(shape)[(slice(None),) + (None,) * len(shape)] * 0.35)) ** 2)
+                     .sum(axis=0))
+    ref = radius + rng.normal(0, 0.05, shape) <= 1.0
+    seg = np.roll(radius + rng.normal(0, 0.05, shape) <= 0.8, 2, axis=0)
+    seg[tuple(slice(0, 2) for _ in shape)] = True  # a far-away corner blob
+    band = SurfaceDistances(ref, seg, spacing)
+    tree = SurfaceDistances(ref, seg, spacing, method="kdtree")
+    edt = SurfaceDistances(ref, seg, spacing, method="edt")
+    for mine, other, third in zip(band.directed, tree.directed, edt.directed, strict=True):
+        assert mine.size and mine.max() > 0
+        np.testing.assert_allclose(mine, other, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(mine, third, rtol=1e-15, atol=0)
+    for q in (5.0, 50.0, 95.0, 100.0):
+        assert band.percentile(q) == pytest.approx(tree.percentile(q), rel=1e-15, abs=0)
+    assert band.average() == pytest.approx(tree.average(), rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 4, 5), (6, 1, 4)])
+def test_band_search_single_voxels(shape):
+    """One voxel each (same place, neighbours, opposite corners): band equals the other methods."""
+    spacing = (0.9, 1.1, 2.0)
+    far = tuple(s - 1 for s in shape)
+    for ref_at, seg_at in (((0, 0, 0), (0, 0, 0)), ((0, 0, 0), far), (far, (0, 0, 0))):
+        ref, seg = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+        ref[ref_at], seg[seg_at] = True, True
+        band = SurfaceDistances(ref, seg, spacing)
+        for method in ("kdtree", "edt"):
+            other = SurfaceDistances(ref, seg, spacing, method=method)
+            for mine, theirs in zip(band.directed, other.directed, strict=True):
+                np.testing.assert_array_equal(mine, theirs)
+        if ref_at == seg_at:
+            assert band.hausdorff() == 0.0 and band.average() == 0.0
+        if 1 not in shape:  # the brute force keeps length-1 axes; the metrics drop them
+            d_ab, d_ba = _brute(ref, seg, spacing)
+            np.testing.assert_allclose(np.sort(band.directed[0]), np.sort(d_ab), rtol=1e-12)
+            assert band.hausdorff() == pytest.approx(max(d_ab.max(), d_ba.max()), rel=1e-12)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 4, 32, 256])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_line_distances_match_brute_force(cap, axis):
+    from voxflow.evaluation.nearest import line_distances  # noqa: PLC0415
+
+    rng = np.random.default_rng(cap + axis)
+    shape = [5, 6, 7]
+    shape[axis] = 300
+    border = rng.random(shape) < 0.01
+    got = line_distances(border, axis, cap)
+    assert got.dtype == (np.uint8 if cap <= 128 else np.uint16)
+    moved = np.moveaxis(border, axis, -1)
+    expected = np.full(moved.shape, cap, dtype=np.int64)
+    for index in np.ndindex(*moved.shape[:-1]):
+        hits = np.flatnonzero(moved[index])
+        if hits.size:
+            nearest = np.abs(np.arange(moved.shape[-1])[:, None] - hits[None, :]).min(axis=1)
+            expected[index] = np.minimum(nearest, cap)
+    np.testing.assert_array_equal(np.moveaxis(got, axis, -1), expected)
+    assert (expected < cap).any() and (expected == cap).any()
 
 
 def test_neighbour_codes_match_kernel_sum():

@@ -8,9 +8,10 @@ Definitions (those of DeepMind's ``surface-distance``, Nikolov et al. 2018, and 
   :mod:`voxflow.evaluation.surfel_table`). Outside the image is background. Axes of length 1 are
   dropped first, so a 2-D image stored as ``(X, Y, 1)`` has in-plane contours.
 - **Directed distances** ``d(A→B)``: for each surfel of A, the Euclidean distance in mm to the
-  nearest surfel of B. Three exact methods, never all pairs: ``"band"`` (default, fastest) looks B's
-  corner map up at A's surfels shifted by the integer offsets of a small ball in order of length,
-  with a k-d tree for the few surfels farther than the ball (:mod:`voxflow.evaluation.nearest`);
+  nearest surfel of B. Three exact methods, never all pairs: ``"band"`` (default, fastest) reads,
+  at A's surfels shifted by the columns of a disk in order of length, the distance along the
+  finest axis to B's nearest corner on that line, with a k-d tree for the few surfels farther than
+  the band (:mod:`voxflow.evaluation.nearest`);
   ``"kdtree"`` queries a k-d tree over B's surfels (``scipy.spatial.cKDTree``); ``"edt"`` reads the
   distance transform of B's surface (``distance_transform_edt(~surface_B, sampling=spacing)``).
   They agree to rounding. Everything is computed on the bounding box of both masks.
@@ -142,7 +143,8 @@ class SurfaceDistances:
         if special is not None:
             return special
         d_ab, a, d_ba, b = self._computed()
-        return float((np.dot(d_ab, a) + np.dot(d_ba, b)) / (a.sum() + b.sum()))
+        # elementwise product and pairwise sum: np.dot goes through BLAS, ~50x slower here (threads)
+        return float(((d_ab * a).sum() + (d_ba * b).sum()) / (a.sum() + b.sum()))
 
     def surface_dice(self, tolerance: float = 1.0) -> float:
         """Share of both surfaces' area within ``tolerance`` mm of the other surface."""
