@@ -80,3 +80,38 @@ def test_noise_is_standard_normal_scaled_and_reproducible():
     assert np.array_equal(out, again) and np.isfinite(out).all()
     assert abs(out.mean() - 0.5) < 0.05 and abs(out.std() - 2.0) < 0.05
     assert abs(np.mean(((out - 0.5) / 2.0) ** 4) - 3.0) < 0.15  # Gaussian kurtosis
+
+
+def test_gamma_is_signed_power():
+    image = np.random.default_rng(0).normal(0, 3, (2, 10, 9, 8, 1)).astype(np.float32)
+    image[0, 0, 0, 0, 0] = 0.0
+    layer = RandomGamma(log_gamma=0.4)
+    params = layer.sample({"image": image})
+    out = np.asarray(layer.apply({"image": image}, params)["image"]).astype(np.float64)
+    gamma = np.asarray(params["gamma"], np.float64).reshape(-1, 1, 1, 1, 1)
+    expected = np.sign(image) * np.abs(image.astype(np.float64)) ** gamma
+    assert np.allclose(out, expected, rtol=2e-6, atol=1e-30) and out[0, 0, 0, 0, 0] == 0.0
+
+
+def test_spike_in_image_space_equals_fft_route():
+    rng = np.random.default_rng(1)
+    image = rng.random((3, 12, 10, 9, 2)).astype(np.float32)  # odd and even sizes, two channels
+    layer = RandomSpike(num_spikes=(1, 3), intensity=(1.0, 3.0), p=0.6)
+    batch = {"image": image, "seed": np.stack([np.full(3, 4), np.arange(3)], 1)}
+    params = layer.sample(batch)
+    out = np.asarray(layer.apply(batch, params)["image"])
+    positions, intensity = np.asarray(params["positions"]), np.asarray(params["intensity"])
+    applied = np.asarray(params["apply"])
+    assert 0 < applied.sum() < 3 and (intensity != 0).sum(axis=1).min() >= 1
+    for b in range(3):
+        for c in range(2):
+            volume = image[b, ..., c].astype(np.float64)
+            if not applied[b]:
+                assert np.array_equal(out[b, ..., c], image[b, ..., c])
+                continue
+            spectrum = np.fft.fftshift(np.fft.fftn(volume))  # TorchIO's route: centred spectrum
+            peak = np.abs(volume.sum())
+            for position, ratio in zip(positions[b], intensity[b], strict=True):
+                spectrum[tuple(np.floor(position * volume.shape).astype(int))] += ratio * peak
+            expected = np.fft.ifftn(np.fft.ifftshift(spectrum)).real
+            assert np.abs(out[b, ..., c] - expected).max() <= 1e-5 * np.abs(expected).max()

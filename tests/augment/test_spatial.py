@@ -80,3 +80,32 @@ def test_margin_covers_the_warp_and_crop_restores_window():
     assert out["image"].shape == (2, *window, 1)
     assert np.array_equal(np.asarray(out["location"])[0], [0, *margin])
     assert center_crop(big, (0, 0, 0)) is big
+
+
+def _swap_reference(volume, corners, apply, patch):
+    """Straightforward sequential swaps: read both patches, write the second, then the first."""
+    out = volume.copy()
+    px, py, pz = patch
+    for b in range(out.shape[0]):
+        if not apply[b]:
+            continue
+        for (x0, y0, z0), (x1, y1, z1) in corners[b]:
+            one = out[b, x0:x0 + px, y0:y0 + py, z0:z0 + pz].copy()
+            two = out[b, x1:x1 + px, y1:y1 + py, z1:z1 + pz].copy()
+            out[b, x0:x0 + px, y0:y0 + py, z0:z0 + pz] = two
+            out[b, x1:x1 + px, y1:y1 + py, z1:z1 + pz] = one
+    return out
+
+
+def test_swap_equals_sequential_reference():
+    batch = sphere_batch(size=12, batch=4)
+    batch["image"] = np.random.default_rng(3).random(batch["image"].shape).astype(np.float32)  # every voxel unique
+    layer = RandomSwap(patch_size=(5, 3, 4), num_iterations=40, p=0.5)
+    params = layer.sample(batch)
+    corners, apply = np.asarray(params["corners"]), np.asarray(params["apply"])
+    assert 0 < apply.sum() < 4  # both kinds of sample
+    overlap = np.all(np.abs(corners[:, :, 0] - corners[:, :, 1]) < [5, 3, 4], axis=-1)
+    assert overlap[apply].any()  # pairs whose two patches overlap are covered
+    out = layer.apply(batch, params)
+    for key in ("image", "label"):
+        assert np.array_equal(np.asarray(out[key]), _swap_reference(batch[key], corners, apply, (5, 3, 4)))

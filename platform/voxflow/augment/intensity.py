@@ -75,8 +75,9 @@ class RandomGamma(IntensityTransform):
         return {"gamma": tf.exp(uniform(seeds, 1, (), *self.log_gamma))}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        # |x|^γ as exp(γ log|x|) (0 stays 0 as γ > 0): XLA's CPU pow is ~3x slower than exp and log
         gamma = tf.reshape(params["gamma"], [-1, 1, 1, 1, 1])
-        return tf.sign(image) * tf.pow(tf.abs(image), gamma)
+        return tf.sign(image) * tf.exp(gamma * tf.math.log(tf.abs(image)))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -12,25 +12,42 @@ from voxflow.augment.base import MAP_KEYS, RandomTransform, per_sample
 
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _swap(volume: tf.Tensor, corners: tf.Tensor, patch: tuple[int, int, int]) -> tf.Tensor:
-    """Swap patches of one ``(X, Y, Z, C)`` volume at ``corners`` ``(I, 2, 3)``, in order (in place under XLA)."""
-    size = [*patch, volume.shape[-1]]
-    zero = tf.zeros([1], tf.int32)
-    for i in tf.range(tf.shape(corners)[0]):
-        first = tf.concat([corners[i, 0], zero], 0)
-        second = tf.concat([corners[i, 1], zero], 0)
-        one = tf.slice(volume, first, size)
-        two = tf.slice(volume, second, size)
-        volume = xla.dynamic_update_slice(volume, two, first)
-        volume = xla.dynamic_update_slice(volume, one, second)
+    """Swap patches of a ``(B, X, Y, Z, C)`` batch at ``corners`` ``(B, I, 2, 3)``, in order.
+
+    Pair ``i`` of sample ``b`` reads both patches, writes the second into the first place, then the
+    first into the second (where the places overlap, the first patch's values are kept). The two patches of the next pair
+    are read at the end of each step and carried in the loop: when a patch is read inside the step
+    that overwrites the volume, XLA must copy the whole volume twice per step to keep the read
+    valid; carried patches let every update happen in place, so the call costs one copy of the
+    batch plus the patch voxels. ``xla.dynamic_slice``, not ``tf.slice``: XLA treats the begin of a
+    ``tf.slice`` as a compile-time constant, so new corners would recompile the function every call.
+    """
+    size = [1, *patch, volume.shape[-1]]
+    pairs = tf.shape(corners)[1]
+    total = tf.shape(corners)[0] * pairs
+
+    def start(step: tf.Tensor, which: int) -> tf.Tensor:
+        step = tf.minimum(step, total - 1)  # the read after the last pair repeats it, unused
+        sample = step // pairs
+        return tf.concat([[sample], corners[sample, step % pairs, which], [0]], 0)
+
+    one = xla.dynamic_slice(volume, start(0, 0), size)
+    two = xla.dynamic_slice(volume, start(0, 1), size)
+    for step in tf.range(total):
+        volume = xla.dynamic_update_slice(volume, two, start(step, 0))
+        volume = xla.dynamic_update_slice(volume, one, start(step, 1))
+        one = xla.dynamic_slice(volume, start(step + 1, 0), size)
+        two = xla.dynamic_slice(volume, start(step + 1, 1), size)
     return volume
 
 
 class RandomSwap(RandomTransform):
     """Swap ``num_iterations`` pairs of cubes of edge ``patch_size`` at uniform random places.
 
-    The swaps run in sequence (a later pair may overlap an earlier one). Applied to the label,
-    weight and sampler maps too unless ``include_labels`` is false (TorchIO swaps images only).
-    Parameters: ``corners`` ``(B, I, 2, 3)`` int. 2-D windows use patches of size 1 on the flat axis.
+    The swaps run in sequence (a later pair may overlap an earlier one; within a pair, the first
+    patch's values are kept where the two places overlap). Applied to the label, weight and sampler maps too unless
+    ``include_labels`` is false (TorchIO swaps images only). Parameters: ``corners`` ``(B, I, 2, 3)``
+    int. 2-D windows use patches of size 1 on the flat axis.
     """
 
     spatial = True
@@ -57,13 +74,15 @@ class RandomSwap(RandomTransform):
         out = dict(batch)
         patch = self._patch(batch["image"].shape)
         keys = MAP_KEYS if self.include_labels else ("image",)
+        corners = params["corners"]
+        # a sample not drawn to change swaps each first patch with itself: no change, no extra pass
+        kept = tf.stack([corners[:, :, 0], corners[:, :, 0]], axis=2)
+        corners = tf.where(tf.reshape(params["apply"], [-1, 1, 1, 1]), corners, kept)
         for key in keys:
-            if key not in batch:
-                continue
-            volume = tf.cast(batch[key], tf.float32)
-            swapped = tf.map_fn(lambda args: _swap(args[0], args[1], patch), (volume, params["corners"]),
-                                fn_output_signature=tf.TensorSpec(volume.shape[1:], tf.float32))
-            out[key] = tf.where(tf.reshape(params["apply"], [-1, 1, 1, 1, 1]), swapped, volume)
+            if key in batch:
+                volume = tf.cast(batch[key], tf.float32)
+                # the compiled function's output shape may be relaxed (reduce_retracing): restore it
+                out[key] = tf.ensure_shape(_swap(volume, corners, patch), volume.shape)
         return out
 
     def get_config(self) -> dict[str, Any]:
