@@ -46,13 +46,21 @@ class GroupNorm(keras.layers.GroupNormalization):
         return config
 
 
+def _several_replicas() -> bool:
+    """Whether layers are being built under a ``tf.distribute`` strategy with several replicas."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
+
+
 def get_normalization(
     norm: str | None, groups: int = DEFAULT_GROUPS, name: str | None = None
 ) -> keras.layers.Layer | None:
     """Return a normalisation layer over the channel axis (channels last), or ``None``.
 
     Args:
-        norm: ``batch`` (moving averages, momentum 0.9), ``instance`` (per sample and channel),
+        norm: ``batch`` (moving averages, momentum 0.9; statistics synchronised across replicas when
+            built under a strategy with several), ``instance`` (per sample and channel),
             ``group`` (``groups`` groups, fewer when the channel count needs it) or ``none``.
         groups: the number of groups for ``group``.
         name: the layer name.
@@ -64,7 +72,10 @@ def get_normalization(
         return None
     key = check_option("norm", norm, NORMALIZATIONS)
     if key == "batch":
-        return keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, epsilon=NORM_EPSILON, name=name)
+        # Under several replicas, batch statistics are those of the global batch (synchronised), so
+        # N replicas of batch_size b train like one device with N·b; one device skips the all-reduce.
+        return keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, epsilon=NORM_EPSILON,
+                                               synchronized=_several_replicas(), name=name)
     if key == "instance":
         return GroupNorm(groups=-1, epsilon=NORM_EPSILON, name=name)
     if key == "group":
