@@ -93,20 +93,23 @@ def column_table(spacing: tuple[float, ...], radius: float) -> tuple:
 def line_distances(border: np.ndarray, axis: int, cap: int) -> np.ndarray:
     """Voxels from each corner to the nearest ``True`` of ``border`` on its line along ``axis``, capped at ``cap``.
 
-    Min-plus passes with shifts 1, 2, 4, …, ``cap / 2``: after them every distance below ``cap`` is
+    Min-plus passes with shifts 1, 2, 4, …, ``cap / 2`` (each from behind, then from ahead using the
+    values just updated, which only adds longer paths): afterwards every distance below ``cap`` is
     exact (any ``|i| < cap`` is a sum of distinct shifts of one sign) and the rest equal ``cap``.
     """
     dtype = np.uint8 if cap <= 128 else np.uint16
     g = (~border).view(np.uint8) * np.asarray(cap, dtype=dtype)
+    buffer = np.empty_like(g)
     n = border.shape[axis]
     shift = 1
     while shift < cap and shift < n:
         head = tuple(slice(None, -shift) if a == axis else slice(None) for a in range(border.ndim))
         tail = tuple(slice(shift, None) if a == axis else slice(None) for a in range(border.ndim))
-        from_head = g[head] + dtype(shift)
-        from_tail = g[tail] + dtype(shift)
-        np.minimum(g[tail], from_head, out=g[tail])
-        np.minimum(g[head], from_tail, out=g[head])
+        step = buffer[head]
+        np.add(g[head], dtype(shift), out=step)
+        np.minimum(g[tail], step, out=g[tail])
+        np.add(g[tail], dtype(shift), out=step)
+        np.minimum(g[head], step, out=g[head])
         shift *= 2
     return g
 
