@@ -269,3 +269,29 @@ def test_neighbour_codes_match_kernel_sum():
             window = tuple(slice(o, o + s + 1) for o, s in zip(offset, shape, strict=True))
             expected += padded[window] * int(kernel[offset])
         np.testing.assert_array_equal(neighbour_codes(mask), expected)
+
+
+@pytest.mark.parametrize("spacing,radius", [((0.8, 0.8, 2.0), 31.0), ((0.3, 0.9), 7.0), ((1.0, 1.0, 1.0), 5.0),
+                                            ((0.3, 0.3), 31.0), ((0.15, 0.4, 0.15), 31.0),
+                                            ((0.7, 2.1, 1.4), 3.0)])
+def test_column_table_holds_every_column_of_the_disk(spacing, radius):
+    """Columns: exactly the offsets (0 on the finest axis) no longer than the band, sorted by length."""
+    from voxflow.evaluation.nearest import column_table  # noqa: PLC0415
+
+    axis, cap, columns, ranks, done, values = column_table(spacing, radius)
+    scale = np.asarray(spacing)
+    assert axis == int(np.argmin(scale)) and cap > radius and (columns[:, axis] == 0).all()
+    extent = radius * scale[axis]
+    reach = [int(extent / s) + 2 for s in spacing]
+    grid = np.array(list(itertools.product(*(range(-m, m + 1) for m in reach))))
+    inside = (grid[:, axis] == 0) & (np.sqrt(((grid * scale) ** 2).sum(axis=1)) <= extent)
+    expected = {tuple(int(v) for v in offset) for offset in grid[inside]}
+    assert {tuple(int(v) for v in c) for c in columns} == expected
+    base = np.sqrt(((columns * scale) ** 2).sum(axis=1))
+    assert (np.diff(base) >= 0).all()
+    # rank of (g, column) orders the candidate lengths; g == cap is "no hit"
+    g = np.arange(cap)
+    lengths = np.sqrt((g[None, :] * scale[axis]) ** 2 + base[:, None] ** 2)
+    np.testing.assert_allclose(values[ranks[:, :cap]], lengths, rtol=1e-12)
+    assert (ranks[:, cap] == len(values)).all() and (np.diff(values) > 0).all()
+    assert len(done) == len(columns) + 1 and values[done[-1]] <= extent
