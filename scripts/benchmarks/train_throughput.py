@@ -9,7 +9,8 @@ bias=False)``, the same layout with depth 4; ``DiceCELoss(to_onehot_y=True, soft
 
 Cases (one JSON line each):
 - ``train_compute_<w>^3``: synthetic in-memory batches (compute only).
-- ``train_pipeline_<w>^3``: the data pipeline included. voxflow: ``UniformSampler`` over a few
+- ``train_pipeline_<w>^3``: the data pipeline included (``*_input_wait_fraction``: the share of
+  the timed steps spent waiting for the next batch; the target on a GPU is under 5 %). voxflow: ``UniformSampler`` over a few
   in-memory volumes (image + label) → batch → train step; MONAI: ``RandSpatialCropd`` over the same
   volumes in a torch ``DataLoader`` (one worker) → plain tensors (not MetaTensors) → train step.
 
@@ -72,9 +73,9 @@ def build_voxflow(args: argparse.Namespace, case: str) -> tuple:
         image = tf.constant(rng.random((BATCH, w, w, w, 1), dtype=np.float32))
         label = tf.constant(rng.integers(0, NUM_CLASSES, (BATCH, w, w, w, 1)).astype(np.float32))
 
-        def step() -> int:
+        def step() -> tuple[int, float]:
             train_step(image, label).numpy()
-            return BATCH
+            return BATCH, 0.0
     else:
         from voxflow.data.samplers import UniformSampler  # noqa: PLC0415
 
@@ -83,10 +84,12 @@ def build_voxflow(args: argparse.Namespace, case: str) -> tuple:
                                  num_parallel_calls=2, seed=0)
         iterator = iter(sampler.dataset().batch(BATCH).prefetch(2))
 
-        def step() -> int:
+        def step() -> tuple[int, float]:
+            start = time.perf_counter()
             batch = next(iterator)
+            waited = time.perf_counter() - start
             train_step(batch["image"], batch["label"]).numpy()
-            return BATCH
+            return BATCH, waited
 
     return step, params
 
@@ -119,9 +122,9 @@ def build_monai(args: argparse.Namespace, case: str) -> tuple:
         image = torch.from_numpy(rng.random((BATCH, 1, w, w, w), dtype=np.float32)).to(device)
         label = torch.from_numpy(rng.integers(0, NUM_CLASSES, (BATCH, 1, w, w, w)).astype(np.float32)).to(device)
 
-        def step() -> int:
+        def step() -> tuple[int, float]:
             train_step(image, label)
-            return BATCH
+            return BATCH, 0.0
     else:
         from monai.data import DataLoader, Dataset  # noqa: PLC0415
         from monai.transforms import RandSpatialCropd  # noqa: PLC0415
@@ -135,24 +138,30 @@ def build_monai(args: argparse.Namespace, case: str) -> tuple:
                             persistent_workers=True, prefetch_factor=2)
         iterator = iter(loader)
 
-        def step() -> int:
+        def step() -> tuple[int, float]:
+            start = time.perf_counter()
             batch = next(iterator)  # MetaTensors: plain tensors avoid their per-op overhead in the net
-            train_step(batch["image"].as_tensor().to(device), batch["label"].as_tensor().to(device))
-            return BATCH
+            image, label = batch["image"].as_tensor().to(device), batch["label"].as_tensor().to(device)
+            waited = time.perf_counter() - start
+            train_step(image, label)
+            return BATCH, waited
 
     return step, params
 
 
-def measure(step, warmup: int, repeats: int) -> float:  # noqa: ANN001
-    """Windows/s of ``step``: windows / median step time, after ``warmup`` untimed steps."""
+def measure(step, warmup: int, repeats: int) -> tuple[float, float]:  # noqa: ANN001
+    """Windows/s of ``step`` (windows / median step time, after ``warmup`` untimed steps) and the
+    fraction of the timed steps' time spent waiting for the next batch."""
     for _ in range(warmup):
         step()
-    times = []
+    times, total, waited = [], 0.0, 0.0
     for _ in range(repeats):
         start = time.perf_counter()
-        count = step()
-        times.append((time.perf_counter() - start) / count)
-    return 1.0 / statistics.median(times)
+        count, wait = step()
+        elapsed = time.perf_counter() - start
+        times.append(elapsed / count)
+        total, waited = total + elapsed, waited + wait
+    return 1.0 / statistics.median(times), waited / total
 
 
 def main() -> None:
@@ -178,7 +187,8 @@ def main() -> None:
     if args.worker:
         build = build_voxflow if args.worker == "voxflow" else build_monai
         step, params = build(args, args.case)
-        print(json.dumps({"value": measure(step, args.warmup, args.steps), "params": params}), flush=True)
+        value, wait = measure(step, args.warmup, args.steps)
+        print(json.dumps({"value": value, "input_wait": round(wait, 4), "params": params}), flush=True)
         return
 
     device = _common.tf_device_name()
@@ -195,6 +205,7 @@ def main() -> None:
             f"train_{case}_{w}^3", "windows/s", ours.get("value"), peer, theirs.get("value"), device,
             window=[w, w, w], batch=BATCH, timed_steps=args.steps, base_features=args.base_features, depth=DEPTH,
             voxflow_params=ours.get("params"), peer_params=theirs.get("params"),
+            voxflow_input_wait_fraction=ours.get("input_wait"), peer_input_wait_fraction=theirs.get("input_wait"),
             volumes=None if case == "compute" else [args.volumes, *args.volume_shape],
             wall_s=round(time.perf_counter() - start, 1))
 
