@@ -202,8 +202,8 @@ class SegmentationApplication:
                                         num_threads=max(1, int(self.cfg.system.num_threads)))
         self.train_ids = [s.id for s in training]
         self.valid_ids = [s.id for s in validation]
-        log.info("volumes (~%.1f MiB, estimated from the first) exceed cache_size_mb = %g: loading them on "
-                 "demand, %.1f MiB cached at most", estimate / 2**20, self.cfg.system.cache_size_mb, budget / 2**20)
+        log.info("volumes (~%.3g MiB, estimated from the first) exceed cache_size_mb = %g: loading them on "
+                 "demand, %.3g MiB cached at most", estimate / 2**20, self.cfg.system.cache_size_mb, budget / 2**20)
         return True
 
     def _load(self, subjects: list[Any]) -> list[Any]:
