@@ -109,3 +109,31 @@ def test_swap_equals_sequential_reference():
     out = layer.apply(batch, params)
     for key in ("image", "label"):
         assert np.array_equal(np.asarray(out[key]), _swap_reference(batch[key], corners, apply, (5, 3, 4)))
+
+
+def test_warps_equal_scipy_trilinear_and_nearest():
+    from scipy import ndimage
+
+    from voxflow.augment.warp import affine_warp, field_warp
+
+    rng = np.random.default_rng(5)
+    volume = rng.random((2, 11, 9, 7, 2)).astype(np.float32)
+    matrix = (np.eye(3, 4) + rng.normal(0, 0.15, (2, 3, 4)) * [1, 1, 1, 10]).astype(np.float32)
+    displacement = rng.normal(0, 2, (2, 11, 9, 7, 3)).astype(np.float32)
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in (11, 9, 7)], indexing="ij"))
+    for order in (0, 1):
+        by_matrix = np.asarray(affine_warp(volume, matrix, order))
+        by_field = np.asarray(field_warp(volume, displacement, order))
+        for b in range(2):
+            for c in range(2):
+                # points outside are clamped to the edge voxel: scipy's "nearest" mode
+                expected = ndimage.affine_transform(volume[b, ..., c], matrix[b, :, :3], matrix[b, :, 3], order=order,
+                                                    mode="nearest")
+                assert np.abs(by_matrix[b, ..., c] - expected).max() < 1e-5
+                coords = grid + np.moveaxis(displacement[b], -1, 0)
+                expected = ndimage.map_coordinates(volume[b, ..., c], coords, order=order, mode="nearest")
+                if order == 0:  # a point halfway between voxels may round either way: compare where it cannot
+                    clear = np.all(np.abs(coords - np.round(coords)) < 0.49, axis=0)
+                    assert np.array_equal(by_field[b, ..., c][clear], expected[clear])
+                else:
+                    assert np.abs(by_field[b, ..., c] - expected).max() < 1e-5

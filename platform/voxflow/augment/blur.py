@@ -11,21 +11,32 @@ from voxflow.augment.base import IntensityTransform, as_range, uniform
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _smooth(image: tf.Tensor, weights: tf.Tensor, radius: int, axes: tuple[int, ...]) -> tf.Tensor:
-    """Separable convolution: ``weights`` ``(B, 3, 2r+1)`` per sample and axis, mirrored borders."""
+def _smooth_padded(padded: tf.Tensor, weights: tf.Tensor, radius: int, axes: tuple[int, ...]) -> tf.Tensor:
+    """Separable convolution of a window padded by ``radius`` on ``axes``: ``weights`` ``(B, 3, 2r+1)``.
+
+    Each pass keeps the valid part only, so no pass pads (a padding fused into the taps made XLA test
+    every tap of every voxel against the border: 1.6x slower).
+    """
+    image = padded
     for axis in axes:
-        pad = [[0, 0]] * 5
-        pad[axis + 1] = [radius, radius]
-        padded = tf.pad(image, pad, mode="SYMMETRIC")
-        size = tf.shape(image)[axis + 1]
+        size = tf.shape(image)[axis + 1] - 2 * radius
         total = 0.0
         for tap in range(2 * radius + 1):
             begin = [0, 0, 0, 0, 0]
             begin[axis + 1] = tap
-            window = tf.slice(padded, begin, tf.tensor_scatter_nd_update(tf.shape(padded), [[axis + 1]], [size]))
+            window = tf.slice(image, begin, tf.tensor_scatter_nd_update(tf.shape(image), [[axis + 1]], [size]))
             total = total + tf.reshape(weights[:, axis, tap], [-1, 1, 1, 1, 1]) * window
         image = total
     return image
+
+
+def _smooth(image: tf.Tensor, weights: tf.Tensor, radius: int, axes: tuple[int, ...]) -> tf.Tensor:
+    """Separable convolution: ``weights`` ``(B, 3, 2r+1)`` per sample and axis, mirrored borders."""
+    pad = [[0, 0]] * 5
+    for axis in axes:
+        pad[axis + 1] = [radius, radius]
+    # mirrored once, by TensorFlow's kernel, before the compiled taps
+    return _smooth_padded(tf.pad(image, pad, mode="SYMMETRIC"), weights, radius, axes)
 
 
 class RandomBlur(IntensityTransform):

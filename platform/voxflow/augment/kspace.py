@@ -19,11 +19,15 @@ from voxflow.augment.base import IntensityTransform, as_range, randint, uniform
 from voxflow.augment.warp import affine_warp
 
 
-def _along(image: tf.Tensor, axis: int, fn: Any) -> tf.Tensor:
-    """Apply ``fn`` to ``image`` (``(B, X, Y, Z, C)``) with spatial ``axis`` moved last."""
-    perm = [0, 1, 2, 3, 4]
-    perm[axis + 1], perm[4] = 4, axis + 1
-    return tf.transpose(fn(tf.transpose(image, perm)), perm)
+def _axis_last(image: tf.Tensor, axis: int) -> tuple[Any, Any]:
+    """Functions from ``(B, X, Y, Z, C)`` to ``(B, C, …, axis)`` (spatial ``axis`` last) and back; no copy if C = 1."""
+    if axis == 2 and image.shape[-1] == 1:  # (B, X, Y, Z, 1): the last spatial axis is already innermost
+        return (lambda x: x[:, None, ..., 0]), (lambda x: x[:, 0, ..., None])
+    perm = [0, 4, 1, 2, 3]
+    perm.remove(axis + 1)
+    perm.append(axis + 1)
+    inverse = np.argsort(perm).tolist()
+    return (lambda x: tf.transpose(x, perm)), (lambda x: tf.transpose(x, inverse))
 
 
 def _shifted_index(size: int) -> np.ndarray:
@@ -43,6 +47,16 @@ def _add_outer(image: tf.Tensor, left: tf.Tensor, right: tf.Tensor, terms: int) 
     for k in range(terms):
         total = total + left[:, :, k:k + 1] * right[:, k:k + 1, :]
     return tf.reshape(total, shape)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _mix(spectra: list[tf.Tensor], masks: list[tf.Tensor]) -> tf.Tensor:
+    """``Σ_t masks[t] · spectra[t]`` (real masks, complex spectra) in one pass (graph mode: one per op)."""
+    total = None
+    for spectrum, mask in zip(spectra, masks, strict=True):
+        term = spectrum * tf.complex(mask, tf.zeros_like(mask))
+        total = term if total is None else total + term
+    return total
 
 
 class RandomMotion(IntensityTransform):
@@ -79,24 +93,23 @@ class RandomMotion(IntensityTransform):
         bounds = tf.round(params["times"] * size)  # (B, T)
         segment = tf.reduce_sum(tf.cast(position[None, :, None] >= bounds[:, None, :], tf.int32), axis=-1)
         spatial = tf.shape(image)[1:4]
-
-        def spectrum(volume: tf.Tensor) -> tf.Tensor:
-            return _along(tf.complex(volume, tf.zeros_like(volume)), axis, tf.signal.fft)
-
-        total = spectrum(image) * self._mask(segment, 0, axis)
-        for index in range(self.num_transforms):
-            move = {"degrees": params["degrees"][:, index], "translation": params["translation"][:, index],
-                    "scales": tf.ones_like(params["degrees"][:, index])}
-            moved = affine_warp(image, sampling_matrix(move, spatial, self.spacing), 1)
-            total += spectrum(moved) * self._mask(segment, index + 1, axis)
-        return tf.math.real(_along(total, axis, tf.signal.ifft))
-
-    @staticmethod
-    def _mask(segment: tf.Tensor, index: int, axis: int) -> tf.Tensor:
-        mask = tf.cast(tf.equal(segment, index), tf.complex64)  # (B, size)
-        shape = [-1, 1, 1, 1, 1]
-        shape[axis + 1] = tf.shape(mask)[1]
-        return tf.reshape(mask, shape)
+        # The real part of ifft(m · fft(v)) for a real v and a real mask m is irfft(h · rfft(v)) with the
+        # symmetric half mask h[k] = (m[k] + m[-k]) / 2: half the spectrum, no complex input, same result.
+        mirror = tf.constant((-np.arange(size)) % size, tf.int32)
+        half = size // 2 + 1
+        to_last, back = _axis_last(image, axis)
+        spectra, masks = [], []
+        for index in range(self.num_transforms + 1):
+            if index == 0:
+                volume = image
+            else:  # the warps are independent: TensorFlow runs them side by side on the CPU
+                move = {"degrees": params["degrees"][:, index - 1], "translation": params["translation"][:, index - 1],
+                        "scales": tf.ones_like(params["degrees"][:, index - 1])}
+                volume = affine_warp(image, sampling_matrix(move, spatial, self.spacing), 1)
+            mask = tf.cast(tf.equal(segment, index), tf.float32)  # (B, size)
+            masks.append(tf.reshape(0.5 * (mask + tf.gather(mask, mirror, axis=1))[:, :half], [-1, 1, 1, 1, half]))
+            spectra.append(tf.signal.rfft(to_last(volume)))
+        return back(tf.signal.irfft(_mix(spectra, masks), [size]))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
