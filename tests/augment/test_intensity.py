@@ -82,6 +82,23 @@ def test_noise_is_standard_normal_scaled_and_reproducible():
     assert abs(np.mean(((out - 0.5) / 2.0) ** 4) - 3.0) < 0.15  # Gaussian kurtosis
 
 
+def test_noise_passes_a_normality_test_and_skips_unapplied_samples():
+    from scipy import stats
+
+    image = np.full((2, 64, 64, 64, 1), 3.0, np.float32)
+    layer = RandomNoise(std=(1.0, 1.0), p=0.5)
+    batch = {"image": image, "seed": np.array([[1, 0], [1, 1]])}
+    params = layer.sample(batch)
+    out = np.asarray(layer.apply(batch, params)["image"])
+    applied = np.asarray(params["apply"])
+    assert applied.tolist() in ([True, False], [False, True])
+    assert np.array_equal(out[~applied], image[~applied])  # exactly: mean and std are 0 there
+    noise = (out[applied] - 3.0 - float(np.asarray(params["mean"])[applied][0])).ravel().astype(np.float64)
+    assert stats.kstest(noise, "norm").pvalue > 1e-3  # 262,144 values
+    both = np.asarray(RandomNoise.noise(image, params))  # the cosine and the sine halves are independent
+    assert abs(np.corrcoef(both[0].ravel()[: 64**3 // 2], both[0].ravel()[64**3 // 2:])[0, 1]) < 0.01
+
+
 def test_gamma_is_signed_power():
     image = np.random.default_rng(0).normal(0, 3, (2, 10, 9, 8, 1)).astype(np.float32)
     image[0, 0, 0, 0, 0] = 0.0
