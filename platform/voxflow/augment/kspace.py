@@ -87,6 +87,22 @@ class RandomMotion(IntensityTransform):
         return {"degrees": degrees, "translation": translation, "times": times}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        return image + self._artifact(image, params, tf.ones_like(params["times"][:, 0]))
+
+    def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        # samples not drawn to change get an artifact of exactly 0 (all masks 0): no select pass
+        out = dict(batch)
+        image = tf.cast(batch["image"], tf.float32)
+        out["image"] = image + self._artifact(image, params, tf.cast(params["apply"], tf.float32))
+        return out
+
+    def _artifact(self, image: tf.Tensor, params: dict[str, tf.Tensor], weight: tf.Tensor) -> tf.Tensor:
+        """``weight`` (per sample) times the change of ``image`` under the k-space mixing.
+
+        The masks sum to one at every frequency, so the result is the still image plus, for each
+        movement ``t``, its band of ``moved_t - image``: one FFT fewer than transforming every image,
+        and exactly the image when nothing moves.
+        """
         axis = max(a for a in range(3) if image.shape[a + 1] != 1)
         size = int(image.shape[axis + 1])
         position = tf.constant(_shifted_index(size), tf.float32)  # (size,)
@@ -99,16 +115,13 @@ class RandomMotion(IntensityTransform):
         half = size // 2 + 1
         to_last, back = _axis_last(image, axis)
         spectra, masks = [], []
-        for index in range(self.num_transforms + 1):
-            if index == 0:
-                volume = image
-            else:  # the warps are independent: TensorFlow runs them side by side on the CPU
-                move = {"degrees": params["degrees"][:, index - 1], "translation": params["translation"][:, index - 1],
-                        "scales": tf.ones_like(params["degrees"][:, index - 1])}
-                volume = affine_warp(image, sampling_matrix(move, spatial, self.spacing), 1)
-            mask = tf.cast(tf.equal(segment, index), tf.float32)  # (B, size)
+        for index in range(self.num_transforms):  # the warps are independent: they may run side by side
+            move = {"degrees": params["degrees"][:, index], "translation": params["translation"][:, index],
+                    "scales": tf.ones_like(params["degrees"][:, index])}
+            change = affine_warp(image, sampling_matrix(move, spatial, self.spacing), 1, subtract=True)
+            mask = tf.cast(tf.equal(segment, index + 1), tf.float32) * weight[:, None]  # (B, size)
             masks.append(tf.reshape(0.5 * (mask + tf.gather(mask, mirror, axis=1))[:, :half], [-1, 1, 1, 1, half]))
-            spectra.append(tf.signal.rfft(to_last(volume)))
+            spectra.append(tf.signal.rfft(to_last(change)))
         return back(tf.signal.irfft(_mix(spectra, masks), [size]))
 
     def get_config(self) -> dict[str, Any]:

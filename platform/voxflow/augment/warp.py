@@ -61,11 +61,12 @@ def _ramps(shape: Any) -> list[tf.Tensor]:
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _affine(volume: tf.Tensor, matrix: tf.Tensor, order: int) -> tf.Tensor:
+def _affine(volume: tf.Tensor, matrix: tf.Tensor, order: int, subtract: bool = False) -> tf.Tensor:
     ramps = _ramps(tf.shape(volume)[1:4])
     m = matrix[:, :, :, None, None, None]  # (B, 3, 4, 1, 1, 1)
     coords = [m[:, i, 0] * ramps[0] + m[:, i, 1] * ramps[1] + m[:, i, 2] * ramps[2] + m[:, i, 3] for i in range(3)]
-    return interpolate(volume, coords, order)
+    warped = interpolate(volume, coords, order)
+    return warped - volume if subtract else warped
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
@@ -74,9 +75,12 @@ def _field(volume: tf.Tensor, displacement: tf.Tensor, order: int) -> tf.Tensor:
     return interpolate(volume, [ramps[a] + displacement[..., a] for a in range(3)], order)
 
 
-def affine_warp(volume: tf.Tensor, matrix: tf.Tensor, order: int = 1) -> tf.Tensor:
-    """Sample each window at ``matrix @ (i, j, k, 1)``; ``matrix`` is ``(B, 3, 4)`` in voxels."""
-    return _affine(tf.cast(volume, tf.float32), tf.cast(matrix, tf.float32), order)
+def affine_warp(volume: tf.Tensor, matrix: tf.Tensor, order: int = 1, subtract: bool = False) -> tf.Tensor:
+    """Sample each window at ``matrix @ (i, j, k, 1)``; ``matrix`` is ``(B, 3, 4)`` in voxels.
+
+    With ``subtract``, return the warped window minus the window (in the same pass).
+    """
+    return _affine(tf.cast(volume, tf.float32), tf.cast(matrix, tf.float32), order, subtract)
 
 
 def field_warp(volume: tf.Tensor, displacement: tf.Tensor, order: int = 1) -> tf.Tensor:
