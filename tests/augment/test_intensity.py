@@ -158,3 +158,25 @@ def test_motion_equals_full_fft_mixing_of_moved_images():
         mixed = np.choose(segment[:, None, None], [s[b].transpose(2, 0, 1) for s in spectra]).transpose(1, 2, 0)
         expected = np.fft.ifft(np.fft.ifftshift(mixed, axes=2), axis=2).real
         assert np.abs(out[b, ..., 0] - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+def test_anisotropy_antialias_smooths_the_axis_before_downsampling():
+    from scipy import ndimage
+
+    from voxflow.augment.anisotropy import antialias_sigma
+
+    image = np.random.default_rng(6).random((3, 14, 12, 10, 1)).astype(np.float32)
+    plain, smooth = RandomAnisotropy(downsampling=(2.0, 4.0)), RandomAnisotropy(downsampling=(2.0, 4.0), antialias=True)
+    params = plain.sample({"image": image})
+    out = np.asarray(smooth.apply_image(image, params))
+    radius = int(np.ceil(3 * antialias_sigma(4.0)))
+    for b in range(3):
+        axis, factor = int(params["axis"][b]), float(params["factor"][b])
+        sigma = antialias_sigma(factor)
+        # Gaussian with mirrored borders ("reflect": d c b a | a b c d), truncated at the same radius
+        blurred = ndimage.gaussian_filter1d(image[b].astype(np.float64), sigma, axis=axis, mode="reflect",
+                                            truncate=(radius + 0.25) / sigma)
+        expected = np.asarray(plain.apply_image(blurred[None].astype(np.float32), {k: v[b:b + 1] for k, v in params.items()}))
+        assert np.abs(out[b] - expected[0]).max() < 1e-5
+    constant = np.full((1, 14, 12, 10, 1), 2.5, np.float32)  # weights sum to one, borders mirrored
+    assert np.allclose(np.asarray(smooth.apply_image(constant, {k: v[:1] for k, v in params.items()})), 2.5, atol=1e-5)
