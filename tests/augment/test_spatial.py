@@ -150,3 +150,31 @@ def test_flip_equals_numpy_per_sample():
     for b in range(4):
         axes = tuple(a for a in range(3) if flips[b, a])
         assert np.array_equal(out[b], np.flip(batch["image"][b], axis=axes) if axes else batch["image"][b])
+
+
+def test_cubic_interpolation_is_exact_for_quadratics_and_keeps_voxels():
+    from voxflow.augment.warp import affine_warp
+
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in (16, 15, 14)], indexing="ij"), -1)
+
+    def quadratic(p):
+        x, y, z = p[..., 0], p[..., 1], p[..., 2]
+        return 0.3 * x * x - 0.2 * x * y + 0.15 * z * z + 0.5 * y - 2.0 * z + 7.0
+
+    volume = quadratic(grid)[None, ..., None].astype(np.float32)
+    rotation = np.array([[0.98, -0.17, 0.05], [0.17, 0.98, -0.02], [-0.05, 0.03, 0.99]])
+    matrix = np.concatenate([rotation, [[0.6], [-0.4], [0.3]]], axis=1)[None].astype(np.float32)
+    points = grid @ rotation.T + matrix[0, :, 3]
+    inside = np.all((points >= 1) & (points <= np.array([16, 15, 14]) - 3), axis=-1)  # all 4 taps in the window
+    assert inside.sum() > 500
+    expected = quadratic(points)[inside]
+    cubic = np.asarray(affine_warp(volume, matrix, 3))[0, ..., 0][inside]
+    linear = np.asarray(affine_warp(volume, matrix, 1))[0, ..., 0][inside]
+    assert np.abs(cubic - expected).max() < 2e-4 * np.abs(expected).max()
+    assert np.abs(linear - expected).max() > 100 * np.abs(cubic - expected).max()  # linear is not exact
+    identity = np.eye(3, 4, dtype=np.float32)[None]
+    assert np.allclose(np.asarray(affine_warp(volume, identity, 3)), volume, rtol=0, atol=1e-5)
+    layer = RandomAffine(degrees=10, image_interpolation="cubic")
+    out = layer(sphere_batch())
+    assert set(np.unique(np.asarray(out["label"]))) <= {0.0, 1.0, 2.0}
+    assert layer.margin((32, 32, 32))[0] == RandomAffine(degrees=10).margin((32, 32, 32))[0] + 1

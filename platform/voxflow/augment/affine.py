@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.augment.base import RandomTransform, axis_ranges, flat_axes, uniform
-from voxflow.augment.warp import affine_warp, warp_maps
+from voxflow.augment.warp import INTERPOLATION_ORDER, affine_warp, warp_maps
 
 
 def rotation_matrices(degrees: tf.Tensor) -> tf.Tensor:
@@ -63,7 +63,7 @@ class RandomAffine(RandomTransform):
     Args:
         scales, degrees, translation: ranges as above.
         isotropic: one scale for all axes.
-        image_interpolation: ``linear``.
+        image_interpolation: ``linear`` or ``cubic`` (Keys' cubic convolution; images only).
         label_interpolation: ``nearest`` or ``linear`` (needs ``num_classes``).
         num_classes: number of label values for ``linear`` label interpolation.
         **kwargs: ``p``, ``seed``, ``spacing``.
@@ -81,8 +81,9 @@ class RandomAffine(RandomTransform):
         self.degrees = axis_ranges(degrees, "degrees")
         self.translation = axis_ranges(translation, "translation")
         self.isotropic = bool(isotropic)
-        if image_interpolation != "linear":
-            raise ValueError(f"image_interpolation must be 'linear', got {image_interpolation!r}")
+        if image_interpolation not in INTERPOLATION_ORDER:
+            raise ValueError(f"image_interpolation must be 'linear' or 'cubic', got {image_interpolation!r}")
+        self.image_interpolation = image_interpolation
         if label_interpolation not in ("nearest", "linear"):
             raise ValueError(f"label_interpolation must be 'nearest' or 'linear', got {label_interpolation!r}")
         self.label_interpolation = label_interpolation
@@ -112,7 +113,7 @@ class RandomAffine(RandomTransform):
 
     def _warp(self, batch: dict[str, tf.Tensor], matrix: tf.Tensor, apply: tf.Tensor) -> dict[str, tf.Tensor]:
         return warp_maps(batch, lambda volume, order: affine_warp(volume, matrix, order), apply,
-                         self.label_interpolation, self.num_classes)
+                         self.label_interpolation, self.num_classes, self.image_interpolation)
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         matrix = self.matrix(tf.shape(batch["image"])[1:4], params)
@@ -148,12 +149,14 @@ class RandomAffine(RandomTransform):
                 reach = np.maximum(reach, np.abs(matrix) @ half - half)
         shift = np.array([max(abs(low), abs(high)) for low, high in self.translation]) / space
         shift = shift / min(low for low, _ in self.scales)
-        margin = np.ceil(np.maximum(reach, 0) + shift * np.asarray(move)) + 1
+        support = 2 if self.image_interpolation == "cubic" else 1  # voxels read beyond the sampled point
+        margin = np.ceil(np.maximum(reach, 0) + shift * np.asarray(move)) + support
         return tuple(int(m) if window[i] > 1 else 0 for i, m in enumerate(margin))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(scales=sum(self.scales, ()), degrees=sum(self.degrees, ()),
                       translation=sum(self.translation, ()), isotropic=self.isotropic,
+                      image_interpolation=self.image_interpolation,
                       label_interpolation=self.label_interpolation, num_classes=self.num_classes)
         return config

@@ -33,7 +33,8 @@ _COMMON = {
     "p": (1.0, "probability that a sample is transformed"),
 }
 _SPATIAL = {
-    "image_interpolation": ("linear", "`linear` for images (weight and sampler maps are always linear)"),
+    "image_interpolation": ("linear", "`linear`, or `cubic` (Keys' cubic convolution, 4×4×4 voxels) for images; "
+                                      "weight and sampler maps are always linear"),
     "label_interpolation": ("nearest", "`nearest`, or `linear` (one-hot, resampled, argmax; needs num_classes)"),
     "num_classes": (None, "label values 0..num_classes-1, for label_interpolation = linear"),
 }
@@ -54,7 +55,9 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
         "locked_borders": (2, "control-point layers at each border kept still (0, 1 or 2)"),
         **_SPATIAL, **_COMMON},
     "RandomAnisotropy": {"axes": ((0, 1, 2), "one of these axes is downsampled"),
-                         "downsampling": ((1.5, 5.0), "factor ~ U(a, b)"), **_COMMON},
+                         "downsampling": ((1.5, 5.0), "factor ~ U(a, b)"),
+                         "antialias": (False, "Gaussian along the axis before downsampling, σ = sqrt(f² - 1) / 2.355 "
+                                              "voxels (TorchIO's Resample(antialias=True))"), **_COMMON},
     "RandomSwap": {"patch_size": (15, "edge of the swapped cubes, voxels"),
                    "num_iterations": (100, "patch pairs exchanged"),
                    "include_labels": (True, "swap label/weight/sampler maps too"), **_COMMON},

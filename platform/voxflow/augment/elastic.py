@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.augment.base import RandomTransform, flat_axes, per_sample
-from voxflow.augment.warp import field_warp, warp_maps
+from voxflow.augment.warp import INTERPOLATION_ORDER, field_warp, warp_maps
 
 
 def bspline_weights(size: int, num_points: int) -> np.ndarray:
@@ -71,8 +71,9 @@ class RandomElasticDeformation(RandomTransform):
         self.locked_borders = int(locked_borders)
         if self.locked_borders not in (0, 1, 2) or 2 * self.locked_borders >= self.num_control_points:
             raise ValueError(f"locked_borders must be 0, 1 or 2 and leave free points, got {locked_borders!r}")
-        if image_interpolation != "linear" or label_interpolation not in ("nearest", "linear"):
-            raise ValueError("image_interpolation must be 'linear'; label_interpolation 'nearest' or 'linear'")
+        if image_interpolation not in INTERPOLATION_ORDER or label_interpolation not in ("nearest", "linear"):
+            raise ValueError("image_interpolation must be 'linear' or 'cubic'; label_interpolation 'nearest' or 'linear'")
+        self.image_interpolation = image_interpolation
         self.label_interpolation = label_interpolation
         self.num_classes = num_classes
 
@@ -103,7 +104,7 @@ class RandomElasticDeformation(RandomTransform):
 
     def _warp(self, batch: dict[str, tf.Tensor], field: tf.Tensor, apply: tf.Tensor) -> dict[str, tf.Tensor]:
         return warp_maps(batch, lambda volume, order: field_warp(volume, field, order), apply,
-                         self.label_interpolation, self.num_classes)
+                         self.label_interpolation, self.num_classes, self.image_interpolation)
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return self._warp(batch, self.field(batch["image"].shape[1:4], params), params["apply"])
@@ -114,11 +115,13 @@ class RandomElasticDeformation(RandomTransform):
 
     def margin(self, window: Sequence[int]) -> tuple[int, int, int]:
         reach = self._bound_mm() / np.asarray(self.spacing)
-        return tuple(int(math.ceil(r)) + 1 if window[i] > 1 else 0 for i, r in enumerate(reach))
+        support = 2 if self.image_interpolation == "cubic" else 1  # voxels read beyond the sampled point
+        return tuple(int(math.ceil(r)) + support if window[i] > 1 else 0 for i, r in enumerate(reach))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(num_control_points=self.num_control_points, max_displacement=self.max_displacement,
                       displacement_std=self.displacement_std, locked_borders=self.locked_borders,
+                      image_interpolation=self.image_interpolation,
                       label_interpolation=self.label_interpolation, num_classes=self.num_classes)
         return config

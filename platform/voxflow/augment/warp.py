@@ -15,6 +15,9 @@ import tensorflow as tf
 
 from voxflow.augment.base import MAP_KEYS
 
+#: Image interpolations of the spatial layers and their orders.
+INTERPOLATION_ORDER = {"linear": 1, "cubic": 3}
+
 
 def _gather(flat: tf.Tensor, ix: tf.Tensor, iy: tf.Tensor, iz: tf.Tensor, dims: tf.Tensor) -> tf.Tensor:
     index = (ix * dims[1] + iy) * dims[2] + iz
@@ -23,8 +26,23 @@ def _gather(flat: tf.Tensor, ix: tf.Tensor, iy: tf.Tensor, iz: tf.Tensor, dims: 
     return tf.reshape(values, tf.concat([size, tf.shape(flat)[-1:]], 0))
 
 
+def _cubic_weights(frac: tf.Tensor) -> list[tf.Tensor]:
+    """Keys' cubic convolution weights (``a = -1/2``) of the taps at offsets -1, 0, 1, 2 from the floor.
+
+    Interpolating (a voxel centre gives that voxel), exact for quadratics, no prefilter; they sum to 1.
+    """
+    def near(s: tf.Tensor) -> tf.Tensor:  # |s| <= 1
+        return (1.5 * s - 2.5) * s * s + 1.0
+
+    def far(s: tf.Tensor) -> tf.Tensor:  # 1 < |s| < 2
+        return ((-0.5 * s + 2.5) * s - 4.0) * s + 2.0
+
+    return [far(1.0 + frac), near(frac), near(1.0 - frac), far(2.0 - frac)]
+
+
 def interpolate(volume: tf.Tensor, coords: tf.Tensor | Sequence[tf.Tensor], order: int) -> tf.Tensor:
-    """Sample ``volume`` ``(B, X, Y, Z, C)`` at ``coords`` ``(B, x, y, z, 3)``; order 0 or 1.
+    """Sample ``volume`` ``(B, X, Y, Z, C)`` at ``coords`` ``(B, x, y, z, 3)``: order 0 (nearest),
+    1 (trilinear) or 3 (Keys' cubic convolution over 4×4×4 voxels; neighbours beyond the edge repeat it).
 
     ``coords`` may also be three ``(B, x, y, z)`` tensors, one per axis. Kept apart, XLA computes
     them inside the one loop that gathers (a stacked ``(…, 3)`` tensor is written out and read back:
@@ -40,6 +58,17 @@ def interpolate(volume: tf.Tensor, coords: tf.Tensor | Sequence[tf.Tensor], orde
     low = [tf.floor(c) for c in coords]
     frac = [c - f for c, f in zip(coords, low, strict=True)]
     i0 = [tf.cast(f, tf.int32) for f in low]
+    if order == 3:
+        taps = [[tf.clip_by_value(i + k, 0, dims[a] - 1) for k in (-1, 0, 1, 2)] for a, i in enumerate(i0)]
+        weights = [_cubic_weights(f) for f in frac]
+        result = None
+        for kx in range(4):
+            for ky in range(4):
+                plane = weights[0][kx] * weights[1][ky]
+                for kz in range(4):
+                    term = (plane * weights[2][kz])[..., None] * _gather(flat, taps[0][kx], taps[1][ky], taps[2][kz], dims)
+                    result = term if result is None else result + term
+        return result
     i1 = [tf.minimum(i + 1, dims[a] - 1) for a, i in enumerate(i0)]
     result = None
     for cx in (0, 1):
@@ -89,10 +118,11 @@ def field_warp(volume: tf.Tensor, displacement: tf.Tensor, order: int = 1) -> tf
 
 
 def warp_maps(batch: dict[str, tf.Tensor], warp: Any, apply: tf.Tensor, label_interpolation: str = "nearest",
-              num_classes: int | None = None) -> dict[str, tf.Tensor]:
+              num_classes: int | None = None, image_interpolation: str = "linear") -> dict[str, tf.Tensor]:
     """Warp every spatial map of ``batch`` with ``warp(volume, order)``; keep samples not applied.
 
-    Images, weight and sampler maps are interpolated linearly; labels by nearest neighbour, or, with
+    Images are interpolated linearly or, with ``image_interpolation="cubic"``, by cubic convolution;
+    weight and sampler maps linearly; labels by nearest neighbour, or, with
     ``label_interpolation="linear"``, as one-hot channels resampled linearly then argmax.
     """
     out = dict(batch)
@@ -107,6 +137,6 @@ def warp_maps(batch: dict[str, tf.Tensor], warp: Any, apply: tf.Tensor, label_in
             onehot = tf.one_hot(tf.cast(tf.round(volume[..., 0]), tf.int32), int(num_classes))
             warped = tf.cast(tf.argmax(warp(onehot, 1), axis=-1), tf.float32)[..., None]
         else:
-            warped = warp(volume, 0 if key == "label" else 1)
+            warped = warp(volume, 0 if key == "label" else INTERPOLATION_ORDER[image_interpolation] if key == "image" else 1)
         out[key] = tf.where(mask, warped, volume)
     return out
