@@ -180,3 +180,20 @@ def test_anisotropy_antialias_smooths_the_axis_before_downsampling():
         assert np.abs(out[b] - expected[0]).max() < 1e-5
     constant = np.full((1, 14, 12, 10, 1), 2.5, np.float32)  # weights sum to one, borders mirrored
     assert np.allclose(np.asarray(smooth.apply_image(constant, {k: v[:1] for k, v in params.items()})), 2.5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 20, 17, 15, 2), (1, 9, 7, 6, 1)], ids=["interior", "short-axes"])
+def test_blur_equals_scipy_gaussian_with_mirrored_borders(shape):
+    from scipy import ndimage
+
+    image = np.random.default_rng(8).random(shape).astype(np.float32)
+    layer = RandomBlur(std=(0.5, 1.5))
+    params = layer.sample({"image": image})
+    out = np.asarray(layer.apply_image(image, params))
+    radius = int(np.ceil(3 * 1.5))  # the kernel reaches 3 of the largest σ, past short axes' ends
+    for b in range(shape[0]):
+        expected = image[b].astype(np.float64)
+        for axis, sigma in enumerate(np.asarray(params["std"])[b]):
+            expected = ndimage.gaussian_filter1d(expected, sigma, axis=axis, mode="reflect",
+                                                 truncate=(radius + 0.25) / sigma)
+        assert np.abs(out[b] - expected).max() < 1e-5

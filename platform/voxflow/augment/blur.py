@@ -5,38 +5,52 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from voxflow.augment.base import IntensityTransform, as_range, uniform
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _smooth_padded(padded: tf.Tensor, weights: tf.Tensor, radius: int, axes: tuple[int, ...]) -> tf.Tensor:
-    """Separable convolution of a window padded by ``radius`` on ``axes``: ``weights`` ``(B, 3, 2r+1)``.
+def _mirrored(volume: tf.Tensor, axis: int, size: int, begin: int, end: int) -> tf.Tensor:
+    """Planes ``begin..end - 1`` of ``volume`` along spatial ``axis`` (of ``size``), mirrored beyond it.
 
-    Each pass keeps the valid part only, so no pass pads (a padding fused into the taps made XLA test
-    every tap of every voxel against the border: 1.6x slower).
+    ``d c b a | a b c d | d c b a``, as ``tf.pad(mode="SYMMETRIC")``, repeating for long reaches.
     """
-    image = padded
+    index = np.arange(begin, end) % (2 * size)
+    index = np.where(index >= size, 2 * size - 1 - index, index)
+    return tf.gather(volume, index, axis=axis + 1)
+
+
+def _taps(volume: tf.Tensor, weights: tf.Tensor, axis: int, radius: int, count: int) -> tf.Tensor:
+    """``count`` planes of the correlation with ``weights[:, axis]`` over valid slices of ``volume``."""
+    total = 0.0
+    for tap in range(2 * radius + 1):
+        begin, size = [0] * 5, [-1] * 5
+        begin[axis + 1], size[axis + 1] = tap, count
+        total = total + tf.reshape(weights[:, axis, tap], [-1, 1, 1, 1, 1]) * tf.slice(volume, begin, size)
+    return total
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _smooth(image: tf.Tensor, weights: tf.Tensor, radius: int, axes: tuple[int, ...],
+            sizes: tuple[int, int, int]) -> tf.Tensor:
+    """Separable convolution: ``weights`` ``(B, 3, 2r+1)`` per sample and axis, mirrored borders.
+
+    The ``radius`` planes at each end are computed from small mirrored slabs and the rest from valid
+    slices of the image, joined along the axis: no padded copy of the volume (padding it, whether
+    fused into the taps or done before them, took as long as the taps; 192³: 65 -> 24 ms of CPU).
+    ``sizes`` are the spatial sizes, static (``reduce_retracing`` may relax the argument's shape).
+    """
     for axis in axes:
-        size = tf.shape(image)[axis + 1] - 2 * radius
-        total = 0.0
-        for tap in range(2 * radius + 1):
-            begin = [0, 0, 0, 0, 0]
-            begin[axis + 1] = tap
-            window = tf.slice(image, begin, tf.tensor_scatter_nd_update(tf.shape(image), [[axis + 1]], [size]))
-            total = total + tf.reshape(weights[:, axis, tap], [-1, 1, 1, 1, 1]) * window
-        image = total
+        size = sizes[axis]
+        if size > 2 * radius:
+            parts = [_taps(_mirrored(image, axis, size, -radius, 2 * radius), weights, axis, radius, radius),
+                     _taps(image, weights, axis, radius, size - 2 * radius),
+                     _taps(_mirrored(image, axis, size, size - 2 * radius, size + radius), weights, axis, radius, radius)]
+            image = tf.concat(parts, axis=axis + 1)
+        else:
+            image = _taps(_mirrored(image, axis, size, -radius, size + radius), weights, axis, radius, size)
     return image
-
-
-def _smooth(image: tf.Tensor, weights: tf.Tensor, radius: int, axes: tuple[int, ...]) -> tf.Tensor:
-    """Separable convolution: ``weights`` ``(B, 3, 2r+1)`` per sample and axis, mirrored borders."""
-    pad = [[0, 0]] * 5
-    for axis in axes:
-        pad[axis + 1] = [radius, radius]
-    # mirrored once, by TensorFlow's kernel, before the compiled taps
-    return _smooth_padded(tf.pad(image, pad, mode="SYMMETRIC"), weights, radius, axes)
 
 
 class RandomBlur(IntensityTransform):
@@ -61,7 +75,8 @@ class RandomBlur(IntensityTransform):
         weights = tf.exp(-0.5 * (taps[None, None, :] / sigma[:, :, None]) ** 2)
         weights = weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
         axes = tuple(a for a in range(3) if image.shape[a + 1] != 1)
-        return _smooth(image, weights, radius, axes)
+        sizes = tuple(int(n) for n in image.shape[1:4])
+        return tf.ensure_shape(_smooth(image, weights, radius, axes, sizes), image.shape)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
