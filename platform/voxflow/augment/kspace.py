@@ -22,7 +22,7 @@ from voxflow.augment.warp import affine_warp
 def _axis_last(image: tf.Tensor, axis: int) -> tuple[Any, Any]:
     """Functions from ``(B, X, Y, Z, C)`` to ``(B, C, …, axis)`` (spatial ``axis`` last) and back; no copy if C = 1."""
     if axis == 2 and image.shape[-1] == 1:  # (B, X, Y, Z, 1): the last spatial axis is already innermost
-        return (lambda x: x[:, None, ..., 0]), (lambda x: x[:, 0, ..., None])
+        return (lambda x: tf.expand_dims(tf.squeeze(x, -1), 1)), (lambda x: tf.expand_dims(tf.squeeze(x, 1), -1))
     perm = [0, 4, 1, 2, 3]
     perm.remove(axis + 1)
     perm.append(axis + 1)
