@@ -50,6 +50,12 @@ def _add_outer(image: tf.Tensor, left: tf.Tensor, right: tf.Tensor, terms: int) 
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
+def _add_where(image: tf.Tensor, change: tf.Tensor, apply: tf.Tensor) -> tf.Tensor:
+    """``image + change`` for the samples where ``apply`` ``(B,)`` holds, ``image`` itself elsewhere (one pass)."""
+    return tf.where(tf.reshape(apply, [-1, 1, 1, 1, 1]), image + change, image)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
 def _mix(spectra: list[tf.Tensor], masks: list[tf.Tensor]) -> tf.Tensor:
     """``Σ_t masks[t] · spectra[t]`` (real masks, complex spectra) in one pass (graph mode: one per op)."""
     total = None
@@ -87,17 +93,17 @@ class RandomMotion(IntensityTransform):
         return {"degrees": degrees, "translation": translation, "times": times}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
-        return image + self._artifact(image, params, tf.ones_like(params["times"][:, 0]))
+        return image + self._artifact(image, params)
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        # samples not drawn to change get an artifact of exactly 0 (all masks 0): no select pass
+        # the still image is part of the sum: samples not drawn to change keep it in the same pass
         out = dict(batch)
         image = tf.cast(batch["image"], tf.float32)
-        out["image"] = image + self._artifact(image, params, tf.cast(params["apply"], tf.float32))
+        out["image"] = _add_where(image, self._artifact(image, params), params["apply"])
         return out
 
-    def _artifact(self, image: tf.Tensor, params: dict[str, tf.Tensor], weight: tf.Tensor) -> tf.Tensor:
-        """``weight`` (per sample) times the change of ``image`` under the k-space mixing.
+    def _artifact(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The change of ``image`` under the k-space mixing.
 
         The masks sum to one at every frequency, so the result is the still image plus, for each
         movement ``t``, its band of ``moved_t - image``: one FFT fewer than transforming every image,
@@ -119,7 +125,7 @@ class RandomMotion(IntensityTransform):
             move = {"degrees": params["degrees"][:, index], "translation": params["translation"][:, index],
                     "scales": tf.ones_like(params["degrees"][:, index])}
             change = affine_warp(image, sampling_matrix(move, spatial, self.spacing), 1, subtract=True)
-            mask = tf.cast(tf.equal(segment, index + 1), tf.float32) * weight[:, None]  # (B, size)
+            mask = tf.cast(tf.equal(segment, index + 1), tf.float32)  # (B, size)
             masks.append(tf.reshape(0.5 * (mask + tf.gather(mask, mirror, axis=1))[:, :half], [-1, 1, 1, 1, half]))
             spectra.append(tf.signal.rfft(to_last(change)))
         return back(tf.signal.irfft(_mix(spectra, masks), [size]))
@@ -215,9 +221,9 @@ class RandomSpike(IntensityTransform):
         return self._spiked(image, params, params["intensity"])
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        # samples not drawn to change get spikes of intensity 0 (x + 0 = x): no select pass
+        # samples not drawn to change get spikes of amplitude 0 (x + 0 = x): no select pass
         out = dict(batch)
-        intensity = params["intensity"] * tf.cast(params["apply"], tf.float32)[:, None]
+        intensity = tf.where(params["apply"][:, None], params["intensity"], 0.0)
         out["image"] = self._spiked(tf.cast(batch["image"], tf.float32), params, intensity)
         return out
 
@@ -238,7 +244,8 @@ class RandomSpike(IntensityTransform):
                 sines.append(tf.sin(angle))
             # cos(a + b + c) = cos(a + b) cos c - sin(a + b) sin c: two (B, X·Y) planes, two (B, Z·C) rows
             (cx, cy, cz), (sx, sy, sz) = cosines, sines
-            amplitude = intensity[:, spike, None] * peak / float(np.prod(sizes))  # (B, C)
+            # exactly 0 where the intensity is, even if the image (hence |F(0)|) is not finite
+            amplitude = tf.where(intensity[:, spike, None] == 0.0, 0.0, intensity[:, spike, None] * peak / float(np.prod(sizes)))
             left += [tf.reshape(cx[:, :, None] * cy[:, None, :] - sx[:, :, None] * sy[:, None, :], [-1, sizes[0] * sizes[1]]),
                      -tf.reshape(sx[:, :, None] * cy[:, None, :] + cx[:, :, None] * sy[:, None, :], [-1, sizes[0] * sizes[1]])]
             right += [tf.reshape(wave[:, :, None] * amplitude[:, None, :], [tf.shape(wave)[0], -1])
