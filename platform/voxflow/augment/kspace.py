@@ -36,17 +36,19 @@ def _shifted_index(size: int) -> np.ndarray:
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _add_outer(image: tf.Tensor, left: tf.Tensor, right: tf.Tensor, terms: int) -> tf.Tensor:
-    """``image + Σ_k left[..., k] ⊗ right[:, k]`` in one pass over the ``(B, X·Y, Z·C)`` view of ``image``.
+def _add_outer(image: tf.Tensor, left: tf.Tensor, right: tf.Tensor, terms: int, apply: tf.Tensor) -> tf.Tensor:
+    """``image + Σ_k left[..., k] ⊗ right[:, k]`` in one pass over the ``(B, X·Y, Z·C)`` view of ``image``
+    (``image`` itself for the samples where ``apply`` ``(B,)`` is false).
 
     ``left`` is ``(B, X·Y, K)``, ``right`` ``(B, K, Z·C)``, ``K = terms`` (a Python int: shapes of
     arguments may be relaxed to unknown by ``reduce_retracing``); the flat view lets XLA vectorise.
     """
     shape = tf.shape(image)
     total = tf.reshape(image, [shape[0], shape[1] * shape[2], shape[3] * shape[4]])
+    flat = total
     for k in range(terms):
         total = total + left[:, :, k:k + 1] * right[:, k:k + 1, :]
-    return tf.reshape(total, shape)
+    return tf.reshape(tf.where(tf.reshape(apply, [-1, 1, 1]), total, flat), shape)
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
@@ -218,16 +220,16 @@ class RandomSpike(IntensityTransform):
                 "intensity": uniform(seeds, 2, (most,), *self.intensity) * active}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
-        return self._spiked(image, params, params["intensity"])
+        return self._spiked(image, params, tf.ones_like(params["intensity"][:, 0], tf.bool))
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        # samples not drawn to change get spikes of amplitude 0 (x + 0 = x): no select pass
+        # the choice between spiked and kept samples is made in the compiled pass: no separate select
         out = dict(batch)
-        intensity = tf.where(params["apply"][:, None], params["intensity"], 0.0)
-        out["image"] = self._spiked(tf.cast(batch["image"], tf.float32), params, intensity)
+        out["image"] = self._spiked(tf.cast(batch["image"], tf.float32), params, params["apply"])
         return out
 
-    def _spiked(self, image: tf.Tensor, params: dict[str, tf.Tensor], intensity: tf.Tensor) -> tf.Tensor:
+    def _spiked(self, image: tf.Tensor, params: dict[str, tf.Tensor], apply: tf.Tensor) -> tf.Tensor:
+        intensity = params["intensity"]
         sizes = [int(n) for n in image.shape[1:4]]
         # |F(0)| in graph mode: TensorFlow's reduction kernel is ~10x faster than XLA's on the CPU
         peak = tf.abs(tf.reduce_sum(image, axis=[1, 2, 3]))  # (B, C)
@@ -244,13 +246,12 @@ class RandomSpike(IntensityTransform):
                 sines.append(tf.sin(angle))
             # cos(a + b + c) = cos(a + b) cos c - sin(a + b) sin c: two (B, X·Y) planes, two (B, Z·C) rows
             (cx, cy, cz), (sx, sy, sz) = cosines, sines
-            # exactly 0 where the intensity is, even if the image (hence |F(0)|) is not finite
-            amplitude = tf.where(intensity[:, spike, None] == 0.0, 0.0, intensity[:, spike, None] * peak / float(np.prod(sizes)))
+            amplitude = intensity[:, spike, None] * peak / float(np.prod(sizes))  # (B, C)
             left += [tf.reshape(cx[:, :, None] * cy[:, None, :] - sx[:, :, None] * sy[:, None, :], [-1, sizes[0] * sizes[1]]),
                      -tf.reshape(sx[:, :, None] * cy[:, None, :] + cx[:, :, None] * sy[:, None, :], [-1, sizes[0] * sizes[1]])]
             right += [tf.reshape(wave[:, :, None] * amplitude[:, None, :], [tf.shape(wave)[0], -1])
                       for wave in (cz, sz)]
-        spiked = _add_outer(image, tf.stack(left, axis=-1), tf.stack(right, axis=1), len(left))
+        spiked = _add_outer(image, tf.stack(left, axis=-1), tf.stack(right, axis=1), len(left), apply)
         return tf.ensure_shape(spiked, image.shape)  # the compiled function's may be relaxed
 
     def get_config(self) -> dict[str, Any]:
