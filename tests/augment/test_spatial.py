@@ -178,3 +178,52 @@ def test_cubic_interpolation_is_exact_for_quadratics_and_keeps_voxels():
     out = layer(sphere_batch())
     assert set(np.unique(np.asarray(out["label"]))) <= {0.0, 1.0, 2.0}
     assert layer.margin((32, 32, 32))[0] == RandomAffine(degrees=10).margin((32, 32, 32))[0] + 1
+
+
+def _numpy_warp(volume, points, order):
+    """Trilinear (order 1) or Keys cubic (order 3) sampling of ``volume`` ``(X, Y, Z)`` in float64 at
+    ``points`` ``(..., 3)``, clamped to the volume; cubic taps beyond the edge repeat it."""
+    dims = np.array(volume.shape)
+    points = np.clip(points, 0, dims - 1)
+    low = np.floor(points).astype(int)
+    frac = points - low
+    if order == 1:
+        offsets, weights = (0, 1), [[1 - f, f] for f in np.moveaxis(frac, -1, 0)]
+    else:
+        near = lambda s: (1.5 * s - 2.5) * s * s + 1.0  # noqa: E731
+        far = lambda s: ((-0.5 * s + 2.5) * s - 4.0) * s + 2.0  # noqa: E731
+        offsets, weights = (-1, 0, 1, 2), [[far(1 + f), near(f), near(1 - f), far(2 - f)] for f in np.moveaxis(frac, -1, 0)]
+    total = 0.0
+    for kx, ox in enumerate(offsets):
+        for ky, oy in enumerate(offsets):
+            for kz, oz in enumerate(offsets):
+                index = [np.clip(low[..., a] + o, 0, dims[a] - 1) for a, o in enumerate((ox, oy, oz))]
+                total = total + weights[0][kx] * weights[1][ky] * weights[2][kz] * volume[tuple(index)]
+    return total
+
+
+@pytest.mark.parametrize("shape", [(3, 10, 12, 8, 3), (2, 13, 1, 9, 2)])
+def test_affine_warp_equals_numpy_reference(shape):
+    from voxflow.augment.warp import affine_warp
+
+    rng = np.random.default_rng(11)
+    volume = rng.normal(size=shape).astype(np.float32)
+    matrix = np.eye(3, 4) + rng.normal(0, 0.2, (shape[0], 3, 4)) * [1, 1, 1, 6]  # many points fall outside
+    matrix[0] = np.eye(3, 4) + [[0, 0, 0, 2], [0, 0, 0, -1], [0, 0, 0, 1]]  # integer shifts: exact voxels and edges
+    if shape[2] == 1:  # in-plane: the flat axis maps onto itself
+        matrix[:, 1] = [0, 1, 0, 0]
+        matrix[:, :, 1] = [0, 1, 0]
+    matrix = matrix.astype(np.float32)
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in shape[1:4]], indexing="ij"), -1).astype(np.float64)
+    outside = 0
+    for order in (1, 3):
+        warped = np.asarray(affine_warp(volume, matrix, order))
+        for b in range(shape[0]):
+            points = grid @ matrix[b, :, :3].T.astype(np.float64) + matrix[b, :, 3]
+            outside += np.sum(np.any((points < 0) | (points > np.array(shape[1:4]) - 1), axis=-1))
+            for c in range(shape[-1]):
+                expected = _numpy_warp(volume[b, ..., c].astype(np.float64), points, order)
+                assert np.abs(warped[b, ..., c] - expected).max() < 1e-5
+    assert outside > 0
+    subtracted = np.asarray(affine_warp(volume, matrix, 1, subtract=True))
+    assert np.abs(subtracted - (np.asarray(affine_warp(volume, matrix, 1)) - volume)).max() < 1e-6

@@ -19,8 +19,8 @@ from voxflow.augment.base import MAP_KEYS
 INTERPOLATION_ORDER = {"linear": 1, "cubic": 3}
 
 
-def _gather(flat: tf.Tensor, ix: tf.Tensor, iy: tf.Tensor, iz: tf.Tensor, dims: tf.Tensor) -> tf.Tensor:
-    index = (ix * dims[1] + iy) * dims[2] + iz
+def _gather(flat: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """Voxels of ``flat`` ``(B, X·Y·Z, C)`` at the flat indices ``index`` ``(B, x, y, z)``."""
     size = tf.shape(index)
     values = tf.gather(flat, tf.reshape(index, [size[0], -1]), batch_dims=1)
     return tf.reshape(values, tf.concat([size, tf.shape(flat)[-1:]], 0))
@@ -51,36 +51,48 @@ def interpolate(volume: tf.Tensor, coords: tf.Tensor | Sequence[tf.Tensor], orde
     if not isinstance(coords, (list, tuple)):
         coords = tf.unstack(coords, num=3, axis=-1)
     dims = tf.shape(volume)[1:4]
+    strides = [dims[1] * dims[2], dims[2], 1]
     flat = tf.reshape(volume, [tf.shape(volume)[0], -1, tf.shape(volume)[-1]])
     coords = [tf.clip_by_value(c, tf.zeros([], c.dtype), tf.cast(dims[a] - 1, c.dtype)) for a, c in enumerate(coords)]
     if order == 0:
-        return _gather(flat, *[tf.cast(tf.round(c), tf.int32) for c in coords], dims)
-    low = [tf.floor(c) for c in coords]
-    frac = [c - f for c, f in zip(coords, low, strict=True)]
-    i0 = [tf.cast(f, tf.int32) for f in low]
+        return _gather(flat, _flat_index([tf.cast(tf.round(c), tf.int32) for c in coords], strides))
+    # the coordinates are clamped to >= 0, so truncation is the floor
+    i0 = [tf.cast(c, tf.int32) for c in coords]
+    frac = [c - tf.cast(i, c.dtype) for c, i in zip(coords, i0, strict=True)]
     if order == 3:
-        taps = [[tf.clip_by_value(i + k, 0, dims[a] - 1) for k in (-1, 0, 1, 2)] for a, i in enumerate(i0)]
-        weights = [_cubic_weights(f) for f in frac]
+        taps = [[tf.clip_by_value(i + k, 0, dims[a] - 1) * strides[a] for k in (-1, 0, 1, 2)] for a, i in enumerate(i0)]
+        weights = [_cubic_weights(f[..., None]) for f in frac]  # (…, 1): see the trilinear weights below
         result = None
         for kx in range(4):
             for ky in range(4):
                 plane = weights[0][kx] * weights[1][ky]
+                row = taps[0][kx] + taps[1][ky]
                 for kz in range(4):
-                    term = (plane * weights[2][kz])[..., None] * _gather(flat, taps[0][kx], taps[1][ky], taps[2][kz], dims)
+                    term = plane * weights[2][kz] * _gather(flat, row + taps[2][kz])
                     result = term if result is None else result + term
         return result
-    i1 = [tf.minimum(i + 1, dims[a] - 1) for a, i in enumerate(i0)]
+    # corner (cx, cy, cz) is at base + cx·dx + cy·dy + cz·dz, a step of 0 on the last voxel of an axis
+    base = _flat_index(i0, strides)
+    steps = [tf.cast(i < dims[a] - 1, tf.int32) * strides[a] for a, i in enumerate(i0)]
+    # weights built from (…, 1) fractions: weights built in (B, x, y, z) and then expanded made XLA
+    # write the integer coordinates out in three extra passes for the gathering loop to read back
+    frac = [f[..., None] for f in frac]
     result = None
     for cx in (0, 1):
         for cy in (0, 1):
             for cz in (0, 1):
-                picks = [(i1 if c else i0)[a] for a, c in enumerate((cx, cy, cz))]
+                index = base
                 weight = 1.0
                 for a, c in enumerate((cx, cy, cz)):
+                    index = index + steps[a] if c else index
                     weight = weight * (frac[a] if c else 1.0 - frac[a])
-                term = weight[..., None] * _gather(flat, *picks, dims)
+                term = weight * _gather(flat, index)
                 result = term if result is None else result + term
     return result
+
+
+def _flat_index(index: Sequence[tf.Tensor], strides: Sequence[tf.Tensor]) -> tf.Tensor:
+    return index[0] * strides[0] + index[1] * strides[1] + index[2]
 
 
 def _ramps(shape: Any) -> list[tf.Tensor]:
