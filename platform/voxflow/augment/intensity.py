@@ -59,6 +59,42 @@ class RandomBiasField(IntensityTransform):
         return config
 
 
+#: Polynomial (increasing powers) of ``log2(1 + t)`` on ``[0, 1)``, Chebyshev fit: max error 2.2e-8.
+_LOG2_1P = (2.1353580e-08, 1.4426926374435425, -0.7212782502174377, 0.48004502058029175, -0.3549819886684418,
+            0.26546183228492737, -0.1793983429670334, 0.09493118524551392, -0.03281724452972412,
+            0.005345162004232407)
+#: Polynomial of ``2**f`` on ``[0, 1)``, Chebyshev fit: max relative error 6.2e-9.
+_EXP2 = (1.0, 0.693146824836731, 0.24023109674453735, 0.055478911846876144, 0.009686187840998173,
+         0.001238240976817906, 0.00021871255012229085)
+
+
+def _polynomial(coefficients: tuple[float, ...], x: tf.Tensor) -> tf.Tensor:
+    total = tf.constant(coefficients[-1], tf.float32)
+    for c in coefficients[-2::-1]:
+        total = total * x + c
+    return total
+
+
+def abs_power(a: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
+    """``a ** gamma`` for ``a >= 0`` (float32; NaN and inf pass through, 0 stays 0, gamma > 0;
+    subnormal inputs count as 0, as TensorFlow's CPU kernels and XLA flush them anyway).
+
+    ``2 ** (gamma · log2 a)`` with the exponent read from the float's bits and both the logarithm
+    of the mantissa and the power of two of the fraction by polynomials: as accurate as
+    ``exp(gamma · log a)`` (relative error ~1e-6, from rounding ``gamma · log2 a`` to float32)
+    and ~1.4× faster on XLA's CPU code, where it is all vector arithmetic in one pass.
+    """
+    bits = tf.bitcast(a, tf.int32)
+    exponent = tf.cast(tf.bitwise.right_shift(bits, 23) - 127, tf.float32)
+    mantissa = tf.bitcast(tf.bitwise.bitwise_or(tf.bitwise.bitwise_and(bits, 0x7FFFFF), 0x3F800000), tf.float32)
+    y = gamma * (exponent + _polynomial(_LOG2_1P, mantissa - 1.0))
+    whole = tf.floor(tf.clip_by_value(y, -127.0, 128.0))
+    power_of_two = tf.bitcast(tf.bitwise.left_shift(tf.cast(whole, tf.int32) + 127, 23), tf.float32)
+    result = power_of_two * _polynomial(_EXP2, y - whole)
+    result = tf.where(y >= 128.0, np.inf, tf.where(y < -126.0, 0.0, result))  # overflow; underflow flushed
+    return tf.where((a > 0) & (a < np.inf), result, a)  # 0, inf and NaN are their own powers
+
+
 class RandomGamma(IntensityTransform):
     """Power law ``sign(x) |x|^γ`` with ``log γ ~ U(-a, a)`` or ``U(a, b)`` (TorchIO's ``RandomGamma``).
 
@@ -75,9 +111,10 @@ class RandomGamma(IntensityTransform):
         return {"gamma": tf.exp(uniform(seeds, 1, (), *self.log_gamma))}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
-        # |x|^γ as exp(γ log|x|) (0 stays 0 as γ > 0): XLA's CPU pow is ~3x slower than exp and log
+        # |x|^γ by abs_power (XLA's CPU pow is ~3x slower than exp and log, which are ~1.4x slower than it)
         gamma = tf.reshape(params["gamma"], [-1, 1, 1, 1, 1])
-        return tf.sign(image) * tf.exp(gamma * tf.math.log(tf.abs(image)))
+        power = abs_power(tf.abs(image), gamma)
+        return tf.where(image < 0, -power, power)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
