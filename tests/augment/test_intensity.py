@@ -231,3 +231,20 @@ def test_abs_power_matches_float64_over_the_float32_range(gamma):
         np.testing.assert_allclose(got[normal], expected[normal], rtol=2e-5)
         assert np.all(got[:-3][expected[:-3] >= 3.5e38] == np.inf)
         assert got[-3] == 0.0 and got[-2] == np.inf and np.isnan(got[-1])
+
+
+def test_noise_of_different_samples_and_neighbours_is_independent_and_normal():
+    from scipy import stats
+
+    image = np.zeros((3, 96, 96, 96, 1), np.float32)
+    layer = RandomNoise(std=(1.0, 1.0))
+    params = layer.sample({"image": image, "seed": np.array([[7, 0], [7, 1], [8, 0]])})
+    noise = np.asarray(RandomNoise.noise(image, params)).reshape(3, -1).astype(np.float64)
+    for sample in noise:  # 884,736 values each
+        assert stats.kstest(sample, "norm").pvalue > 1e-4
+        assert abs(sample.mean()) < 0.005 and abs(sample.std() - 1.0) < 0.005
+        assert abs(stats.kurtosis(sample)) < 0.03  # normal tails (excess kurtosis 0)
+        for lag in (1, 2, 96, 96 * 96):  # neighbours along every axis
+            assert abs(np.corrcoef(sample[:-lag], sample[lag:])[0, 1]) < 0.005
+    correlations = np.corrcoef(noise)[np.triu_indices(3, 1)]
+    assert np.all(np.abs(correlations) < 0.005)  # different seeds, independent noise
