@@ -248,3 +248,24 @@ def test_noise_of_different_samples_and_neighbours_is_independent_and_normal():
             assert abs(np.corrcoef(sample[:-lag], sample[lag:])[0, 1]) < 0.005
     correlations = np.corrcoef(noise)[np.triu_indices(3, 1)]
     assert np.all(np.abs(correlations) < 0.005)  # different seeds, independent noise
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_ghosting_equals_the_real_part_of_the_fft_route(axis, channels):
+    rng = np.random.default_rng(axis)
+    image = rng.random((2, 13, 10, 9, channels)).astype(np.float32)  # odd and even sizes
+    layer = RandomGhosting(num_ghosts=(3, 7), axes=axis, intensity=(0.3, 0.9), restore=0.2)
+    batch = {"image": image, "seed": np.array([[2, axis], [3, axis]])}
+    params = layer.sample(batch)
+    out = np.asarray(layer.apply(batch, params)["image"])
+    size = image.shape[1 + axis]
+    position = (np.arange(size) + size // 2) % size  # place of frequency k in the centred spectrum
+    for b in range(2):
+        ghosts, strength = int(params["num_ghosts"][b]), float(params["intensity"][b])
+        hit = (position % ghosts == 0) & (np.abs(position - size // 2) > int(np.floor(0.2 * size / 2)))
+        factor = np.where(hit, 1.0 - strength, 1.0).reshape([-1 if a == axis else 1 for a in range(3)] + [1])
+        spectrum = np.fft.fft(image[b].astype(np.float64), axis=axis) * factor
+        expected = np.real(np.fft.ifft(spectrum, axis=axis))
+        applied = bool(params["apply"][b])
+        np.testing.assert_allclose(out[b], expected if applied else image[b], atol=2e-6)
