@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a temporary file in the destination folder, then rename.
+"""Atomic file and folder writes: write to a temporary file or folder next to the destination, then rename.
 
 A reader never sees a half-written output, and an interrupted run never destroys the previous
 version of a file.
@@ -7,9 +7,12 @@ version of a file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -38,3 +41,33 @@ def atomic_write_text(path: str, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+
+
+def atomic_write_json(path: str, data: Any, indent: int = 2) -> None:
+    """Write ``data`` as JSON (UTF-8, a final newline) to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(data, indent=indent) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str, prefix: str = ".tmp-", replace: bool = False) -> Iterator[str]:
+    """Yield a temporary folder next to ``path``; on success it becomes ``path``, on failure it is removed.
+
+    Args:
+        path: the final folder.
+        prefix: name prefix of the temporary folder.
+        replace: remove an existing ``path`` first; otherwise only an empty one may stand there.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    try:
+        yield staging
+        if os.path.isdir(path):
+            if replace:
+                shutil.rmtree(path)
+            else:
+                os.rmdir(path)
+        os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -20,12 +20,11 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from typing import Any
 
 import tensorflow as tf
 
-from voxflow.atomic import atomic_write_text
+from voxflow.atomic import atomic_directory, atomic_write_json
 from voxflow.errors import CheckpointError
 
 _CKPT_RE = re.compile(r"^ckpt-(\d+)$")
@@ -110,10 +109,8 @@ class CheckpointStore:
         Returns:
             The checkpoint folder.
         """
-        os.makedirs(self.folder, exist_ok=True)
         final = self.path(iteration)
-        tmp = tempfile.mkdtemp(prefix=f".ckpt-{iteration}-", dir=self.folder)
-        try:
+        with atomic_directory(final, prefix=f".ckpt-{iteration}-", replace=True) as tmp:
             checkpoint = _make_checkpoint(model, optimizer, iteration)
             checkpoint.write(os.path.join(tmp, "ckpt"))
             meta = {
@@ -122,19 +119,13 @@ class CheckpointStore:
                 "optimizer_variables": len(optimizer.variables) if optimizer is not None else 0,
                 **(extra or {}),
             }
-            _write_json(os.path.join(tmp, "meta.json"), meta)
-            if os.path.exists(final):
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            atomic_write_json(os.path.join(tmp, "meta.json"), meta)
         self._prune()
         return final
 
     def mark_best(self, iteration: int, metric: str, value: float) -> None:
         """Record ``iteration`` as the best checkpoint (it must have been saved)."""
-        _write_json(
+        atomic_write_json(
             os.path.join(self.folder, "best.json"),
             {"iteration": int(iteration), "metric": metric, "value": float(value)},
         )
@@ -246,5 +237,3 @@ def _make_checkpoint(model: Any, optimizer: Any, iteration: int) -> tf.train.Che
     return tf.train.Checkpoint(**parts)
 
 
-def _write_json(path: str, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2))

@@ -10,16 +10,15 @@ and preprocessing state are copied beside it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import tempfile
 from typing import Any
 
 import tensorflow as tf
 
 from voxflow import __version__
+from voxflow.atomic import atomic_directory, atomic_write_json
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.errors import ConfigError
 
@@ -69,10 +68,8 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
     model(example, training=False)
     store.restore(iteration, model)
     spatial_dims = example.ndim - 2
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
+    # Written beside the output and renamed into place: an interrupted export leaves nothing behind.
+    with atomic_directory(output_dir, prefix=".export-") as staging:
         _write_saved_model(model, os.path.join(staging, "saved_model"), spatial_dims, int(example.shape[-1]))
         keras_file = _save_keras(model, os.path.join(staging, "model.keras"))
         for name in STATE_FILES:
@@ -93,14 +90,7 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
             "signature": "serving_default: windows (batch, *spatial, channels) float32 -> probabilities",
             "keras_file": keras_file,
         }
-        with open(os.path.join(staging, "voxflow_export.json"), "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=2)
-        if os.path.isdir(output_dir):
-            os.rmdir(output_dir)
-        os.replace(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        atomic_write_json(os.path.join(staging, "voxflow_export.json"), manifest)
     return {"folder": output_dir, "iteration": iteration}
 
 

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from voxflow.atomic import atomic_write_text
+from voxflow.atomic import atomic_write_json, atomic_write_text
 from voxflow.zoo.archive import extract_archive
 from voxflow.zoo.fetch import download_file, fetch_index, join_url, models_dir, zoo_url
 from voxflow.zoo.index import Entry, check_entry_id, file_sha256
@@ -108,7 +108,7 @@ def _download_and_unpack(entry: Entry, url: str, work: Path, target: Path, progr
              for path in sorted(work.rglob("*")) if path.is_file()}
     record = {"entry_id": entry.entry_id, "version": entry.version, "zoo_url": url,
               "index_files": {n: r.sha256 for n, r in sorted(entry.files.items())}, "files": files}
-    atomic_write_text(str(work / INSTALL_RECORD), json.dumps(record, indent=2) + "\n")
+    atomic_write_json(str(work / INSTALL_RECORD), record)
 
 
 def swap_into_place(work: Path, target: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from voxflow.atomic import atomic_write_text
+from voxflow.atomic import atomic_write_json
 from voxflow.data.preprocessing.label_normalisation import LabelMap
 from voxflow.errors import CheckpointError
 
@@ -33,7 +33,7 @@ LABEL_MAP_FILENAME = "label_map.json"
 
 def write_json_atomic(path: str, content: dict[str, Any]) -> None:
     """Writes JSON to a temporary file in the destination folder, then ``os.replace``."""
-    atomic_write_text(path, json.dumps(content, indent=1) + "\n")
+    atomic_write_json(path, content, indent=1)
 
 
 def _read_json(path: str, expected_format: str, what: str) -> dict[str, Any]:
