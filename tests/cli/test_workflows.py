@@ -242,3 +242,19 @@ def test_volumes_over_cache_size_mb_are_streamed_and_training_validates(tmp_path
     assert len(loaded) > 5  # the budget (~2 volumes) forced reloading
     assert (tmp_path / "model" / "models" / "best.json").is_file()  # validation ran on streamed volumes
     assert run("inference", "-c", config) == 0
+
+
+def test_volumes_within_cache_size_mb_stay_in_memory_each_loaded_once(tmp_path, tiny_dataset, monkeypatch):
+    from voxflow.data.preprocessing import Preprocessor
+
+    loaded = []
+    original = Preprocessor.load
+
+    def counting_load(self, subject):
+        loaded.append(subject.id)
+        return original(self, subject)
+
+    monkeypatch.setattr(Preprocessor, "load", counting_load)
+    config = write_config(tmp_path)
+    assert run("train", "-c", config, "--cache_size_mb", "100", "--max_iter", "2", "--validation_every_n", "-1") == 0
+    assert sorted(loaded) == sorted(set(loaded)) and len(loaded) == 5  # the estimate's volume is reused

@@ -144,8 +144,9 @@ class SegmentationApplication:
         if not training:
             raise DataError(f"No training subject: every subject is in validation/inference of {cfg.system.dataset_split_file}.")
         self.pre.fit(training)
-        if not self._stream_if_over_budget(training, validation):
-            self.train_volumes = self._load(training)
+        streamed, first = self._stream_if_over_budget(training, validation)
+        if not streamed:  # the first volume, if loaded for the budget estimate, is not loaded twice
+            self.train_volumes = [first, *self._load(training[1:])] if first else self._load(training)
             self.valid_volumes = self._load(validation)
             self.channels = int(self.train_volumes[0].arrays["image"].shape[-1])
         log.info("training on %d subjects, validating on %d; window %s, %d-D network",
@@ -181,20 +182,21 @@ class SegmentationApplication:
             return batch
         return self.augmentation(batch, margin=self.margin)
 
-    def _stream_if_over_budget(self, training: list[Any], validation: list[Any]) -> bool:
+    def _stream_if_over_budget(self, training: list[Any], validation: list[Any]) -> tuple[bool, Any]:
         """With ``cache_size_mb`` set and the volumes (estimated from the first) over it, stream them.
 
-        Returns whether volumes will be loaded on demand (docs: README, "Data larger than memory").
+        Returns whether volumes will be loaded on demand (docs: README, "Data larger than memory")
+        and the first training volume if it was loaded for the estimate (else None).
         """
         budget = int(float(self.cfg.system.cache_size_mb) * 2**20)
         if budget <= 0:
-            return False
+            return False, None
         first = self.pre.load(training[0])
         per_volume = sum(int(np.asarray(a).nbytes) for a in first.arrays.values())
         estimate = per_volume * (len(training) + len(validation))
         self.channels = int(first.arrays["image"].shape[-1])
         if estimate <= budget:
-            return False
+            return False, first
         from voxflow.data.samplers.streaming import VolumeCache  # noqa: PLC0415 - TensorFlow on demand
 
         by_id = {s.id: s for s in (*training, *validation)}
@@ -204,7 +206,7 @@ class SegmentationApplication:
         self.valid_ids = [s.id for s in validation]
         log.info("volumes (~%.3g MiB, estimated from the first) exceed cache_size_mb = %g: loading them on "
                  "demand, %.3g MiB cached at most", estimate / 2**20, self.cfg.system.cache_size_mb, budget / 2**20)
-        return True
+        return True, None
 
     def _load(self, subjects: list[Any]) -> list[Any]:
         workers = max(1, int(self.cfg.system.num_threads))
