@@ -165,15 +165,12 @@ class GridAggregator:
             return
         span = len(self._sum)
         self._write(min(shift, span))
-        if shift < span:
-            keep = span - shift
-            self._sum[:keep] = self._sum[shift:]
-            self._weight[:keep] = self._weight[shift:]
-            self._sum[keep:] = 0.0
-            self._weight[keep:] = 0.0
-        else:
-            self._sum[:] = 0.0
-            self._weight[:] = 0.0
+        keep = max(span - shift, 0)
+        for plane in range(keep):  # plane by plane: one slice copy of overlapping halves would need a temporary
+            self._sum[plane] = self._sum[plane + shift]
+            self._weight[plane] = self._weight[plane + shift]
+        self._sum[keep:] = 0.0
+        self._weight[keep:] = 0.0
         self._slab = x
 
     def _write(self, planes: int) -> None:
