@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
-from voxflow.augment.base import IntensityTransform, as_range, randint, uniform
+from voxflow.augment.base import IntensityTransform, as_range, mirrored_index, randint, uniform
 
 
 def resampling_operator(size: int, factor: tf.Tensor) -> tf.Tensor:
@@ -38,9 +39,7 @@ def smoothing_operator(size: int, sigma: tf.Tensor, radius: int) -> tf.Tensor:
     taps = tf.range(-radius, radius + 1, dtype=tf.float32)
     weights = tf.exp(-0.5 * (taps[None] / sigma) ** 2)
     weights = weights / tf.reduce_sum(weights, axis=-1, keepdims=True)  # (B, taps)
-    source = tf.range(size)[:, None] + tf.range(-radius, radius + 1)[None]  # (size, taps)
-    source = tf.math.floormod(source, 2 * size)
-    source = tf.where(source >= size, 2 * size - 1 - source, source)  # mirrored: -1 -> 0, size -> size - 1
+    source = mirrored_index(np.arange(size)[:, None] + np.arange(-radius, radius + 1)[None], size)  # (size, taps)
     # operator[b, i, j] = Σ_t weights[b, t] [source[i, t] = j]
     return tf.einsum("bt,itj->bij", weights, tf.one_hot(source, size, dtype=tf.float32))
 

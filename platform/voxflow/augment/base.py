@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 #: Keys of a batch holding spatial maps, and how spatial layers interpolate them.
@@ -85,6 +86,13 @@ def select(apply: tf.Tensor, new: tf.Tensor, old: tf.Tensor) -> tf.Tensor:
     """Per-sample choice between ``new`` and ``old`` (``apply`` is ``(B,)`` bool)."""
     mask = tf.reshape(apply, [-1] + [1] * (len(new.shape) - 1))
     return tf.where(mask, new, old)
+
+
+def mirrored_index(index: Any, size: int) -> np.ndarray:
+    """Voxel indices mirrored into ``[0, size)`` the way ``tf.pad(mode="SYMMETRIC")`` extends an axis:
+    ``… 1 0 | 0 1 … size-1 | size-1 …``, repeating for reaches beyond one size."""
+    index = np.asarray(index) % (2 * size)
+    return np.where(index >= size, 2 * size - 1 - index, index)
 
 
 def flat_axes(shape: Sequence[int | None]) -> tuple[bool, bool, bool]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from voxflow.augment.base import IntensityTransform, as_range, uniform
+from voxflow.augment.base import IntensityTransform, as_range, mirrored_index, uniform
 
 
 def _mirrored(volume: tf.Tensor, axis: int, size: int, begin: int, end: int) -> tf.Tensor:
@@ -16,9 +16,7 @@ def _mirrored(volume: tf.Tensor, axis: int, size: int, begin: int, end: int) -> 
 
     ``d c b a | a b c d | d c b a``, as ``tf.pad(mode="SYMMETRIC")``, repeating for long reaches.
     """
-    index = np.arange(begin, end) % (2 * size)
-    index = np.where(index >= size, 2 * size - 1 - index, index)
-    return tf.gather(volume, index, axis=axis + 1)
+    return tf.gather(volume, mirrored_index(np.arange(begin, end), size), axis=axis + 1)
 
 
 def _taps(volume: tf.Tensor, weights: tf.Tensor, axis: int, radius: int, count: int) -> tf.Tensor:
