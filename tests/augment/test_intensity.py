@@ -216,21 +216,26 @@ def test_samples_not_drawn_keep_even_non_finite_images(layer):
 
 
 @pytest.mark.parametrize("gamma", [0.3, 0.74, 1.0, 1.35, 3.0])
-def test_abs_power_matches_float64_over_the_float32_range(gamma):
-    from voxflow.augment.intensity import abs_power
+def test_signed_power_matches_float64_over_the_float32_range(gamma):
+    from voxflow.augment.intensity import signed_power
 
     rng = np.random.default_rng(3)
     finite = np.concatenate([10.0 ** rng.uniform(-30, 30, 200000), rng.uniform(0, 2, 100000),
                              np.arange(1, 1000), 2.0 ** np.arange(-126, 100), [1.0, 2.0, 0.5]])
-    values = np.concatenate([finite, [0.0, np.inf, np.nan]]).astype(np.float32)
-    for power in (tf.function(abs_power, jit_compile=True), abs_power):  # as in the layer, and eagerly
-        got = np.asarray(power(tf.constant(values), tf.constant(gamma)))
-        expected = values.astype(np.float64) ** gamma
-        normal = (expected > 1.2e-38) & (expected < 3e38)
-        # float32 rounding of gamma * log2(x) (|.| up to ~128) bounds the relative error, as for exp(gamma log x)
-        np.testing.assert_allclose(got[normal], expected[normal], rtol=2e-5)
-        assert np.all(got[:-3][expected[:-3] >= 3.5e38] == np.inf)
-        assert got[-3] == 0.0 and got[-2] == np.inf and np.isnan(got[-1])
+    magnitudes = np.concatenate([finite, [0.0, np.inf, np.nan]]).astype(np.float32)
+    for signs in (1.0, -1.0):
+        values = (signs * magnitudes).astype(np.float32)
+        for power in (tf.function(signed_power, jit_compile=True), signed_power):  # as in the layer, and eagerly
+            got = np.asarray(power(tf.constant(values), tf.constant(gamma)))
+            expected = signs * magnitudes.astype(np.float64) ** gamma
+            normal = (np.abs(expected) > 1.2e-38) & (np.abs(expected) < 3e38)
+            # float32 rounding of gamma * log2|x| (|.| up to ~128) bounds the relative error, as for exp(gamma log x)
+            np.testing.assert_allclose(got[normal], expected[normal], rtol=2e-5)
+            assert np.all(got[:-3][np.abs(expected[:-3]) >= 3.5e38] == signs * np.inf)
+            assert np.all(got[:-3][np.abs(expected[:-3]) < 1e-38] == 0.0)  # underflow flushed
+            assert np.array_equal(np.signbit(got[:-1]), np.signbit(values[:-1]))  # -0 stays -0
+            assert got[-3] == 0.0 and got[-2] == signs * np.inf and np.isnan(got[-1])
+            assert np.all(got[np.abs(values) == 1.0] == values[np.abs(values) == 1.0])  # 1 ** gamma is exactly 1
 
 
 def test_noise_of_different_samples_and_neighbours_is_independent_and_normal():
