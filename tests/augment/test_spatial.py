@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from augment_data import sphere_batch
 
 from voxflow.augment.affine import RandomAffine
@@ -150,6 +151,17 @@ def test_flip_equals_numpy_per_sample():
     for b in range(4):
         axes = tuple(a for a in range(3) if flips[b, a])
         assert np.array_equal(out[b], np.flip(batch["image"][b], axis=axes) if axes else batch["image"][b])
+
+
+def test_flip_kernel_reverses_every_combination_of_axes():
+    from voxflow.augment.flip import _flip
+
+    combos = np.array([[(c >> a) & 1 for a in range(3)] for c in range(8)], bool)  # one sample each
+    image = np.random.default_rng(5).random((8, 7, 6, 5, 2)).astype(np.float32)
+    out = np.asarray(_flip(tf.constant(image), tf.constant(combos)))
+    for b, flips in enumerate(combos):
+        axes = tuple(a for a in range(3) if flips[a])
+        assert np.array_equal(out[b], np.flip(image[b], axis=axes) if axes else image[b])
 
 
 def test_cubic_interpolation_is_exact_for_quadratics_and_keeps_voxels():
