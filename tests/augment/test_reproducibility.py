@@ -46,6 +46,20 @@ def test_pipeline_runs_in_tf_function_like_eager():
     assert np.array_equal(np.asarray(eager["label"]), np.asarray(graph["label"]))
 
 
+def test_pipeline_keeps_static_shapes_across_window_shapes():
+    """The compiled helpers relax their shapes when they meet a second window shape; every layer
+    must still hand the next one static sizes (the bias field, motion and spike need them)."""
+    aug = Augmentation(EVERYTHING)
+    compiled = tf.function(lambda b: aug(b))
+    for size in ((12, 12, 12), (14, 13, 12), (10, 11, 1)):  # the last a 2-D window
+        batch = sphere_batch(size=size[0])
+        image = np.random.default_rng(sum(size)).random((2, *size, 1)).astype(np.float32)
+        batch = {"image": image, "label": (image > 0.5).astype(np.float32), "seed": batch["seed"][:2]}
+        out = compiled({k: tf.constant(v) for k, v in batch.items()})
+        assert out["image"].shape == (2, *size, 1) and out["label"].shape == (2, *size, 1)
+        assert np.all(np.isfinite(np.asarray(out["image"])))
+
+
 def test_registry_resolves_both_spellings():
     assert registry.resolve("augmentation", "RandomMotion") is registry.resolve("augmentation", "random_motion")
 

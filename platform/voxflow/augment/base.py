@@ -205,8 +205,10 @@ class IntensityTransform(RandomTransform):
         image = tf.cast(batch["image"], tf.float32)
         if self.jit:
             if getattr(self, "_compiled", None) is None:
+                # traced once per window shape (XLA compiles per shape anyway): with reduce_retracing
+                # a second shape would reach apply_image as unknown, and some need static sizes
                 self._compiled = tf.function(
-                    lambda x, q: select(q["apply"], self.apply_image(x, q), x), jit_compile=True, reduce_retracing=True)
+                    lambda x, q: select(q["apply"], self.apply_image(x, q), x), jit_compile=True)
             out["image"] = self._compiled(image, params)
         else:
             out["image"] = select(params["apply"], self.apply_image(image, params), image)

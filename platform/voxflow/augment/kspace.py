@@ -101,7 +101,7 @@ class RandomMotion(IntensityTransform):
         # the still image is part of the sum: samples not drawn to change keep it in the same pass
         out = dict(batch)
         image = tf.cast(batch["image"], tf.float32)
-        out["image"] = _add_where(image, self._artifact(image, params), params["apply"])
+        out["image"] = tf.ensure_shape(_add_where(image, self._artifact(image, params), params["apply"]), image.shape)
         return out
 
     def _artifact(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:

@@ -121,12 +121,15 @@ def affine_warp(volume: tf.Tensor, matrix: tf.Tensor, order: int = 1, subtract: 
 
     With ``subtract``, return the warped window minus the window (in the same pass).
     """
-    return _affine(tf.cast(volume, tf.float32), tf.cast(matrix, tf.float32), order, subtract)
+    volume = tf.cast(volume, tf.float32)
+    # the compiled function's output shape may be relaxed (reduce_retracing): restore it
+    return tf.ensure_shape(_affine(volume, tf.cast(matrix, tf.float32), order, subtract), volume.shape)
 
 
 def field_warp(volume: tf.Tensor, displacement: tf.Tensor, order: int = 1) -> tf.Tensor:
     """Sample each window at ``(i, j, k) + displacement`` (``(B, X, Y, Z, 3)`` voxels)."""
-    return _field(tf.cast(volume, tf.float32), tf.cast(displacement, tf.float32), order)
+    volume = tf.cast(volume, tf.float32)
+    return tf.ensure_shape(_field(volume, tf.cast(displacement, tf.float32), order), volume.shape)
 
 
 def warp_maps(batch: dict[str, tf.Tensor], warp: Any, apply: tf.Tensor, label_interpolation: str = "nearest",
