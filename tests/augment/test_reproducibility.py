@@ -47,17 +47,26 @@ def test_pipeline_runs_in_tf_function_like_eager():
 
 
 def test_pipeline_keeps_static_shapes_across_window_shapes():
-    """The compiled helpers relax their shapes when they meet a second window shape; every layer
-    must still hand the next one static sizes (the bias field, motion and spike need them)."""
+    """The compiled helpers relax their shapes when they meet a second window shape or channel
+    count; every layer must still hand the next one static sizes (the bias field, motion, spike
+    and swap need them), with 2-channel images next to 1-channel labels and an unknown batch size."""
     aug = Augmentation(EVERYTHING)
     compiled = tf.function(lambda b: aug(b))
-    for size in ((12, 12, 12), (14, 13, 12), (10, 11, 1)):  # the last a 2-D window
-        batch = sphere_batch(size=size[0])
-        image = np.random.default_rng(sum(size)).random((2, *size, 1)).astype(np.float32)
-        batch = {"image": image, "label": (image > 0.5).astype(np.float32), "seed": batch["seed"][:2]}
+    for size, channels in (((12, 12, 12), 1), ((14, 13, 12), 2), ((10, 11, 1), 1)):  # the last a 2-D window
+        image = np.random.default_rng(sum(size)).random((2, *size, channels)).astype(np.float32)
+        batch = {"image": image, "label": (image[..., :1] > 0.5).astype(np.float32),
+                 "seed": np.array([[7, 0], [7, 1]], np.int64)}
         out = compiled({k: tf.constant(v) for k, v in batch.items()})
-        assert out["image"].shape == (2, *size, 1) and out["label"].shape == (2, *size, 1)
+        assert out["image"].shape == (2, *size, channels) and out["label"].shape == (2, *size, 1)
         assert np.all(np.isfinite(np.asarray(out["image"])))
+        assert set(np.unique(np.asarray(out["label"]))) <= {0.0, 1.0}
+    unknown_batch = tf.function(lambda b: aug(b), input_signature=[{
+        "image": tf.TensorSpec((None, 12, 11, 10, 2)), "label": tf.TensorSpec((None, 12, 11, 10, 1)),
+        "seed": tf.TensorSpec((None, 2), tf.int64)}])
+    image = np.random.default_rng(1).random((3, 12, 11, 10, 2)).astype(np.float32)
+    out = unknown_batch({"image": image, "label": (image[..., :1] > 0.5).astype(np.float32),
+                         "seed": np.array([[7, 0], [7, 1], [7, 2]], np.int64)})
+    assert out["image"].shape == (3, 12, 11, 10, 2)
 
 
 def test_registry_resolves_both_spellings():

@@ -10,7 +10,7 @@ from tensorflow.compiler.tf2xla.python import xla
 from voxflow.augment.base import MAP_KEYS, RandomTransform, per_sample
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
+@tf.function(jit_compile=True)  # traced per shape: the patches' static sizes include the channels
 def _swap(volume: tf.Tensor, corners: tf.Tensor, patch: tuple[int, int, int]) -> tf.Tensor:
     """Swap patches of a ``(B, X, Y, Z, C)`` batch at ``corners`` ``(B, I, 2, 3)``, in order.
 
@@ -81,7 +81,6 @@ class RandomSwap(RandomTransform):
         for key in keys:
             if key in batch:
                 volume = tf.cast(batch[key], tf.float32)
-                # the compiled function's output shape may be relaxed (reduce_retracing): restore it
                 out[key] = tf.ensure_shape(_swap(volume, corners, patch), volume.shape)
         return out
 
