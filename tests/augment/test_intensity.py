@@ -183,15 +183,20 @@ def test_anisotropy_antialias_smooths_the_axis_before_downsampling():
     assert np.allclose(np.asarray(smooth.apply_image(constant, {k: v[:1] for k, v in params.items()})), 2.5, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", [(2, 20, 17, 15, 2), (1, 9, 7, 6, 1)], ids=["interior", "short-axes"])
-def test_blur_equals_scipy_gaussian_with_mirrored_borders(shape):
+@pytest.mark.parametrize(("shape", "std"), [((2, 20, 17, 15, 2), (0.5, 1.5)), ((1, 9, 7, 6, 1), (0.5, 1.5)),
+                                            ((2, 20, 17, 15, 1), (0.2, 0.4, 1.0, 1.5, 0.6, 0.7))],
+                         ids=["interior", "short-axes", "per-axis-ranges"])
+def test_blur_equals_scipy_gaussian_with_mirrored_borders(shape, std):
     from scipy import ndimage
 
     image = np.random.default_rng(8).random(shape).astype(np.float32)
-    layer = RandomBlur(std=(0.5, 1.5))
-    params = layer.sample({"image": image})
+    layer = RandomBlur(std=std)
+    params = layer.sample({"image": image, "seed": np.stack([np.full(shape[0], 2), np.arange(shape[0])], 1)})
+    sigmas = np.asarray(params["std"])
+    if len(std) == 6:  # TorchIO's (a1, b1, a2, b2, a3, b3): one range per axis
+        assert np.all((sigmas >= np.array(std[0::2])) & (sigmas <= np.array(std[1::2])))
     out = np.asarray(layer.apply_image(image, params))
-    radius = int(np.ceil(3 * 1.5))  # the kernel reaches 3 of the largest σ, past short axes' ends
+    radius = int(np.ceil(3 * max(std[1::2])))  # the kernel reaches 3 of the largest σ, past short axes' ends
     for b in range(shape[0]):
         expected = image[b].astype(np.float64)
         for axis, sigma in enumerate(np.asarray(params["std"])[b]):

@@ -61,6 +61,21 @@ def test_elastic_inverse_is_close(batch):
     assert dice(np.asarray(back["label"]) >= 1, batch["label"] >= 1) >= 0.9
 
 
+def test_elastic_control_points_per_axis_as_torchio():
+    layer = RandomElasticDeformation(num_control_points=(4, 5, 6), max_displacement=(1, 2, 3), locked_borders=1)
+    batch = sphere_batch(size=14)
+    params = layer.sample(batch)
+    control = np.asarray(params["control"])
+    assert control.shape == (2, 4, 5, 6, 3)
+    interior = control[:, 1:-1, 1:-1, 1:-1]
+    assert np.all(control[:, 0] == 0) and np.all(control[:, :, -1] == 0) and np.any(interior != 0)
+    assert np.all(np.abs(interior) <= np.array([1.0, 2.0, 3.0]) + 1e-6)  # mm bound per axis, 1 mm voxels
+    assert layer.apply(batch, params)["image"].shape == batch["image"].shape
+    for bad in ((4, 5), (3, 5, 6), 4.5):
+        with pytest.raises(ValueError, match="num_control_points"):
+            RandomElasticDeformation(num_control_points=bad)
+
+
 def test_two_dimensional_windows_stay_in_plane():
     batch = sphere_batch(size=16)
     flat = {key: value[:, :, :, 7:8] if value.ndim == 5 else value for key, value in batch.items()}

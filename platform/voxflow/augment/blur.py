@@ -51,8 +51,24 @@ def _smooth(image: tf.Tensor, weights: tf.Tensor, radius: int, axes: tuple[int, 
     return image
 
 
+def blur_ranges(std: Any) -> tuple[tuple[float, float], ...]:
+    """TorchIO's ``std`` of ``RandomBlur``: ``a`` → ``U(0, a)`` on every axis, ``(a, b)`` → ``U(a, b)``,
+    ``(a1, b1, a2, b2, a3, b3)`` → one range per axis.
+
+    Raises:
+        ValueError: another count of numbers, a range with ``a > b``, or a negative bound.
+    """
+    values = tuple(std) if isinstance(std, (tuple, list)) else (0.0, std)
+    if len(values) == 6:
+        return tuple(as_range(values[2 * i: 2 * i + 2], "std", minimum=0.0) for i in range(3))
+    if len(values) != 2:
+        raise ValueError(f"std must be one number, two or six, got {std!r}")
+    return (as_range(values, "std", minimum=0.0),) * 3
+
+
 class RandomBlur(IntensityTransform):
-    """Gaussian smoothing with ``σ_i ~ U(0, a)`` mm per axis, or ``U(a, b)`` (TorchIO's ``RandomBlur``).
+    """Gaussian smoothing with ``σ_i ~ U(0, a)`` mm per axis, ``U(a, b)``, or one range per axis
+    (six numbers) (TorchIO's ``RandomBlur``).
 
     The kernel is truncated at 3 of the largest σ; borders are mirrored. Parameters: ``std``
     ``(B, 3)`` in mm.
@@ -60,13 +76,16 @@ class RandomBlur(IntensityTransform):
 
     def __init__(self, std: Any = (0.0, 2.0), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.std = as_range(std if isinstance(std, (tuple, list)) else (0.0, std), "std", minimum=0.0)
+        ranges = blur_ranges(std)
+        self.std = ranges[0] if len(set(ranges)) == 1 else tuple(v for pair in ranges for v in pair)
+        self._ranges = ranges
 
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"std": uniform(seeds, 1, (3,), *self.std)}
+        low, high = zip(*self._ranges, strict=True)
+        return {"std": uniform(seeds, 1, (3,), low, high)}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
-        largest = self.std[1] / min(self.spacing)
+        largest = max(high / spacing for (_, high), spacing in zip(self._ranges, self.spacing, strict=True))
         radius = max(1, int(math.ceil(3.0 * largest)))
         sigma = tf.maximum(params["std"] / tf.constant(self.spacing, tf.float32)[None], 1e-3)
         taps = tf.range(-radius, radius + 1, dtype=tf.float32)

@@ -49,8 +49,8 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
         "translation": (0.0, "shift ~ U(-a, a) mm per axis; (a, b): U(a, b); 6 values: per axis"),
         "isotropic": (False, "one scale for every axis"), **_SPATIAL, **_COMMON},
     "RandomElasticDeformation": {
-        "num_control_points": (7, "control points per axis (>= 4)"),
-        "max_displacement": (7.5, "control-point displacement ~ U(-a, a) mm per axis"),
+        "num_control_points": (7, "control points per axis (>= 4); three numbers: one count per axis"),
+        "max_displacement": (7.5, "control-point displacement ~ U(-a, a) mm per axis; three numbers: one a per axis"),
         "displacement_std": (None, "if set: displacement ~ N(0, std²) mm, clipped at ±3 std (NiftyNet)"),
         "locked_borders": (2, "control-point layers at each border kept still (0, 1 or 2)"),
         **_SPATIAL, **_COMMON},
@@ -68,7 +68,8 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
                     "std": ((0.0, 0.25), "std ~ U(0, a); (a, b): U(a, b)"), **_COMMON},
     "RandomIntensityScale": {"scale": ((0.9, 1.1), "factor ~ U(a, b)"), **_COMMON},
     "RandomIntensityShift": {"shift": ((-0.1, 0.1), "offset ~ U(a, b)"), **_COMMON},
-    "RandomBlur": {"std": ((0.0, 2.0), "Gaussian std ~ U(0, a) mm per axis; (a, b): U(a, b)"), **_COMMON},
+    "RandomBlur": {"std": ((0.0, 2.0), "Gaussian std ~ U(0, a) mm per axis; (a, b): U(a, b); "
+                                      "(a1, b1, a2, b2, a3, b3): one range per axis"), **_COMMON},
     "RandomMotion": {"degrees": (10.0, "rotation ~ U(-a, a) degrees per axis"),
                      "translation": (10.0, "shift ~ U(-a, a) mm per axis"),
                      "num_transforms": (2, "movements during the acquisition"), **_COMMON},

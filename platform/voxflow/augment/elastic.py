@@ -29,25 +29,25 @@ def bspline_weights(size: int, num_points: int) -> np.ndarray:
 
 
 def dense_field(coarse: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
-    """Interpolate ``(B, n, n, n, 3)`` control displacements to a ``(B, X, Y, Z, 3)`` field."""
-    n = int(coarse.shape[1])
-    wx, wy, wz = (tf.constant(bspline_weights(int(size), n)) for size in shape)
+    """Interpolate ``(B, nx, ny, nz, 3)`` control displacements to a ``(B, X, Y, Z, 3)`` field."""
+    wx, wy, wz = (tf.constant(bspline_weights(int(size), int(n))) for size, n in zip(shape, coarse.shape[1:4],
+                                                                                     strict=True))
     return tf.einsum("xi,yj,zk,bijkc->bxyzc", wx, wy, wz, coarse)
 
 
 class RandomElasticDeformation(RandomTransform):
     """Deform each window with a smooth random field (TorchIO's ``RandomElasticDeformation``).
 
-    A grid of ``num_control_points`` per axis spans the (fetched) window; each control point moves
+    A grid of ``num_control_points`` per axis (one number, or one per axis) spans the (fetched) window; each control point moves
     by ``U(-max_displacement, max_displacement)`` mm per axis (or ``N(0, displacement_std²)`` clipped
     at 3 std, NiftyNet's ``deformation_sigma``); the outer ``locked_borders`` layers stay still. The
     dense field is the cubic B-spline interpolation of the control displacements, and the window is
     resampled at ``x + field(x)`` (linear for images, nearest or one-hot for labels). Parameters:
-    ``control`` ``(B, n, n, n, 3)`` displacements in voxels. :meth:`invert` warps with the negated
+    ``control`` ``(B, nx, ny, nz, 3)`` displacements in voxels. :meth:`invert` warps with the negated
     field (approximate, as in TorchIO). In 2-D windows nothing moves along the size-1 axis.
 
     Args:
-        num_control_points: control points per axis (>= 4).
+        num_control_points: control points per axis (>= 4): one number or three.
         max_displacement: bound of the uniform displacement, mm (one value or one per axis).
         displacement_std: if set, Gaussian displacement with this std in mm instead.
         locked_borders: 0, 1 or 2 border layers of control points kept at zero displacement.
@@ -57,19 +57,24 @@ class RandomElasticDeformation(RandomTransform):
 
     spatial = True
 
-    def __init__(self, num_control_points: int = 7, max_displacement: Any = 7.5,
+    def __init__(self, num_control_points: int | Sequence[int] = 7, max_displacement: Any = 7.5,
                  displacement_std: float | None = None, locked_borders: int = 2,
                  image_interpolation: str = "linear", label_interpolation: str = "nearest",
                  num_classes: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.num_control_points = int(num_control_points)
-        if self.num_control_points < 4:
-            raise ValueError(f"num_control_points must be >= 4, got {num_control_points!r}")
+        points = tuple(num_control_points) if isinstance(num_control_points, (tuple, list)) \
+            else (num_control_points,) * 3
+        if len(points) != 3 or any(int(n) != n or n < 4 for n in points):
+            raise ValueError(f"num_control_points must be one integer >= 4 or three, got {num_control_points!r}")
+        self.num_control_points = int(points[0]) if len(set(points)) == 1 else tuple(int(n) for n in points)
+        self._points = tuple(int(n) for n in points)
         values = tuple(max_displacement) if isinstance(max_displacement, (tuple, list)) else (max_displacement,) * 3
+        if len(values) != 3:
+            raise ValueError(f"max_displacement must be one number or three, got {max_displacement!r}")
         self.max_displacement = tuple(abs(float(v)) for v in values)
         self.displacement_std = None if displacement_std is None else abs(float(displacement_std))
         self.locked_borders = int(locked_borders)
-        if self.locked_borders not in (0, 1, 2) or 2 * self.locked_borders >= self.num_control_points:
+        if self.locked_borders not in (0, 1, 2) or 2 * self.locked_borders >= min(self._points):
             raise ValueError(f"locked_borders must be 0, 1 or 2 and leave free points, got {locked_borders!r}")
         if image_interpolation not in INTERPOLATION_ORDER or label_interpolation not in ("nearest", "linear"):
             raise ValueError("image_interpolation must be 'linear' or 'cubic'; label_interpolation 'nearest' or 'linear'")
@@ -83,17 +88,17 @@ class RandomElasticDeformation(RandomTransform):
         return np.asarray(self.max_displacement)
 
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
-        n = self.num_control_points
+        nx, ny, nz = self._points
         if self.displacement_std is not None:
             bound = 3.0 * self.displacement_std
             draw = per_sample(seeds, 1, lambda s: tf.clip_by_value(
-                tf.random.stateless_normal([n, n, n, 3], s, stddev=self.displacement_std), -bound, bound))
+                tf.random.stateless_normal([nx, ny, nz, 3], s, stddev=self.displacement_std), -bound, bound))
         else:
             limit = tf.constant(self.max_displacement, tf.float32)
-            draw = per_sample(seeds, 1, lambda s: tf.random.stateless_uniform([n, n, n, 3], s, -1.0, 1.0) * limit)
-        free = np.zeros((n, n, n, 1), np.float32)
+            draw = per_sample(seeds, 1, lambda s: tf.random.stateless_uniform([nx, ny, nz, 3], s, -1.0, 1.0) * limit)
+        free = np.zeros((nx, ny, nz, 1), np.float32)
         k = self.locked_borders
-        free[k:n - k, k:n - k, k:n - k] = 1.0
+        free[k:nx - k, k:ny - k, k:nz - k] = 1.0
         moving = np.array([0.0 if flat else 1.0 for flat in flat_axes(shape)], np.float32)
         scale = tf.constant(moving / np.asarray(self.spacing, np.float32))
         return {"control": draw * tf.constant(free)[None] * scale}
