@@ -42,9 +42,24 @@ def test_bias_field_multiplies_and_keeps_sign(batch):
     assert np.array_equal(np.sign(out), np.sign(signed["image"]))
 
 
-def test_motion_without_motion_is_identity(batch):
-    out = RandomMotion(degrees=0, translation=0, num_transforms=3)(batch)
+@pytest.mark.parametrize("interpolation", ["linear", "cubic", "nearest"])
+def test_motion_without_motion_is_identity(batch, interpolation):
+    out = RandomMotion(degrees=0, translation=0, num_transforms=3, image_interpolation=interpolation)(batch)
     assert np.array_equal(np.asarray(out["image"]), batch["image"])  # no movement, no change at all
+
+
+def test_motion_resamples_with_the_chosen_interpolation(batch):
+    """A whole-voxel shift moves the image identically under every interpolation; half a voxel does not."""
+    params = {"degrees": tf.zeros([2, 1, 3]), "translation": tf.constant([[[0.0, 0.0, 0.5]]] * 2),
+              "times": tf.fill([2, 1], 0.5), "apply": tf.constant([True, True])}
+    outputs = {name: np.asarray(RandomMotion(num_transforms=1, image_interpolation=name).apply(batch, params)["image"])
+               for name in ("linear", "cubic", "nearest")}
+    assert not np.allclose(outputs["linear"], outputs["nearest"], atol=1e-3)
+    assert not np.allclose(outputs["linear"], outputs["cubic"], atol=1e-3)
+    whole = dict(params, translation=tf.constant([[[0.0, 0.0, 1.0]]] * 2))
+    moved = [np.asarray(RandomMotion(num_transforms=1, image_interpolation=name).apply(batch, whole)["image"])
+             for name in ("linear", "cubic", "nearest")]
+    assert np.allclose(moved[0], moved[1], atol=1e-4) and np.allclose(moved[0], moved[2], atol=1e-4)
 
 
 def test_ghosting_attenuates_every_nth_kspace_plane(batch):

@@ -76,6 +76,14 @@ def test_elastic_control_points_per_axis_as_torchio():
             RandomElasticDeformation(num_control_points=bad)
 
 
+def test_nearest_image_interpolation_only_copies_voxels(batch):
+    image = np.random.default_rng(6).random(batch["image"].shape).astype(np.float32)
+    for layer in (RandomAffine(degrees=25, scales=0.2, image_interpolation="nearest"),
+                  RandomElasticDeformation(max_displacement=3, image_interpolation="nearest")):
+        out = np.asarray(layer(dict(batch, image=image))["image"])
+        assert np.isin(out, image).all() and not np.array_equal(out, image)
+
+
 def test_two_dimensional_windows_stay_in_plane():
     batch = sphere_batch(size=16)
     flat = {key: value[:, :, :, 7:8] if value.ndim == 5 else value for key, value in batch.items()}

@@ -63,7 +63,7 @@ class RandomAffine(RandomTransform):
     Args:
         scales, degrees, translation: ranges as above.
         isotropic: one scale for all axes.
-        image_interpolation: ``linear`` or ``cubic`` (Keys' cubic convolution; images only).
+        image_interpolation: ``linear``, ``cubic`` (Keys' cubic convolution) or ``nearest`` (images only).
         label_interpolation: ``nearest`` or ``linear`` (needs ``num_classes``).
         num_classes: number of label values for ``linear`` label interpolation.
         **kwargs: ``p``, ``seed``, ``spacing``.
@@ -82,7 +82,7 @@ class RandomAffine(RandomTransform):
         self.translation = axis_ranges(translation, "translation")
         self.isotropic = bool(isotropic)
         if image_interpolation not in INTERPOLATION_ORDER:
-            raise ValueError(f"image_interpolation must be 'linear' or 'cubic', got {image_interpolation!r}")
+            raise ValueError(f"image_interpolation must be 'linear', 'cubic' or 'nearest', got {image_interpolation!r}")
         self.image_interpolation = image_interpolation
         if label_interpolation not in ("nearest", "linear"):
             raise ValueError(f"label_interpolation must be 'nearest' or 'linear', got {label_interpolation!r}")

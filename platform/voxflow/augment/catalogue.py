@@ -33,8 +33,8 @@ _COMMON = {
     "p": (1.0, "probability that a sample is transformed"),
 }
 _SPATIAL = {
-    "image_interpolation": ("linear", "`linear`, or `cubic` (Keys' cubic convolution, 4×4×4 voxels) for images; "
-                                      "weight and sampler maps are always linear"),
+    "image_interpolation": ("linear", "`linear`, `cubic` (Keys' cubic convolution, 4×4×4 voxels) or `nearest` "
+                                      "for images; weight and sampler maps are always linear"),
     "label_interpolation": ("nearest", "`nearest`, or `linear` (one-hot, resampled, argmax; needs num_classes)"),
     "num_classes": (None, "label values 0..num_classes-1, for label_interpolation = linear"),
 }
@@ -72,7 +72,9 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
                                       "(a1, b1, a2, b2, a3, b3): one range per axis"), **_COMMON},
     "RandomMotion": {"degrees": (10.0, "rotation ~ U(-a, a) degrees per axis"),
                      "translation": (10.0, "shift ~ U(-a, a) mm per axis"),
-                     "num_transforms": (2, "movements during the acquisition"), **_COMMON},
+                     "num_transforms": (2, "movements during the acquisition"),
+                     "image_interpolation": ("linear", "how the moved images are resampled: `linear`, `cubic` "
+                                                       "or `nearest`"), **_COMMON},
     "RandomGhosting": {"num_ghosts": ((4, 10), "n ~ U{a..b}: every n-th k-space plane is attenuated"),
                        "axes": ((0, 1, 2), "phase-encoding axis, one drawn per sample"),
                        "intensity": ((0.5, 1.0), "attenuation ~ U(a, b)"),

@@ -77,7 +77,8 @@ class RandomElasticDeformation(RandomTransform):
         if self.locked_borders not in (0, 1, 2) or 2 * self.locked_borders >= min(self._points):
             raise ValueError(f"locked_borders must be 0, 1 or 2 and leave free points, got {locked_borders!r}")
         if image_interpolation not in INTERPOLATION_ORDER or label_interpolation not in ("nearest", "linear"):
-            raise ValueError("image_interpolation must be 'linear' or 'cubic'; label_interpolation 'nearest' or 'linear'")
+            raise ValueError("image_interpolation must be 'linear', 'cubic' or 'nearest'; "
+                             "label_interpolation 'nearest' or 'linear'")
         self.image_interpolation = image_interpolation
         self.label_interpolation = label_interpolation
         self.num_classes = num_classes

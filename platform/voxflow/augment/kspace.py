@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from voxflow.augment.affine import sampling_matrix
 from voxflow.augment.base import IntensityTransform, as_range, randint, uniform
-from voxflow.augment.warp import affine_warp
+from voxflow.augment.warp import INTERPOLATION_ORDER, affine_warp
 
 
 def _axis_last(image: tf.Tensor, axis: int) -> tuple[Any, Any]:
@@ -73,11 +73,16 @@ class RandomMotion(IntensityTransform):
     ``num_transforms`` rigid movements with angles ``U(-a, a)`` degrees and shifts ``U(-b, b)`` mm per
     axis happen at times ``t ~ U(0, 1)`` (sorted); k-space along the last axis of size > 1 is filled
     piecewise (in centred order) from the image before the first movement, then after each one.
-    Parameters: ``degrees``, ``translation`` ``(B, T, 3)``, ``times`` ``(B, T)``.
+    The moved images are resampled with ``image_interpolation`` (``linear``, ``cubic`` or
+    ``nearest``). Parameters: ``degrees``, ``translation`` ``(B, T, 3)``, ``times`` ``(B, T)``.
     """
 
-    def __init__(self, degrees: Any = 10.0, translation: Any = 10.0, num_transforms: int = 2, **kwargs: Any) -> None:
+    def __init__(self, degrees: Any = 10.0, translation: Any = 10.0, num_transforms: int = 2,
+                 image_interpolation: str = "linear", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if image_interpolation not in INTERPOLATION_ORDER:
+            raise ValueError(f"image_interpolation must be 'linear', 'cubic' or 'nearest', got {image_interpolation!r}")
+        self.image_interpolation = image_interpolation
         self.degrees = as_range(degrees, "degrees")
         self.translation = as_range(translation, "translation")
         self.num_transforms = int(num_transforms)
@@ -126,7 +131,8 @@ class RandomMotion(IntensityTransform):
         for index in range(self.num_transforms):  # the warps are independent: they may run side by side
             move = {"degrees": params["degrees"][:, index], "translation": params["translation"][:, index],
                     "scales": tf.ones_like(params["degrees"][:, index])}
-            change = affine_warp(image, sampling_matrix(move, spatial, self.spacing), 1, subtract=True)
+            change = affine_warp(image, sampling_matrix(move, spatial, self.spacing),
+                                 INTERPOLATION_ORDER[self.image_interpolation], subtract=True)
             mask = tf.cast(tf.equal(segment, index + 1), tf.float32)  # (B, size)
             masks.append(tf.reshape(0.5 * (mask + tf.gather(mask, mirror, axis=1))[:, :half], [-1, 1, 1, 1, half]))
             spectra.append(tf.signal.rfft(to_last(change)))
@@ -134,7 +140,8 @@ class RandomMotion(IntensityTransform):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(degrees=self.degrees, translation=self.translation, num_transforms=self.num_transforms)
+        config.update(degrees=self.degrees, translation=self.translation, num_transforms=self.num_transforms,
+                      image_interpolation=self.image_interpolation)
         return config
 
 

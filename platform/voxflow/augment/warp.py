@@ -16,7 +16,7 @@ import tensorflow as tf
 from voxflow.augment.base import MAP_KEYS
 
 #: Image interpolations of the spatial layers and their orders.
-INTERPOLATION_ORDER = {"linear": 1, "cubic": 3}
+INTERPOLATION_ORDER = {"nearest": 0, "linear": 1, "cubic": 3}
 
 
 def _gather(flat: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
@@ -136,7 +136,8 @@ def warp_maps(batch: dict[str, tf.Tensor], warp: Any, apply: tf.Tensor, label_in
               num_classes: int | None = None, image_interpolation: str = "linear") -> dict[str, tf.Tensor]:
     """Warp every spatial map of ``batch`` with ``warp(volume, order)``; keep samples not applied.
 
-    Images are interpolated linearly or, with ``image_interpolation="cubic"``, by cubic convolution;
+    Images are interpolated linearly or, with ``image_interpolation="cubic"``, by cubic convolution
+    (``"nearest"``: nearest neighbour);
     weight and sampler maps linearly; labels by nearest neighbour, or, with
     ``label_interpolation="linear"``, as one-hot channels resampled linearly then argmax.
     """
