@@ -29,12 +29,12 @@ def _rows(script: str, *args: str) -> list[dict]:
 
 def _check(row: dict) -> None:
     assert all(key in row for key in REQUIRED), row
-    assert row["voxflow"] > 0 and row["unit"]
+    # times are printed rounded to 0.1 ms: a tiny case may read 0.0 (the speedup is from unrounded times)
+    assert isinstance(row["voxflow"], (int, float)) and row["voxflow"] >= 0 and row["unit"]
     if row["peer"] is None:
         assert row["peer_value"] is None and row["speedup"] is None
     else:
-        # the printed times are rounded (to 0.1 ms for seconds), the speedup is not
-        assert row["peer_value"] > 0 and row["speedup"] > 0
+        assert row["peer_value"] >= 0 and row["speedup"] > 0
 
 
 def test_augmentation_benchmark_prints_one_row_per_case():
