@@ -73,6 +73,26 @@ def test_shape_mismatch(folders, tmp_path, capsys):
     _one_line(capsys, "sub2_seg", "shape")
 
 
+def test_affine_mismatch_names_the_voxel_sizes(folders, tmp_path, capsys):
+    ref_dir, seg_dir = folders
+    ref = np.asarray(nib.load(str(ref_dir / "sub2.nii.gz")).dataobj)
+    nib.save(nib.Nifti1Image(ref, np.diag([0.8, 0.8, 2.5, 1.0])), str(seg_dir / "sub2_seg.nii.gz"))
+    assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg", "--csv", str(tmp_path / "r.csv")]) == 2
+    _one_line(capsys, "sub2_seg", "different affines", "0.8×0.8×2.5 vs 0.8×0.8×2")
+
+
+def test_non_finite_labels_are_an_error_not_a_label(folders, tmp_path, capsys):
+    """A NaN cast to an integer became a label of its own, with its own row of metrics."""
+    ref_dir, seg_dir = folders
+    seg = np.asarray(nib.load(str(seg_dir / "sub1_seg.nii.gz")).dataobj).astype(np.float32)
+    seg[0, 0, 0] = np.nan
+    nib.save(nib.Nifti1Image(seg, AFFINE), str(seg_dir / "sub1_seg.nii.gz"))
+    out = tmp_path / "r.csv"
+    assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg", "--csv", str(out)]) == 2
+    _one_line(capsys, "sub1_seg", "NaN or infinite")
+    assert not out.exists()
+
+
 def test_unknown_metric(folders, tmp_path, capsys):
     ref_dir, seg_dir = folders
     assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--metrics", "dice,hausdorf95",

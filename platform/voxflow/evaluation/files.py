@@ -48,20 +48,38 @@ def spacing_from_affine(affine: np.ndarray, ndim: int) -> tuple[float, ...]:
     return tuple(float(s) for s in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0)))[:ndim]
 
 
+def _spacing_text(affine: np.ndarray) -> str:
+    return "×".join(f"{v:g}" for v in spacing_from_affine(affine, 3))
+
+
+def _origin_text(affine: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in np.asarray(affine)[:3, 3]) + ")"
+
+
 def read_pair(ref_path: str, seg_path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     """Read two label maps, check they share shape and geometry, return integer maps and spacing.
 
     Raises:
-        DataError: a missing or unreadable file, or different shapes / affines.
+        DataError: a missing or unreadable file, different shapes / affines, or values that are not
+            finite (a NaN cast to an integer would become a label of its own).
     """
     for path in (ref_path, seg_path):
         if not os.path.exists(path):
             raise DataError(f"No such image file: {path}.")
     reference, segmentation = read_image(ref_path), read_image(seg_path)
     ref, seg = np.squeeze(np.asarray(reference.data)), np.squeeze(np.asarray(segmentation.data))
-    if ref.shape != seg.shape or not np.allclose(reference.affine, segmentation.affine, atol=1e-3):
+    if ref.shape != seg.shape:
         raise DataError(f"Segmentation {seg_path} (shape {seg.shape}) does not share the grid of reference "
                         f"{ref_path} (shape {ref.shape}): expected the same shape and affine.")
+    if not np.allclose(reference.affine, segmentation.affine, atol=1e-3):
+        raise DataError(f"Segmentation {seg_path} does not share the grid of reference {ref_path}: same shape "
+                        f"{ref.shape} but different affines (voxel size {_spacing_text(segmentation.affine)} vs "
+                        f"{_spacing_text(reference.affine)} mm, origin {_origin_text(segmentation.affine)} vs "
+                        f"{_origin_text(reference.affine)}): expected the same shape and affine.")
+    for name, path, values in (("Reference", ref_path, ref), ("Segmentation", seg_path, seg)):
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = int(values.size - np.isfinite(values).sum())
+            raise DataError(f"{name} {path} has {bad} voxel(s) that are NaN or infinite: expected a label map.")
     full = spacing_from_affine(reference.affine, 3)
     shape = np.asarray(reference.data).shape
     spacing = tuple(full[axis] for axis in range(min(3, len(shape))) if shape[axis] > 1)
