@@ -32,3 +32,21 @@ def test_atomic_directory_replaces_only_when_asked(tmp_path):
     with atomic_directory(str(final), replace=True) as staging:
         open(os.path.join(staging, "new.txt"), "w", encoding="utf-8").close()
     assert os.listdir(final) == ["new.txt"]
+
+
+def test_outputs_get_the_modes_of_ordinary_files_and_folders(tmp_path):
+    """mkstemp and mkdtemp create 0o600 files and 0o700 folders: outputs must not stay private."""
+    from voxflow.atomic import atomic_write_text
+
+    previous = os.umask(0o027)  # a group-readable setup, so that the result is not a hard-coded 0o644
+    try:
+        atomic_write_text(str(tmp_path / "settings.ini"), "[A]\n")
+        with atomic_directory(str(tmp_path / "ckpt-1")) as staging:
+            open(os.path.join(staging, "w.bin"), "wb").close()
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "settings.ini").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "ckpt-1").stat().st_mode & 0o777 == 0o750
+    os.chmod(tmp_path / "settings.ini", 0o604)  # a mode the user chose stays when the file is rewritten
+    atomic_write_text(str(tmp_path / "settings.ini"), "[B]\n")
+    assert (tmp_path / "settings.ini").stat().st_mode & 0o777 == 0o604

@@ -15,9 +15,36 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``os.umask`` sets it
+    for a moment, and a file another thread creates in that moment would get the wrong mode)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode(path: str) -> int:
+    """The mode an atomically written ``path`` gets: the one it has, or what ``open`` would give a
+    new file (``0o666`` less the umask). ``mkstemp`` makes its files ``0o600``, which would leave
+    outputs unreadable to the rest of a group sharing a project folder."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     """Yield a temporary path next to ``path``; on success it replaces ``path``.
+
+    The file keeps the mode of the ``path`` it replaces, or gets a new file's usual mode.
 
     Args:
         path: the final file.
@@ -30,6 +57,7 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -62,6 +90,7 @@ def atomic_directory(path: str, prefix: str = ".tmp-", replace: bool = False) ->
     staging = tempfile.mkdtemp(prefix=prefix, dir=parent)
     try:
         yield staging
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0o700 would hide the folder from the group
         if os.path.isdir(path):
             if replace:
                 shutil.rmtree(path)
