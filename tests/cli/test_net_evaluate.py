@@ -54,7 +54,8 @@ def test_folders_to_csv_statistics_and_plot(folders, tmp_path, capsys):
 def test_csv_lists(folders, tmp_path):
     ref_dir, seg_dir = folders
     listing = tmp_path / "seg.csv"
-    listing.write_text("subject_id,path\n" + "".join(f"sub{i},seg/sub{i}_seg.nii.gz\n" for i in range(3)),
+    # as Excel saves "CSV UTF-8": a byte-order mark and CRLF line ends
+    listing.write_text("\ufeffsubject_id,path\r\n" + "".join(f"sub{i},seg/sub{i}_seg.nii.gz\r\n" for i in range(3)),
                        encoding="utf-8")
     assert run(["--ref", str(ref_dir), "--seg", str(listing), "--csv", str(tmp_path / "r.csv"), "--quiet"]) == 0
 

@@ -153,6 +153,13 @@ def test_ini_comments_percent_and_continuation_lines(write_config, base_ini):
     assert cfg.inputs["T1"].filename_removefromid == "_%d+"
 
 
+def test_config_saved_by_notepad_with_a_byte_order_mark_and_crlf(write_config, base_ini):
+    path = write_config(base_ini)
+    path.write_bytes("\ufeff".encode() + base_ini.replace("\n", "\r\n").encode())
+    cfg = load_config(path)
+    assert cfg.network.name == "toynet"
+
+
 def test_augmentation_section_keeps_file_order_overrides_and_round_trips(tmp_path, write_config):
     path = write_config(extra="\n[AUGMENTATION]\nrandom_motion = degrees=10, p=0.25\nRandomFlip = axes=0\n")
     cfg = load_config(path, overrides=["--random_noise", "std=0.1"])

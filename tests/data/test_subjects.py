@@ -166,6 +166,18 @@ def test_split_file_errors_and_warnings(tmp_path, caplog):
         split_subjects(["s00", "s01"], _cfg(tmp_path, {}), "train")
 
 
+def test_csv_files_saved_by_excel_with_a_byte_order_mark(tmp_path, data_dir):
+    """Excel's "CSV UTF-8" starts with a BOM, which would glue itself to the first subject id."""
+    path = _write_split(tmp_path, [("s00", "training"), ("s01", "validation")])
+    path.write_bytes("\ufeff".encode() + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert split_subjects(["s00", "s01"], _cfg(tmp_path, {}), "train") == {
+        "training": ["s00"], "validation": ["s01"], "inference": []}
+    listing = tmp_path / "t1.csv"
+    listing.write_text("\ufeffsubject_id,path\r\nA,data/sub01_T1.nii.gz\r\n", encoding="utf-8")
+    subjects = find_subjects(_cfg(tmp_path, {"T1": _section("", csv_file=listing)}), ("T1",))
+    assert [s.id for s in subjects] == ["A"]
+
+
 def test_subjects_to_infer():
     parts = {"training": ["a", "b"], "validation": ["c"], "inference": []}
     assert subjects_to_infer(parts, "") == ["a", "b", "c"]

@@ -39,7 +39,9 @@ def read_config_file(path: str, source: str | None = None) -> RawConfig:
     if not os.path.isfile(path):
         raise ConfigError(f"Configuration file {source} is not a file.")
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (Windows Notepad writes one) is dropped, not read as part of
+        # the first section header
+        with open(path, encoding="utf-8-sig") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"Cannot read configuration file {source}: {err}.") from err

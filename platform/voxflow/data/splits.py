@@ -31,7 +31,7 @@ def _few(items: list[str]) -> str:
 
 def _read_split_file(path: str) -> dict[str, list[str]]:
     parts: dict[str, list[str]] = {p: [] for p in PHASES}
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM (Excel) is dropped
         for line, row in enumerate(csv.reader(handle), start=1):
             row = [cell.strip() for cell in row]
             if not any(row) or row[0].startswith("#"):

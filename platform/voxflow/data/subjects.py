@@ -93,7 +93,7 @@ def _read_file_list(csv_path: str, section_name: str) -> dict[str, str]:
     """Reads ``subject_id,path`` rows; relative paths are relative to the CSV's folder."""
     folder = os.path.dirname(csv_path)
     found: dict[str, str] = {}
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # a BOM (Excel) is dropped
         for line, row in enumerate(csv.reader(handle), start=1):
             row = [cell.strip() for cell in row]
             if not any(row) or row[0].startswith("#"):

@@ -24,7 +24,7 @@ def list_files(source: str, suffix: str = "") -> dict[str, str]:
         DataError: a missing folder/CSV, a CSV without those columns, or a duplicate subject id.
     """
     if os.path.isfile(source) and source.lower().endswith(".csv"):
-        with open(source, newline="", encoding="utf-8") as handle:
+        with open(source, newline="", encoding="utf-8-sig") as handle:  # a BOM (Excel) is dropped
             reader = csv.DictReader(handle)
             if not reader.fieldnames or not {"subject_id", "path"} <= set(reader.fieldnames):
                 raise DataError(f"CSV {source} must have the columns subject_id,path. Received {reader.fieldnames}.")
