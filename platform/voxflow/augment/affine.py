@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.augment.base import RandomTransform, axis_ranges, flat_axes, uniform
-from voxflow.augment.warp import INTERPOLATION_ORDER, affine_warp, warp_maps
+from voxflow.augment.warp import affine_warp, check_interpolations, interpolation_support, warp_maps
 
 
 def rotation_matrices(degrees: tf.Tensor) -> tf.Tensor:
@@ -81,11 +81,8 @@ class RandomAffine(RandomTransform):
         self.degrees = axis_ranges(degrees, "degrees")
         self.translation = axis_ranges(translation, "translation")
         self.isotropic = bool(isotropic)
-        if image_interpolation not in INTERPOLATION_ORDER:
-            raise ValueError(f"image_interpolation must be 'linear', 'cubic' or 'nearest', got {image_interpolation!r}")
+        check_interpolations(image_interpolation, label_interpolation)
         self.image_interpolation = image_interpolation
-        if label_interpolation not in ("nearest", "linear"):
-            raise ValueError(f"label_interpolation must be 'nearest' or 'linear', got {label_interpolation!r}")
         self.label_interpolation = label_interpolation
         self.num_classes = num_classes
 
@@ -149,8 +146,7 @@ class RandomAffine(RandomTransform):
                 reach = np.maximum(reach, np.abs(matrix) @ half - half)
         shift = np.array([max(abs(low), abs(high)) for low, high in self.translation]) / space
         shift = shift / min(low for low, _ in self.scales)
-        support = 2 if self.image_interpolation == "cubic" else 1  # voxels read beyond the sampled point
-        margin = np.ceil(np.maximum(reach, 0) + shift * np.asarray(move)) + support
+        margin = np.ceil(np.maximum(reach, 0) + shift * np.asarray(move)) + interpolation_support(self.image_interpolation)
         return tuple(int(m) if window[i] > 1 else 0 for i, m in enumerate(margin))
 
     def get_config(self) -> dict[str, Any]:

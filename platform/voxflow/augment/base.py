@@ -192,6 +192,8 @@ class IntensityTransform(RandomTransform):
     """A transform of image intensities only: ``apply_image`` on the samples drawn to change.
 
     Element-wise subclasses set ``jit = True``: XLA fuses their ops into one pass over the image.
+    Subclasses that choose between changed and kept samples inside their own compiled pass (no
+    separate select pass) override :meth:`apply_where`.
     """
 
     jit = False
@@ -200,16 +202,21 @@ class IntensityTransform(RandomTransform):
         """Return the transformed ``(B, X, Y, Z, C)`` image (every sample)."""
         raise NotImplementedError
 
+    def apply_where(self, image: tf.Tensor, params: dict[str, tf.Tensor], apply: tf.Tensor) -> tf.Tensor:
+        """The transformed float32 ``image`` for the samples where ``apply`` ``(B,)`` holds, the image
+        itself (bit for bit) elsewhere."""
+        if not self.jit:
+            return select(apply, self.apply_image(image, params), image)
+        if getattr(self, "_compiled", None) is None:
+            # traced once per window shape (XLA compiles per shape anyway): with reduce_retracing
+            # a second shape would reach apply_image as unknown, and some need static sizes
+            self._compiled = tf.function(
+                lambda x, q, a: select(a, self.apply_image(x, q), x), jit_compile=True)
+        return self._compiled(image, params, apply)
+
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = dict(batch)
         image = tf.cast(batch["image"], tf.float32)
-        if self.jit:
-            if getattr(self, "_compiled", None) is None:
-                # traced once per window shape (XLA compiles per shape anyway): with reduce_retracing
-                # a second shape would reach apply_image as unknown, and some need static sizes
-                self._compiled = tf.function(
-                    lambda x, q: select(q["apply"], self.apply_image(x, q), x), jit_compile=True)
-            out["image"] = self._compiled(image, params)
-        else:
-            out["image"] = select(params["apply"], self.apply_image(image, params), image)
+        # compiled helpers may relax their output shape (reduce_retracing): the next layer gets it static
+        out["image"] = tf.ensure_shape(self.apply_where(image, params, params["apply"]), image.shape)
         return out

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.augment.base import RandomTransform, flat_axes, per_sample
-from voxflow.augment.warp import INTERPOLATION_ORDER, field_warp, warp_maps
+from voxflow.augment.warp import check_interpolations, field_warp, interpolation_support, warp_maps
 
 
 def bspline_weights(size: int, num_points: int) -> np.ndarray:
@@ -76,9 +76,7 @@ class RandomElasticDeformation(RandomTransform):
         self.locked_borders = int(locked_borders)
         if self.locked_borders not in (0, 1, 2) or 2 * self.locked_borders >= min(self._points):
             raise ValueError(f"locked_borders must be 0, 1 or 2 and leave free points, got {locked_borders!r}")
-        if image_interpolation not in INTERPOLATION_ORDER or label_interpolation not in ("nearest", "linear"):
-            raise ValueError("image_interpolation must be 'linear', 'cubic' or 'nearest'; "
-                             "label_interpolation 'nearest' or 'linear'")
+        check_interpolations(image_interpolation, label_interpolation)
         self.image_interpolation = image_interpolation
         self.label_interpolation = label_interpolation
         self.num_classes = num_classes
@@ -121,7 +119,7 @@ class RandomElasticDeformation(RandomTransform):
 
     def margin(self, window: Sequence[int]) -> tuple[int, int, int]:
         reach = self._bound_mm() / np.asarray(self.spacing)
-        support = 2 if self.image_interpolation == "cubic" else 1  # voxels read beyond the sampled point
+        support = interpolation_support(self.image_interpolation)
         return tuple(int(math.ceil(r)) + support if window[i] > 1 else 0 for i, r in enumerate(reach))
 
     def get_config(self) -> dict[str, Any]:

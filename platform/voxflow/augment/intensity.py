@@ -225,17 +225,11 @@ class RandomNoise(IntensityTransform):
         return tf.ensure_shape(_add_normal(zeros, params["noise_seed"], 0.0 * ones, ones, everywhere), image.shape)
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
-        everywhere = tf.ones_like(params["mean"], tf.bool)
-        return tf.ensure_shape(_add_normal(image, params["noise_seed"], params["mean"], params["std"], everywhere),
-                               image.shape)
+        return tf.ensure_shape(self.apply_where(image, params, tf.ones_like(params["mean"], tf.bool)), image.shape)
 
-    def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def apply_where(self, image: tf.Tensor, params: dict[str, tf.Tensor], apply: tf.Tensor) -> tf.Tensor:
         # the choice between noisy and kept samples is made in the compiled pass: no separate select
-        out = dict(batch)
-        image = tf.cast(batch["image"], tf.float32)
-        out["image"] = tf.ensure_shape(_add_normal(image, params["noise_seed"], params["mean"], params["std"],
-                                                   params["apply"]), image.shape)
-        return out
+        return _add_normal(image, params["noise_seed"], params["mean"], params["std"], apply)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

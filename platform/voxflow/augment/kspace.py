@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from voxflow.augment.affine import sampling_matrix
 from voxflow.augment.base import IntensityTransform, as_range, randint, uniform
-from voxflow.augment.warp import INTERPOLATION_ORDER, affine_warp
+from voxflow.augment.warp import INTERPOLATION_ORDER, affine_warp, check_interpolations
 
 
 def _axis_last(image: tf.Tensor, axis: int) -> tuple[Any, Any]:
@@ -80,8 +80,7 @@ class RandomMotion(IntensityTransform):
     def __init__(self, degrees: Any = 10.0, translation: Any = 10.0, num_transforms: int = 2,
                  image_interpolation: str = "linear", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if image_interpolation not in INTERPOLATION_ORDER:
-            raise ValueError(f"image_interpolation must be 'linear', 'cubic' or 'nearest', got {image_interpolation!r}")
+        check_interpolations(image_interpolation)
         self.image_interpolation = image_interpolation
         self.degrees = as_range(degrees, "degrees")
         self.translation = as_range(translation, "translation")
@@ -102,12 +101,9 @@ class RandomMotion(IntensityTransform):
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         return image + self._artifact(image, params)
 
-    def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def apply_where(self, image: tf.Tensor, params: dict[str, tf.Tensor], apply: tf.Tensor) -> tf.Tensor:
         # the still image is part of the sum: samples not drawn to change keep it in the same pass
-        out = dict(batch)
-        image = tf.cast(batch["image"], tf.float32)
-        out["image"] = tf.ensure_shape(_add_where(image, self._artifact(image, params), params["apply"]), image.shape)
-        return out
+        return _add_where(image, self._artifact(image, params), apply)
 
     def _artifact(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         """The change of ``image`` under the k-space mixing.
@@ -239,15 +235,10 @@ class RandomSpike(IntensityTransform):
                 "intensity": uniform(seeds, 2, (most,), *self.intensity) * active}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
-        return self._spiked(image, params, tf.ones_like(params["intensity"][:, 0], tf.bool))
+        return self.apply_where(image, params, tf.ones_like(params["intensity"][:, 0], tf.bool))
 
-    def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def apply_where(self, image: tf.Tensor, params: dict[str, tf.Tensor], apply: tf.Tensor) -> tf.Tensor:
         # the choice between spiked and kept samples is made in the compiled pass: no separate select
-        out = dict(batch)
-        out["image"] = self._spiked(tf.cast(batch["image"], tf.float32), params, params["apply"])
-        return out
-
-    def _spiked(self, image: tf.Tensor, params: dict[str, tf.Tensor], apply: tf.Tensor) -> tf.Tensor:
         intensity = params["intensity"]
         sizes = [int(n) for n in image.shape[1:4]]
         # |F(0)| in graph mode: TensorFlow's reduction kernel is ~10x faster than XLA's on the CPU

@@ -17,6 +17,21 @@ from voxflow.augment.base import MAP_KEYS
 
 #: Image interpolations of the spatial layers and their orders.
 INTERPOLATION_ORDER = {"nearest": 0, "linear": 1, "cubic": 3}
+#: Label interpolations: nearest neighbour, or one-hot channels resampled linearly then argmax.
+LABEL_INTERPOLATIONS = ("nearest", "linear")
+
+
+def check_interpolations(image: str, label: str = "nearest") -> None:
+    """Raise ``ValueError`` naming the choices unless ``image`` and ``label`` are interpolations we offer."""
+    if image not in INTERPOLATION_ORDER:
+        raise ValueError(f"image_interpolation must be one of {', '.join(INTERPOLATION_ORDER)}, got {image!r}")
+    if label not in LABEL_INTERPOLATIONS:
+        raise ValueError(f"label_interpolation must be one of {', '.join(LABEL_INTERPOLATIONS)}, got {label!r}")
+
+
+def interpolation_support(image: str) -> int:
+    """Voxels an image interpolation reads beyond the sampled point (what a warp's margin adds)."""
+    return 2 if image == "cubic" else 1
 
 
 def _gather(flat: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
