@@ -235,5 +235,3 @@ def _make_checkpoint(model: Any, optimizer: Any, iteration: int) -> tf.train.Che
     if optimizer is not None:
         parts["optimizer"] = {f"v{i:05d}": v for i, v in enumerate(optimizer.variables)}
     return tf.train.Checkpoint(**parts)
-
-

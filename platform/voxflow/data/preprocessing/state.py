@@ -31,11 +31,6 @@ LABEL_MAP_FORMAT = "voxflow-label-map"
 LABEL_MAP_FILENAME = "label_map.json"
 
 
-def write_json_atomic(path: str, content: dict[str, Any]) -> None:
-    """Writes JSON to a temporary file in the destination folder, then ``os.replace``."""
-    atomic_write_json(path, content, indent=1)
-
-
 def _read_json(path: str, expected_format: str, what: str) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise CheckpointError(
@@ -59,7 +54,7 @@ def save_landmarks(
     path: str, percentiles: np.ndarray, landmarks: dict[str, list[np.ndarray]]
 ) -> None:
     """Saves the reference landmarks of every image section (one vector per channel)."""
-    write_json_atomic(
+    atomic_write_json(
         path,
         {
             "format": LANDMARKS_FORMAT,
@@ -70,6 +65,7 @@ def save_landmarks(
                 for section, channels in landmarks.items()
             },
         },
+        indent=1,
     )
 
 
@@ -97,7 +93,7 @@ def load_landmarks(path: str) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
 
 def save_label_map(path: str, section: str, label_map: LabelMap) -> None:
     """Saves the label map learnt for the label section."""
-    write_json_atomic(
+    atomic_write_json(
         path,
         {
             "format": LABEL_MAP_FORMAT,
@@ -105,6 +101,7 @@ def save_label_map(path: str, section: str, label_map: LabelMap) -> None:
             "section": section,
             "values": [int(v) for v in label_map.values],
         },
+        indent=1,
     )
 
 
