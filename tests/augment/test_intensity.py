@@ -150,8 +150,24 @@ def test_spike_in_image_space_equals_fft_route():
             assert np.abs(out[b, ..., c] - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-def test_motion_equals_full_fft_mixing_of_moved_images():
-    """Half spectra with symmetric masks give the real part of TorchIO's full complex route."""
+def _torchio_mixing(volumes: list[np.ndarray], times: np.ndarray) -> np.ndarray:
+    """TorchIO's ``Motion.add_artifact`` on ``(X, Y, Z)`` volumes ``[still, moved_1, …]``, in NumPy."""
+    spectra = [np.fft.fftshift(np.fft.fftn(v.astype(np.float64))) for v in volumes]
+    index = np.where(times > 0.5)[0].min() if np.any(times > 0.5) else len(spectra) - 1
+    spectra[0], spectra[index] = spectra[index], spectra[0]  # the still image fills the centre
+    size = spectra[0].shape[2]
+    result = np.empty_like(spectra[0])
+    start = 0
+    for spectrum, end in zip(spectra, [int(v) for v in size * times] + [size], strict=True):
+        result[..., start:end] = spectrum[..., start:end]
+        start = end
+    return np.fft.ifftn(np.fft.ifftshift(result)).real
+
+
+@pytest.mark.parametrize("times", [None, [0.2, 0.3, 0.4], [0.6, 0.7, 0.8], [0.1, 0.5, 0.55]])
+def test_motion_equals_torchio_mixing_of_moved_images(times):
+    """Half spectra along one axis with symmetric masks give TorchIO's full complex 3-D route,
+    wherever the centre of k-space falls (before, inside or after the movements; a time of exactly 1/2)."""
     import tensorflow as tf
 
     from voxflow.augment.affine import sampling_matrix
@@ -160,20 +176,61 @@ def test_motion_equals_full_fft_mixing_of_moved_images():
     image = np.random.default_rng(2).random((2, 12, 10, 9, 1)).astype(np.float32)  # odd k-space axis
     layer = RandomMotion(degrees=10, translation=3, num_transforms=3)
     params = layer.sample({"image": image})
+    if times is not None:
+        params["times"] = tf.constant([times, times[::-1]], tf.float32)
+        params["times"] = tf.sort(params["times"], axis=-1)
     out = np.asarray(layer.apply_image(tf.constant(image), params))
     volumes = [image[..., 0]]
     for t in range(3):
         move = {"degrees": params["degrees"][:, t], "translation": params["translation"][:, t],
                 "scales": tf.ones_like(params["degrees"][:, t])}
         volumes.append(np.asarray(affine_warp(image, sampling_matrix(move, (12, 10, 9), (1, 1, 1))))[..., 0])
-    spectra = [np.fft.fftshift(np.fft.fft(v.astype(np.float64), axis=3), axes=3) for v in volumes]
-    bounds = np.round(np.asarray(params["times"]) * 9)  # (B, T): the segment of each centred position
     for b in range(2):
-        segment = (np.arange(9)[:, None] >= bounds[b][None]).sum(-1)
-        assert len(set(segment)) > 1  # k-space really is mixed
-        mixed = np.choose(segment[:, None, None], [s[b].transpose(2, 0, 1) for s in spectra]).transpose(1, 2, 0)
-        expected = np.fft.ifft(np.fft.ifftshift(mixed, axes=2), axis=2).real
+        expected = _torchio_mixing([v[b] for v in volumes], np.asarray(params["times"][b]))
         assert np.abs(out[b, ..., 0] - expected).max() <= 1e-5 * np.abs(expected).max()
+        assert np.abs(out[b, ..., 0] - image[b, ..., 0]).max() > 1e-3  # k-space really is mixed
+
+
+def test_motion_matches_torchio_motion():
+    """TorchIO's own ``Motion`` with the same movements and times (skipped without the bench extra).
+
+    TorchIO's parameters say where each output voxel samples from (in LPS mm, about the physical
+    origin, here the window centre); voxflow's say how the content moves: the opposite angle and shift.
+    Rotation about z and shifts along z read the same in RAS and LPS. The zero border makes TorchIO's
+    fill value (the minimum) and voxflow's edge clamping agree.
+    """
+    tio = pytest.importorskip("torchio")
+    import tensorflow as tf
+    import torch
+
+    shape = (24, 22, 20)
+    image = np.zeros(shape, np.float32)
+    image[5:-5, 5:-5, 5:-5] = np.random.default_rng(3).random((14, 12, 10))
+    affine = np.eye(4)
+    affine[:3, 3] = -(np.array(shape) - 1) / 2
+    degrees, translation = np.array([[0, 0, 8.0], [0, 0, -6.0]]), np.array([[0, 0, 1.5], [0, 0, -2.0]])
+    times = np.array([0.3, 0.62])
+    subject = tio.Subject(t1=tio.ScalarImage(tensor=torch.from_numpy(image[None]), affine=affine))
+    expected = tio.Motion(degrees=degrees, translation=translation, times=times,
+                          image_interpolation="linear")(subject).t1.data[0].numpy()
+    params = {"degrees": tf.constant(-degrees[None], tf.float32), "translation": tf.constant(-translation[None], tf.float32),
+              "times": tf.constant(times[None], tf.float32)}
+    out = np.asarray(RandomMotion(num_transforms=2).apply_image(tf.constant(image[None, ..., None]), params))
+    assert np.abs(expected - image).max() > 0.1  # TorchIO's motion does change the image
+    assert np.abs(out[0, ..., 0] - expected).max() <= 1e-5
+
+
+def test_motion_times_are_drawn_as_torchio_draws_them():
+    """Movement i happens at i / (T + 1) ± perturbation / (T + 1): sorted, spread over the acquisition."""
+    layer = RandomMotion(num_transforms=3, perturbation=0.3)
+    times = np.asarray(layer.sample({"image": np.zeros((400, 4, 4, 4, 1), np.float32)})["times"])
+    centres = np.array([0.25, 0.5, 0.75])
+    assert np.all(np.abs(times - centres) <= 0.3 * 0.25 + 1e-6)
+    assert np.all(np.diff(times, axis=1) > 0)
+    spread = times - centres  # uniform over ±0.075: its quartiles near ±0.0375
+    assert np.allclose(np.percentile(spread, [25, 75]), [-0.0375, 0.0375], atol=0.01)
+    with pytest.raises(ValueError, match="perturbation"):
+        RandomMotion(perturbation=0.7)
 
 
 def test_anisotropy_antialias_smooths_the_axis_before_downsampling():

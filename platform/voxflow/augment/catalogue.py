@@ -74,7 +74,9 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
                      "translation": (10.0, "shift ~ U(-a, a) mm per axis"),
                      "num_transforms": (2, "movements during the acquisition"),
                      "image_interpolation": ("linear", "how the moved images are resampled: `linear`, `cubic` "
-                                                       "or `nearest`"), **_COMMON},
+                                                       "or `nearest`"),
+                     "perturbation": (0.3, "movement i at i / (T + 1) + U(-δ, δ) of the acquisition, "
+                                           "δ = perturbation / (T + 1)"), **_COMMON},
     "RandomGhosting": {"num_ghosts": ((4, 10), "n ~ U{a..b}: every n-th k-space plane is attenuated"),
                        "axes": ((0, 1, 2), "phase-encoding axis, one drawn per sample"),
                        "intensity": ((0.5, 1.0), "attenuation ~ U(a, b)"),

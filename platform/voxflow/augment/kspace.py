@@ -70,15 +70,19 @@ def _mix(spectra: list[tf.Tensor], masks: list[tf.Tensor]) -> tf.Tensor:
 class RandomMotion(IntensityTransform):
     """Motion during acquisition (TorchIO's ``RandomMotion``, after Shaw et al. 2019).
 
-    ``num_transforms`` rigid movements with angles ``U(-a, a)`` degrees and shifts ``U(-b, b)`` mm per
-    axis happen at times ``t ~ U(0, 1)`` (sorted); k-space along the last axis of size > 1 is filled
-    piecewise (in centred order) from the image before the first movement, then after each one.
+    ``T = num_transforms`` rigid movements with angles ``U(-a, a)`` degrees and shifts ``U(-b, b)`` mm
+    per axis (about the window's centre) happen at times ``t_i = i / (T + 1) + U(-δ, δ)``,
+    ``δ = perturbation / (T + 1)``, as TorchIO draws them. K-space along the last axis of size > 1
+    (centred order, ``N`` planes) is cut at ``floor(N · t_i)``: segment ``i`` holds the image after
+    movement ``i``, except that the still image fills the segment holding the centre of k-space and
+    the image that segment would have shown takes the first one (TorchIO's ``sort_spectra``): the
+    result keeps the still image's contrast and position, so it stays aligned with its label.
     The moved images are resampled with ``image_interpolation`` (``linear``, ``cubic`` or
     ``nearest``). Parameters: ``degrees``, ``translation`` ``(B, T, 3)``, ``times`` ``(B, T)``.
     """
 
     def __init__(self, degrees: Any = 10.0, translation: Any = 10.0, num_transforms: int = 2,
-                 image_interpolation: str = "linear", **kwargs: Any) -> None:
+                 image_interpolation: str = "linear", perturbation: float = 0.3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         check_interpolations(image_interpolation)
         self.image_interpolation = image_interpolation
@@ -87,6 +91,9 @@ class RandomMotion(IntensityTransform):
         self.num_transforms = int(num_transforms)
         if self.num_transforms < 1:
             raise ValueError(f"num_transforms must be >= 1, got {num_transforms!r}")
+        self.perturbation = float(perturbation)
+        if not 0.0 <= self.perturbation <= 0.5:  # beyond 1/2 the times could cross and leave [0, 1)
+            raise ValueError(f"perturbation must be between 0 and 0.5, got {perturbation!r}")
 
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
         t = self.num_transforms
@@ -95,7 +102,9 @@ class RandomMotion(IntensityTransform):
         if any(shape[1 + a] == 1 for a in range(3)):  # 2-D: in-plane rotation only
             degrees = degrees * (1.0 - flat)
         translation = uniform(seeds, 2, (t, 3), *self.translation) * flat
-        times = tf.sort(uniform(seeds, 3, (t,), 0.0, 1.0), axis=-1)
+        step = 1.0 / (t + 1)
+        jitter = uniform(seeds, 3, (t,), -step * self.perturbation, step * self.perturbation)
+        times = tf.constant([step * (i + 1) for i in range(t)], tf.float32)[None] + jitter  # sorted
         return {"degrees": degrees, "translation": translation, "times": times}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -115,8 +124,11 @@ class RandomMotion(IntensityTransform):
         axis = max(a for a in range(3) if image.shape[a + 1] != 1)
         size = int(image.shape[axis + 1])
         position = tf.constant(_shifted_index(size), tf.float32)  # (size,)
-        bounds = tf.round(params["times"] * size)  # (B, T)
+        times = params["times"]  # (B, T), sorted
+        bounds = tf.floor(times * size)  # TorchIO's int(N · t)
         segment = tf.reduce_sum(tf.cast(position[None, :, None] >= bounds[:, None, :], tf.int32), axis=-1)
+        # the segment the still image fills: the one holding the centre (first time past 1/2)
+        centre = tf.reduce_sum(tf.cast(times <= 0.5, tf.int32), axis=-1, keepdims=True)  # (B, 1)
         spatial = tf.shape(image)[1:4]
         # The real part of ifft(m · fft(v)) for a real v and a real mask m is irfft(h · rfft(v)) with the
         # symmetric half mask h[k] = (m[k] + m[-k]) / 2: half the spectrum, no complex input, same result.
@@ -129,7 +141,9 @@ class RandomMotion(IntensityTransform):
                     "scales": tf.ones_like(params["degrees"][:, index])}
             change = affine_warp(image, sampling_matrix(move, spatial, self.spacing),
                                  INTERPOLATION_ORDER[self.image_interpolation], subtract=True)
-            mask = tf.cast(tf.equal(segment, index + 1), tf.float32)  # (B, size)
+            # movement index + 1 fills its own segment, or the first if its own holds the centre
+            filled = tf.where(tf.equal(centre, index + 1), 0, index + 1)  # (B, 1)
+            mask = tf.cast(tf.equal(segment, filled), tf.float32)  # (B, size)
             masks.append(tf.reshape(0.5 * (mask + tf.gather(mask, mirror, axis=1))[:, :half], [-1, 1, 1, 1, half]))
             spectra.append(tf.signal.rfft(to_last(change)))
         return back(tf.signal.irfft(_mix(spectra, masks), [size]))
@@ -137,7 +151,7 @@ class RandomMotion(IntensityTransform):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(degrees=self.degrees, translation=self.translation, num_transforms=self.num_transforms,
-                      image_interpolation=self.image_interpolation)
+                      image_interpolation=self.image_interpolation, perturbation=self.perturbation)
         return config
 
 
