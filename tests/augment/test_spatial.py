@@ -107,7 +107,8 @@ def test_margin_covers_the_warp_and_crop_restores_window():
 
 
 def _swap_reference(volume, corners, apply, patch):
-    """Straightforward sequential swaps: read both patches, write the second, then the first."""
+    """Straightforward sequential swaps, as TorchIO's ``_swap``: read both patches, write the first into
+    the second place, then the second into the first (where the places overlap, the second patch wins)."""
     out = volume.copy()
     px, py, pz = patch
     for b in range(out.shape[0]):
@@ -116,8 +117,8 @@ def _swap_reference(volume, corners, apply, patch):
         for (x0, y0, z0), (x1, y1, z1) in corners[b]:
             one = out[b, x0:x0 + px, y0:y0 + py, z0:z0 + pz].copy()
             two = out[b, x1:x1 + px, y1:y1 + py, z1:z1 + pz].copy()
-            out[b, x0:x0 + px, y0:y0 + py, z0:z0 + pz] = two
             out[b, x1:x1 + px, y1:y1 + py, z1:z1 + pz] = one
+            out[b, x0:x0 + px, y0:y0 + py, z0:z0 + pz] = two
     return out
 
 

@@ -341,14 +341,11 @@ def test_swap_matches_torchio():
     assert np.array_equal(out, expected)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "where the two patches of a pair overlap, TorchIO keeps the second patch's values and voxflow the first's: "
-    "TorchIO's _swap writes the first patch into the second place, then the (cloned) second patch into the "
-    "first place; voxflow's _swap writes the second into the first place, then the first into the second. "
-    "Here 27 voxels differ by up to 0.88. (When the second place lies after the first in memory, TorchIO's "
-    "uncloned first patch is itself partly overwritten while it is copied, an aliasing bug of its own; this "
-    "pair avoids it.)"))
 def test_swap_of_overlapping_patches_matches_torchio():
+    """Where the two patches of a pair overlap, the second patch's values are kept, as TorchIO's ``_swap``
+    writes the first patch into the second place and then the second into the first. (When the second
+    place lies after the first in memory, TorchIO's uncloned first patch is partly overwritten while it
+    is copied, an aliasing bug of its own; this pair avoids it.)"""
     patch = (6, 5, 4)
     locations = [((7, 6, 5), (4, 4, 4))]
     image = _volume(0)

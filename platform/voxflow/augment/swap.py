@@ -14,8 +14,9 @@ from voxflow.augment.base import MAP_KEYS, RandomTransform, per_sample
 def _swap(volume: tf.Tensor, corners: tf.Tensor, patch: tuple[int, int, int]) -> tf.Tensor:
     """Swap patches of a ``(B, X, Y, Z, C)`` batch at ``corners`` ``(B, I, 2, 3)``, in order.
 
-    Pair ``i`` of sample ``b`` reads both patches, writes the second into the first place, then the
-    first into the second (where the places overlap, the first patch's values are kept). The two patches of the next pair
+    Pair ``i`` of sample ``b`` reads both patches, writes the first into the second place, then the
+    second into the first (where the places overlap, the second patch's values are kept, as in
+    TorchIO's ``_swap``). The two patches of the next pair
     are read at the end of each step and carried in the loop: when a patch is read inside the step
     that overwrites the volume, XLA must copy the whole volume twice per step to keep the read
     valid; carried patches let every update happen in place, so the call costs one copy of the
@@ -34,8 +35,8 @@ def _swap(volume: tf.Tensor, corners: tf.Tensor, patch: tuple[int, int, int]) ->
     one = xla.dynamic_slice(volume, start(0, 0), size)
     two = xla.dynamic_slice(volume, start(0, 1), size)
     for step in tf.range(total):
-        volume = xla.dynamic_update_slice(volume, two, start(step, 0))
         volume = xla.dynamic_update_slice(volume, one, start(step, 1))
+        volume = xla.dynamic_update_slice(volume, two, start(step, 0))
         one = xla.dynamic_slice(volume, start(step + 1, 0), size)
         two = xla.dynamic_slice(volume, start(step + 1, 1), size)
     return volume
@@ -44,10 +45,11 @@ def _swap(volume: tf.Tensor, corners: tf.Tensor, patch: tuple[int, int, int]) ->
 class RandomSwap(RandomTransform):
     """Swap ``num_iterations`` pairs of cubes of edge ``patch_size`` at uniform random places.
 
-    The swaps run in sequence (a later pair may overlap an earlier one; within a pair, the first
-    patch's values are kept where the two places overlap). Applied to the label, weight and sampler maps too unless
-    ``include_labels`` is false (TorchIO swaps images only). Parameters: ``corners`` ``(B, I, 2, 3)``
-    int. 2-D windows use patches of size 1 on the flat axis.
+    The swaps run in sequence (a later pair may overlap an earlier one; within a pair, the second
+    patch's values are kept where the two places overlap, as in TorchIO). Corners are uniform over
+    every place a patch fits (TorchIO's never reach the last one). Applied to the label, weight and
+    sampler maps too unless ``include_labels`` is false (TorchIO swaps images only). Parameters:
+    ``corners`` ``(B, I, 2, 3)`` int. 2-D windows use patches of size 1 on the flat axis.
     """
 
     spatial = True
