@@ -63,7 +63,7 @@ def test_motion_resamples_with_the_chosen_interpolation(batch):
 
 
 def test_ghosting_attenuates_every_nth_kspace_plane(batch):
-    layer = RandomGhosting(num_ghosts=4, axes=0, intensity=(0.75, 0.75), restore=0.0)
+    layer = RandomGhosting(num_ghosts=(4, 4), axes=0, intensity=(0.75, 0.75))
     out = np.asarray(layer(batch)["image"])[0, ..., 0]
     before = np.abs(np.fft.fftshift(np.fft.fft(batch["image"][0, ..., 0], axis=0), axes=0))
     after = np.abs(np.fft.fftshift(np.fft.fft(out, axis=0), axes=0))
@@ -71,6 +71,30 @@ def test_ghosting_attenuates_every_nth_kspace_plane(batch):
     hit = (np.arange(24) % 4 == 0) & (np.arange(24) != 12)  # the centre is always kept
     assert np.allclose(ratio[~hit], 1.0, atol=1e-3)
     assert np.allclose(ratio[hit], 0.25, atol=1e-2)
+
+
+def test_ghosting_reads_ranges_as_torchio_does(batch):
+    """One number ``d`` is ``U{0..d}`` ghosts, ``U(0, d)`` intensity and restored fraction; no ghosts or no
+    intensity leaves the image as it is; the default restores the central plane only."""
+    import tensorflow as tf
+
+    layer = RandomGhosting(num_ghosts=3, intensity=0.4, restore=0.3)
+    assert (layer.num_ghosts, layer.intensity, layer.restore) == ((0, 3), (0.0, 0.4), (0.0, 0.3))
+    many = {"image": np.zeros((300, 4, 4, 4, 1), np.float32)}
+    params = {k: np.asarray(v) for k, v in layer.sample(many).items()}
+    assert set(params["num_ghosts"]) == {0, 1, 2, 3}
+    assert 0.0 <= params["intensity"].min() < 0.05 and 0.35 < params["intensity"].max() <= 0.4
+    assert 0.0 <= params["restore"].min() < 0.03 and 0.27 < params["restore"].max() <= 0.3
+    assert RandomGhosting().restore is None
+    image = tf.constant(batch["image"])
+    for ghosts, strength in ((0, 0.8), (4, 0.0)):
+        none = {"num_ghosts": tf.constant([ghosts]), "axis": tf.constant([0]), "intensity": tf.constant([strength]),
+                "restore": tf.constant([0.0])}
+        np.testing.assert_array_equal(np.asarray(RandomGhosting().apply_image(image[:1], none)), batch["image"][:1])
+    with pytest.raises(ValueError, match="intensity"):
+        RandomGhosting(intensity=(-0.5, 1.0))
+    with pytest.raises(ValueError, match="restore"):
+        RandomGhosting(restore=1.5)
 
 
 def test_spike_changes_one_fourier_coefficient(batch):
@@ -345,7 +369,9 @@ def test_ghosting_equals_the_real_part_of_the_fft_route(axis, channels):
     position = (np.arange(size) + size // 2) % size  # place of frequency k in the centred spectrum
     for b in range(2):
         ghosts, strength = int(params["num_ghosts"][b]), float(params["intensity"][b])
-        hit = (position % ghosts == 0) & (np.abs(position - size // 2) > int(np.floor(0.2 * size / 2)))
+        half = int(np.round(float(params["restore"][b]) * size)) // 2  # TorchIO's window, and the centre
+        kept = ((position >= size // 2 - half) & (position < size // 2 + half)) | (position == size // 2)
+        hit = (position % ghosts == 0) & ~kept
         factor = np.where(hit, 1.0 - strength, 1.0).reshape([-1 if a == axis else 1 for a in range(3)] + [1])
         spectrum = np.fft.fft(image[b].astype(np.float64), axis=axis) * factor
         expected = np.real(np.fft.ifft(spectrum, axis=axis))

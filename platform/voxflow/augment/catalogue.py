@@ -77,10 +77,11 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
                                                        "or `nearest`"),
                      "perturbation": (0.3, "movement i at i / (T + 1) + U(-δ, δ) of the acquisition, "
                                            "δ = perturbation / (T + 1)"), **_COMMON},
-    "RandomGhosting": {"num_ghosts": ((4, 10), "n ~ U{a..b}: every n-th k-space plane is attenuated"),
+    "RandomGhosting": {"num_ghosts": ((4, 10), "n ~ U{a..b} (d: U{0..d}): every n-th k-space plane is attenuated"),
                        "axes": ((0, 1, 2), "phase-encoding axis, one drawn per sample"),
-                       "intensity": ((0.5, 1.0), "attenuation ~ U(a, b)"),
-                       "restore": (0.02, "fraction of central k-space left untouched"), **_COMMON},
+                       "intensity": ((0.5, 1.0), "attenuation ~ U(a, b) (d: U(0, d))"),
+                       "restore": (None, "fraction of central k-space left untouched ~ U(a, b) (d: U(0, d)); "
+                                         "None: the central plane only"), **_COMMON},
     "RandomSpike": {"num_spikes": (1, "spikes; (a, b): n ~ U{a..b}"),
                     "intensity": ((1.0, 3.0), "spike / max of spectrum ~ U(a, b); a: U(-a, a)"), **_COMMON},
 }

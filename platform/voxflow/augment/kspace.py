@@ -155,6 +155,16 @@ class RandomMotion(IntensityTransform):
         return config
 
 
+def _non_negative_range(value: Any, name: str, maximum: float | None = None) -> tuple[float, float]:
+    """TorchIO's ranges of non-negative quantities: ``d`` → ``(0, d)``; ``(a, b)`` → itself, ``0 <= a <= b``."""
+    if not isinstance(value, (tuple, list)):
+        value = (0.0, value)
+    low, high = as_range(value, name, minimum=0.0)
+    if maximum is not None and high > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {value!r}")
+    return low, high
+
+
 def _dft_tables(size: int) -> tuple[tf.Tensor, tf.Tensor]:
     """``cos`` and ``sin`` of ``2π j k / size`` for ``j, k < size``, float32 ``(size, size)``."""
     angles = 2.0 * np.pi * np.outer(np.arange(size), np.arange(size)) / size
@@ -162,37 +172,49 @@ def _dft_tables(size: int) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 class RandomGhosting(IntensityTransform):
-    """Ghosts along a phase-encoding axis (TorchIO's ``RandomGhosting``).
+    """Ghosts along a phase-encoding axis (TorchIO's ``RandomGhosting``, its ranges and defaults).
 
-    Per sample: ``n ~ U{a..b}`` (``num_ghosts``), an axis drawn from ``axes``, ``s ~ U(c, d)``
-    (``intensity``). Every ``n``-th plane of centred k-space along that axis is multiplied by
-    ``1 - s``, except the central ``restore`` fraction. Parameters: ``num_ghosts``, ``axis`` ``(B,)``
-    int, ``intensity`` ``(B,)``.
+    Per sample: ``n ~ U{a..b}`` (``num_ghosts``; one number ``d`` means ``U{0..d}``), an axis drawn
+    from ``axes``, ``s ~ U(c, d)`` (``intensity``; one number ``d`` means ``U(0, d)``) and
+    ``r ~ U(e, f)`` (``restore``; one number ``f`` means ``U(0, f)``; ``None``: ``r = 0``). Every
+    ``n``-th plane of centred k-space along that axis (``N`` planes, centre ``N // 2``) is
+    multiplied by ``1 - s``, except the ``2 · (round(r N) // 2)`` planes from ``N // 2 - round(r N) // 2``
+    (TorchIO's window) and the central plane, which is always kept (TorchIO loses it when
+    ``round(r N) < 2``). ``n = 0`` or ``s = 0`` leave the image as it is. Parameters:
+    ``num_ghosts``, ``axis`` ``(B,)`` int, ``intensity``, ``restore`` ``(B,)``.
     """
 
     def __init__(self, num_ghosts: Any = (4, 10), axes: Any = (0, 1, 2), intensity: Any = (0.5, 1.0),
-                 restore: float = 0.02, **kwargs: Any) -> None:
+                 restore: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        low, high = as_range(num_ghosts, "num_ghosts", minimum=1) if isinstance(num_ghosts, (tuple, list)) \
-            else (float(num_ghosts), float(num_ghosts))
+        low, high = _non_negative_range(num_ghosts, "num_ghosts")
+        if int(low) != low or int(high) != high:
+            raise ValueError(f"num_ghosts must be whole numbers, got {num_ghosts!r}")
         self.num_ghosts = (int(low), int(high))
         self.axes = (axes,) if isinstance(axes, int) else tuple(int(a) for a in axes)
-        self.intensity = as_range(intensity, "intensity")
-        self.restore = float(restore)
+        if not self.axes or any(a not in (0, 1, 2) for a in self.axes):
+            raise ValueError(f"axes must be among 0, 1, 2, got {axes!r}")
+        self.intensity = _non_negative_range(intensity, "intensity")
+        self.restore = None if restore is None else _non_negative_range(restore, "restore", maximum=1.0)
 
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
         usable = [a for a in self.axes if shape[1 + a] != 1] or [max(a for a in range(3) if shape[1 + a] != 1)]
         choice = randint(seeds, 2, (), 0, len(usable) - 1)
         return {"num_ghosts": randint(seeds, 1, (), *self.num_ghosts),
                 "axis": tf.gather(tf.constant(usable, tf.int32), choice),
-                "intensity": uniform(seeds, 3, (), *self.intensity)}
+                "intensity": uniform(seeds, 3, (), *self.intensity),
+                "restore": uniform(seeds, 4, (), *(self.restore or (0.0, 0.0)))}
 
-    def _ghost(self, volume: tf.Tensor, axis: int, ghosts: tf.Tensor, intensity: tf.Tensor) -> tf.Tensor:
+    @staticmethod
+    def _ghost(volume: tf.Tensor, axis: int, ghosts: tf.Tensor, intensity: tf.Tensor, restore: tf.Tensor) -> tf.Tensor:
         size = int(volume.shape[axis])
         position = tf.constant(_shifted_index(size), tf.int32)
         centre = size // 2
-        keep = int(math.floor(self.restore * size / 2.0))
-        hit = tf.logical_and(tf.equal(position % ghosts, 0), tf.abs(position - centre) > keep)
+        half = tf.cast(tf.round(restore * size), tf.int32) // 2  # NumPy's round (half to even), as TorchIO
+        kept = tf.logical_or(tf.logical_and(position >= centre - half, position < centre + half),
+                             tf.equal(position, centre))
+        hit = tf.logical_and(tf.equal(position % tf.maximum(ghosts, 1), 0), tf.logical_not(kept))
+        hit = tf.logical_and(hit, ghosts > 0)
         # The real part of ifft(f · fft(v)) along the axis, with f = 1 - s·hit, is v times the real
         # N×N matrix I - s·P, P[j, l] = (1/N) Σ_k hit_k cos(2πk(j - l)/N) = (C·hit·Cᵀ + S·hit·Sᵀ) / N:
         # one matrix product along the axis (no transposed copies, no complex volume), equal to the
@@ -208,12 +230,14 @@ class RandomGhosting(IntensityTransform):
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         def one(args: tuple[tf.Tensor, ...]) -> tf.Tensor:
-            volume, axis, ghosts, intensity = args
-            branches = [lambda a=a: self._ghost(volume, a, ghosts, intensity) if volume.shape[a] != 1 else volume
-                        for a in range(3)]
+            volume, axis, ghosts, intensity, restore = args
+            branches = [lambda a=a: self._ghost(volume, a, ghosts, intensity, restore) if volume.shape[a] != 1
+                        else volume for a in range(3)]
             return tf.switch_case(axis, branches)
 
-        return tf.map_fn(one, (image, params["axis"], params["num_ghosts"], params["intensity"]),
+        # hand-made parameters without `restore` keep the central plane only (TorchIO's restore=None)
+        restore = params.get("restore", tf.zeros_like(params["intensity"]))
+        return tf.map_fn(one, (image, params["axis"], params["num_ghosts"], params["intensity"], restore),
                          fn_output_signature=tf.TensorSpec(image.shape[1:], tf.float32))
 
     def get_config(self) -> dict[str, Any]:
