@@ -45,8 +45,8 @@ CASES = {
                      {"degrees": 10, "translation": 10, "num_transforms": 2}),
     "RandomGhosting": ({"num_ghosts": (4, 10), "intensity": (0.5, 1)}, "RandomGhosting",
                        {"num_ghosts": (4, 10), "intensity": (0.5, 1)}),
-    # TorchIO reads num_spikes=1 as n ~ U{0, 1} (half its calls add no spike and skip the FFT); voxflow as n = 1
-    "RandomSpike": ({"num_spikes": 1, "intensity": (1, 3)}, "RandomSpike", {"num_spikes": (1, 1), "intensity": (1, 3)}),
+    # one spike on every call on both sides (num_spikes=1 means n ~ U{0, 1} to both: half the calls would do nothing)
+    "RandomSpike": ({"num_spikes": (1, 1), "intensity": (1, 3)}, "RandomSpike", {"num_spikes": (1, 1), "intensity": (1, 3)}),
 }
 
 

@@ -97,8 +97,23 @@ def test_ghosting_reads_ranges_as_torchio_does(batch):
         RandomGhosting(restore=1.5)
 
 
+def test_spike_reads_ranges_as_torchio_does():
+    """One number ``d`` of spikes is ``U{0..d}``; one intensity per sample, shared by its spikes."""
+    layer = RandomSpike(num_spikes=3, intensity=(1.0, 3.0))
+    assert layer.num_spikes == (0, 3)
+    params = layer.sample({"image": np.zeros((300, 4, 4, 4, 1), np.float32)})
+    intensity = np.asarray(params["intensity"])  # (B, 3): r for the drawn spikes, 0 for the others
+    count = (intensity != 0).sum(axis=1)
+    assert set(count) == {0, 1, 2, 3}
+    for row, n in zip(intensity, count, strict=True):
+        assert np.all(row[:n] == row[0]) and np.all(row[n:] == 0) and (n == 0 or 1.0 <= row[0] <= 3.0)
+    image = np.random.default_rng(0).random((1, 4, 4, 4, 1)).astype(np.float32)
+    none = RandomSpike(num_spikes=0)
+    assert np.array_equal(np.asarray(none(dict(image=image))["image"]), image)
+
+
 def test_spike_changes_one_fourier_coefficient(batch):
-    layer = RandomSpike(num_spikes=1, intensity=2.0)
+    layer = RandomSpike(num_spikes=(1, 1), intensity=2.0)
     params = layer.sample(batch)
     out = np.asarray(layer.apply(batch, params)["image"])[0, ..., 0]
     before = np.fft.fftn(batch["image"][0, ..., 0])

@@ -82,8 +82,9 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
                        "intensity": ((0.5, 1.0), "attenuation ~ U(a, b) (d: U(0, d))"),
                        "restore": (None, "fraction of central k-space left untouched ~ U(a, b) (d: U(0, d)); "
                                          "None: the central plane only"), **_COMMON},
-    "RandomSpike": {"num_spikes": (1, "spikes; (a, b): n ~ U{a..b}"),
-                    "intensity": ((1.0, 3.0), "spike / max of spectrum ~ U(a, b); a: U(-a, a)"), **_COMMON},
+    "RandomSpike": {"num_spikes": (1, "spikes n ~ U{a..b}; d: U{0..d} (TorchIO's reading)"),
+                    "intensity": ((1.0, 3.0), "spike / max of spectrum ~ U(a, b), one per sample; a: U(-a, a)"),
+                    **_COMMON},
 }
 
 #: Names whose layers move voxels (applied to images and label, weight and sampler maps).

@@ -249,11 +249,14 @@ class RandomGhosting(IntensityTransform):
 class RandomSpike(IntensityTransform):
     """Spikes in k-space: herringbone stripes (TorchIO's ``RandomSpike``).
 
-    ``num_spikes`` positions ``~ U[0, 1)^3`` of the centred spectrum each get ``r · |F(0)|`` added
-    (``|F(0)| = |Σ x|``, the spectrum's maximum for non-negative images, computed without an FFT),
-    with ``r ~ U(a, b)`` (``intensity``; one value ``a`` means ``U(-a, a)``); the image changes by the
-    inverse FFT of those coefficients (a plane wave each). Parameters: ``positions`` ``(B, S, 3)``,
-    ``intensity`` ``(B, S)``.
+    ``n ~ U{a..b}`` (``num_spikes``; one number ``d`` means ``U{0..d}``, as TorchIO reads it)
+    positions ``~ U[0, 1)^3`` of the centred spectrum each get ``r · |F(0)|`` added (``|F(0)| = |Σ x|``,
+    the spectrum's maximum for non-negative images, computed without an FFT), with one
+    ``r ~ U(a, b)`` per sample (``intensity``; one value ``a`` means ``U(-a, a)``); the image changes
+    by the inverse FFT of those coefficients (a plane wave each). TorchIO scales each later spike by
+    the maximum of a spectrum that already holds the earlier ones (so with ``r > 1`` they grow as
+    ``r^k``); here every spike is ``r · |F(0)|``. Parameters: ``positions`` ``(B, S, 3)``,
+    ``intensity`` ``(B, S)`` (``r`` for the drawn spikes, 0 for the others).
 
     The plane waves are added in image space in one pass compiled with XLA: ``cos(a_i + b_j + c_k)``
     is expanded into 1-D cosines and sines, so neither an FFT nor per-voxel trigonometry is needed.
@@ -261,7 +264,9 @@ class RandomSpike(IntensityTransform):
 
     def __init__(self, num_spikes: Any = 1, intensity: Any = (1.0, 3.0), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        low, high = (num_spikes, num_spikes) if not isinstance(num_spikes, (tuple, list)) else num_spikes
+        low, high = _non_negative_range(num_spikes, "num_spikes")
+        if int(low) != low or int(high) != high:
+            raise ValueError(f"num_spikes must be whole numbers, got {num_spikes!r}")
         self.num_spikes = (int(low), int(high))
         self.intensity = as_range(intensity, "intensity")
 
@@ -270,12 +275,14 @@ class RandomSpike(IntensityTransform):
         count = randint(seeds, 3, (), *self.num_spikes)
         active = tf.cast(tf.range(most)[None] < count[:, None], tf.float32)
         return {"positions": uniform(seeds, 1, (most, 3), 0.0, 1.0),
-                "intensity": uniform(seeds, 2, (most,), *self.intensity) * active}
+                "intensity": uniform(seeds, 2, (1,), *self.intensity) * active}
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
-        return self.apply_where(image, params, tf.ones_like(params["intensity"][:, 0], tf.bool))
+        return self.apply_where(image, params, tf.ones(tf.shape(image)[:1], tf.bool))
 
     def apply_where(self, image: tf.Tensor, params: dict[str, tf.Tensor], apply: tf.Tensor) -> tf.Tensor:
+        if self.num_spikes[1] == 0:  # num_spikes = 0: never a spike
+            return image
         # the choice between spiked and kept samples is made in the compiled pass: no separate select
         intensity = params["intensity"]
         sizes = [int(n) for n in image.shape[1:4]]
