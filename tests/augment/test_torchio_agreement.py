@@ -339,8 +339,8 @@ def test_elastic_shift_matches_torchio(spacing):
     same ``d`` mm: inside the image a cubic B-spline grid of equal coefficients is that constant in
     both (TorchIO's unnormalised spline sums to 1 there; voxflow normalises its weights), so both shift
     the sampling points by ``d``. TorchIO's control points are LPS mm (x and y negated), voxflow's
-    voxels along the array axes. This checks units, signs, direction and interpolation, not the
-    placement of the control grid (see the xfail test below)."""
+    voxels along the array axes. This checks units, signs, direction and interpolation; the next test
+    checks the placement of the control grid."""
     shift = np.array([1.3, -0.7, 0.4])
     n = 7
     image = _volume(0, border=5)
@@ -351,17 +351,10 @@ def test_elastic_shift_matches_torchio(spacing):
     _assert_agrees(_elastic(image, control, spacing), expected, image, 1e-5, changed=0.3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the same control grid gives a different field: TorchIO's ElasticDeformation.get_bspline_transform uses "
-    "sitk.BSplineTransformInitializer(image, n - 3), a grid over the image's physical extent (N + 0.25 voxels): "
-    "control point k at voxel (N - 1) / 2 + (k - (n - 1) / 2) h, h = (N + 0.25) / (n - 3), one beyond each end, "
-    "index running along +L and +P (against voxel axes 0 and 1), unnormalised cubic B-spline weights; voxflow's "
-    "bspline_weights spreads the n points over voxel centres 0 .. N - 1, spacing (N - 1) / (n - 1), weights "
-    "normalised per voxel. N = 24, n = 7: 6.06 voxels between TorchIO's control points, 3.83 between "
-    "voxflow's; a random grid (2 locked borders, 2 mm) differs by up to 0.67 on a [0.2, 1.2) image"))
 def test_elastic_field_matches_torchio():
     """A random control grid, mapped to voxflow's convention: voxels along the array axes, x and y
-    components negated (LPS) and the grid's x and y index reversed (TorchIO's grid runs along +L, +P)."""
+    components negated (LPS) and the grid's x and y index reversed (TorchIO's grid runs along +L, +P).
+    Both place the grid as ``sitk.BSplineTransformInitializer(image, n - 3)`` does."""
     n = 7
     rng = np.random.default_rng(4)
     control_points = rng.uniform(-2.0, 2.0, (n, n, n, 3))

@@ -12,24 +12,49 @@ import tensorflow as tf
 from voxflow.augment.base import RandomTransform, flat_axes, per_sample
 from voxflow.augment.warp import check_interpolations, field_warp, interpolation_support, warp_maps
 
+# ITK's BSplineTransformInitializer widens the image's extent by this many voxels at each end.
+DOMAIN_EPSILON = 1.0 / 8.0
+
+
+def control_spacing(size: int, num_points: int) -> float:
+    """Distance in voxels between neighbouring control points: ``(size + 2ε) / (num_points - 3)``."""
+    return (size + 2.0 * DOMAIN_EPSILON) / (num_points - 3)
+
+
+def control_positions(size: int, num_points: int) -> np.ndarray:
+    """Voxel coordinates of ``num_points`` control points along an axis of ``size`` voxels (TorchIO's grid).
+
+    TorchIO's ``ElasticDeformation`` calls ``sitk.BSplineTransformInitializer(image, n - 3)``: a mesh
+    of ``n - 3`` cells over the image's extent from ``-0.5 - ε`` to ``size - 0.5 + ε`` (voxel edges
+    widened by ITK's ``ε = 1/8`` voxel), plus one point beyond each end. Point ``k`` sits at
+    ``(size - 1) / 2 + (k - (n - 1) / 2) h`` with ``h = (size + 1/4) / (n - 3)`` voxels.
+    """
+    step = control_spacing(size, num_points)
+    return (size - 1.0) / 2.0 + (np.arange(num_points) - (num_points - 1.0) / 2.0) * step
+
 
 def bspline_weights(size: int, num_points: int) -> np.ndarray:
-    """``(size, num_points)`` cubic B-spline weights of control points spread evenly over ``size`` voxels.
+    """``(size, num_points)`` cubic B-spline weights of the control points of :func:`control_positions`.
 
-    Rows are normalised to sum to 1, so a field never exceeds its largest control displacement.
+    The plain (unnormalised) uniform cubic B-spline ``β³((x - knot) / h)`` at each voxel centre
+    ``x``: as in ITK, every voxel lies inside the spline's domain, where the four non-zero weights sum
+    to 1, so a field never exceeds its largest control displacement. An axis of size 1 gets the
+    weights of its centre (1/6, 2/3, 1/6 about the middle point for odd ``num_points``).
     """
-    if size == 1:
-        return np.full((1, num_points), 1.0 / num_points, np.float32)
-    knots = np.linspace(0.0, size - 1.0, num_points)
-    step = knots[1] - knots[0]
-    distance = np.abs(np.arange(size)[:, None] - knots[None, :]) / step
+    knots = control_positions(size, num_points)
+    step = control_spacing(size, num_points)
+    distance = np.abs(np.arange(size, dtype=np.float64)[:, None] - knots[None, :]) / step
     weight = np.where(distance < 1, 2 / 3 - distance**2 + distance**3 / 2,
                       np.where(distance < 2, (2 - distance) ** 3 / 6, 0.0))
-    return (weight / weight.sum(axis=1, keepdims=True)).astype(np.float32)
+    return weight.astype(np.float32)
 
 
 def dense_field(coarse: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
-    """Interpolate ``(B, nx, ny, nz, 3)`` control displacements to a ``(B, X, Y, Z, 3)`` field."""
+    """Interpolate ``(B, nx, ny, nz, 3)`` control displacements to a ``(B, X, Y, Z, 3)`` field.
+
+    The cubic B-spline is separable, so the field is one einsum of the three small per-axis
+    :func:`bspline_weights` matrices with the control grid (no per-voxel spline evaluation).
+    """
     wx, wy, wz = (tf.constant(bspline_weights(int(size), int(n))) for size, n in zip(shape, coarse.shape[1:4],
                                                                                      strict=True))
     return tf.einsum("xi,yj,zk,bijkc->bxyzc", wx, wy, wz, coarse)
@@ -38,13 +63,21 @@ def dense_field(coarse: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
 class RandomElasticDeformation(RandomTransform):
     """Deform each window with a smooth random field (TorchIO's ``RandomElasticDeformation``).
 
-    A grid of ``num_control_points`` per axis (one number, or one per axis) spans the (fetched) window; each control point moves
-    by ``U(-max_displacement, max_displacement)`` mm per axis (or ``N(0, displacement_std²)`` clipped
-    at 3 std, NiftyNet's ``deformation_sigma``); the outer ``locked_borders`` layers stay still. The
-    dense field is the cubic B-spline interpolation of the control displacements, and the window is
-    resampled at ``x + field(x)`` (linear for images, nearest or one-hot for labels). Parameters:
-    ``control`` ``(B, nx, ny, nz, 3)`` displacements in voxels. :meth:`invert` warps with the negated
-    field (approximate, as in TorchIO). In 2-D windows nothing moves along the size-1 axis.
+    A grid of ``num_control_points`` per axis (one number, or one per axis) spans the (fetched) window,
+    placed as TorchIO places it (``sitk.BSplineTransformInitializer(image, n - 3)``): ``n - 3`` equal
+    cells cover the window's extent plus ITK's 1/8 voxel at each end, ``N + 1/4`` voxels, with one
+    more point beyond each end, so along an axis of ``N`` voxels point ``k`` sits at voxel
+    ``(N - 1) / 2 + (k - (n - 1) / 2) h``, ``h = (N + 1/4) / (n - 3)`` (:func:`control_positions`).
+    Each control point moves by ``U(-max_displacement, max_displacement)`` mm per axis (or
+    ``N(0, displacement_std²)`` clipped at 3 std, NiftyNet's ``deformation_sigma``); the outer
+    ``locked_borders`` layers stay still along all three axes (TorchIO locks only the first two). The
+    dense field is the plain cubic B-spline interpolation of the control displacements (equal to
+    TorchIO's for the same grid; the weights sum to 1 at every voxel, so the field never exceeds the
+    largest control displacement), and the window is resampled at ``x + field(x)`` (linear for images,
+    nearest or one-hot for labels). Parameters: ``control`` ``(B, nx, ny, nz, 3)`` displacements in
+    voxels along the array axes (TorchIO's control points are LPS mm, with the grid's x and y index
+    reversed). :meth:`invert` warps with the negated field (approximate, as in TorchIO). In 2-D
+    windows nothing moves along the size-1 axis.
 
     Args:
         num_control_points: control points per axis (>= 4): one number or three.

@@ -37,7 +37,9 @@ def niftynet_steps(training: Any) -> list[tuple[str, dict[str, Any]]]:
                                        "isotropic": bool(training.isotropic_scaling)}))
     if training.do_elastic_deformation:
         steps.append(("RandomElasticDeformation", {
-            "num_control_points": max(4, int(training.num_ctrl_points)),
+            # NiftyNet's num_ctrl_points is the mesh size it gave SimpleITK's BSplineTransformInitializer,
+            # which adds 3 points per axis: the grid RandomElasticDeformation places the same way
+            "num_control_points": int(training.num_ctrl_points) + 3,
             "displacement_std": float(training.deformation_sigma), "locked_borders": 0,
             "p": float(training.proportion_to_deform)}))
     if training.bias_field_range:

@@ -223,7 +223,7 @@ TRAINING_KEYS: dict[str, Key] = _table(
         "Axes each flipped with probability 0.5 (RandomFlip); -1 or unset = off."),
     Key("do_elastic_deformation", BoolType(), False, "Random B-spline deformation (RandomElasticDeformation)."),
     Key("num_ctrl_points", IntType(2), 4,
-        "Control points per axis of the elastic deformation (≠NiftyNet: at least 4 are used)."),
+        "B-spline mesh size per axis of the elastic deformation, as NiftyNet's (mesh + 3 control points)."),
     Key("deformation_sigma", FloatType(0.0), 15.0,
         "Std (mm) of the control-point displacement, clipped at 3 std."),
     Key("proportion_to_deform", FloatType(0.0, 1.0), 0.5, "Probability that a window is deformed."),
