@@ -233,27 +233,42 @@ def test_motion_equals_torchio_mixing_of_moved_images(times):
 def test_motion_matches_torchio_motion():
     """TorchIO's own ``Motion`` with the same movements and times (skipped without the bench extra).
 
-    TorchIO's parameters say where each output voxel samples from (in LPS mm, about the physical
-    origin, here the window centre); voxflow's say how the content moves: the opposite angle and shift.
-    Rotation about z and shifts along z read the same in RAS and LPS. The zero border makes TorchIO's
-    fill value (the minimum) and voxflow's edge clamping agree.
+    TorchIO's parameters say where each output voxel samples from, in LPS mm (``P = diag(-1, -1, 1)``),
+    rotating about the physical origin (here the window centre) by SimpleITK's Euler matrix ``E(θ)``;
+    voxflow's say how the content moves in RAS. So voxflow's rotation is ``(P E(θ) P)ᵀ``, whose angles
+    in its own (the same Euler) order are read back from the matrix, and its shift is ``-R P t``.
+    The zero border makes TorchIO's fill value (the minimum) and voxflow's edge clamping agree.
     """
     tio = pytest.importorskip("torchio")
+    import SimpleITK as sitk
     import tensorflow as tf
     import torch
+
+    from voxflow.augment.affine import rotation_matrices
 
     shape = (24, 22, 20)
     image = np.zeros(shape, np.float32)
     image[5:-5, 5:-5, 5:-5] = np.random.default_rng(3).random((14, 12, 10))
     affine = np.eye(4)
     affine[:3, 3] = -(np.array(shape) - 1) / 2
-    degrees, translation = np.array([[0, 0, 8.0], [0, 0, -6.0]]), np.array([[0, 0, 1.5], [0, 0, -2.0]])
+    degrees, translation = np.array([[7.0, -5.0, 8.0], [-6.0, 9.0, -4.0]]), np.array([[1.5, -1.0, 2.0], [-2.0, 1.25, -0.5]])
     times = np.array([0.3, 0.62])
     subject = tio.Subject(t1=tio.ScalarImage(tensor=torch.from_numpy(image[None]), affine=affine))
     expected = tio.Motion(degrees=degrees, translation=translation, times=times,
                           image_interpolation="linear")(subject).t1.data[0].numpy()
-    params = {"degrees": tf.constant(-degrees[None], tf.float32), "translation": tf.constant(-translation[None], tf.float32),
-              "times": tf.constant(times[None], tf.float32)}
+    lps = np.diag([-1.0, -1.0, 1.0])
+    angles, shifts = [], []
+    for theta, shift in zip(degrees, translation, strict=True):
+        euler = sitk.Euler3DTransform()
+        euler.SetRotation(*np.radians(theta).tolist())
+        rotation = (lps @ np.array(euler.GetMatrix()).reshape(3, 3) @ lps).T
+        angle = np.degrees([np.arcsin(rotation[2, 1]), np.arctan2(-rotation[2, 0], rotation[2, 2]),
+                            np.arctan2(-rotation[0, 1], rotation[1, 1])])
+        assert np.allclose(np.asarray(rotation_matrices(tf.constant(angle[None], tf.float32)))[0], rotation, atol=1e-6)
+        angles.append(angle)
+        shifts.append(-rotation @ lps @ shift)
+    params = {"degrees": tf.constant(np.array(angles)[None], tf.float32),
+              "translation": tf.constant(np.array(shifts)[None], tf.float32), "times": tf.constant(times[None], tf.float32)}
     out = np.asarray(RandomMotion(num_transforms=2).apply_image(tf.constant(image[None, ..., None]), params))
     assert np.abs(expected - image).max() > 0.1  # TorchIO's motion does change the image
     assert np.abs(out[0, ..., 0] - expected).max() <= 1e-5

@@ -218,8 +218,8 @@ def test_affine_matches_torchio(degrees, scales, translation, spacing, interpola
     arguments describe how the content moves in RAS (it converts them to LPS for SimpleITK and inverts
     the transform for resampling), as voxflow's do, so they are passed unchanged; angles, shifts and
     scales act in mm (the ``spacing`` case has voxels of 0.8 × 1 × 1.5 mm and an origin far from 0).
-    One rotation axis at a time, and scaling without rotation or translation: see the xfail test below
-    for compositions. Fill values agree through the zero border (TorchIO's ``default_pad_value`` is
+    One rotation axis at a time, and scaling without rotation or translation; the next test composes
+    them. Fill values agree through the zero border (TorchIO's ``default_pad_value`` is
     the image minimum, 0)."""
     image = _volume(0, border=5)
     affine = np.diag([*spacing, 1.0])
@@ -231,18 +231,14 @@ def test_affine_matches_torchio(degrees, scales, translation, spacing, interpola
     _assert_agrees(out, expected, image, 1e-5, changed=0.3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "TorchIO's Affine.get_affine_transform composes CompositeTransform([scaling, rotation]) with a default "
-    "sitk.Euler3DTransform: the content moves by x -> c + S (Rz Rx Ry (x - c) + t), rotating about y, then x, "
-    "then z, scaling after rotating and scaling the translation too; voxflow's sampling_matrix moves it by "
-    "c + Rz Ry Rx S (x - c) + t. Max differences on a [0.2, 1.2) image: rotation order (9, -7, 12) degrees 0.15; "
-    "scales (1.2, 0.9, 1) with 12 degrees about z 0.58; scale 1.2 with translation (1.5, -2.25, 0.75) 0.50"))
 @pytest.mark.parametrize(("degrees", "scales", "translation"), [
     ((9.0, -7.0, 12.0), (1, 1, 1), (0, 0, 0)),
     ((0, 0, 12.0), (1.2, 0.9, 1.0), (0, 0, 0)),
     ((0, 0, 0), (1.2, 1.2, 1.2), (1.5, -2.25, 0.75)),
 ], ids=["rotation-order", "scale-after-rotation", "scaled-translation"])
 def test_affine_compositions_match_torchio(degrees, scales, translation):
+    """Rotations about three axes (SimpleITK's Euler order), scaling after rotation along the window's
+    axes, and a translation that is scaled too: TorchIO's ``CompositeTransform([scaling, rotation])``."""
     image = _volume(0, border=5)
     expected = _torchio(tio.Affine(scales=scales, degrees=degrees, translation=translation), image)
     out = _spatial(RandomAffine(), image, _affine_params(degrees, scales, translation))

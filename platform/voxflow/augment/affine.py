@@ -1,8 +1,13 @@
-"""Random affine transforms: rotation, scaling and translation about the window centre."""
+"""Random affine transforms: rotation, scaling and translation about the window centre.
+
+The composition is TorchIO's (``Affine.get_affine_transform``: ``CompositeTransform([scaling,
+rotation])`` of a ``ScaleTransform`` and a default ``Euler3DTransform``, both about the centre):
+in mm, the content at ``x`` moves to ``c + S (R (x - c) + t)`` with ``R = R2 R0 R1`` (about axis 1,
+then 0, then 2), so scaling comes after rotation and scales the translation too.
+"""
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +20,12 @@ from voxflow.augment.warp import affine_warp, check_interpolations, interpolatio
 
 
 def rotation_matrices(degrees: tf.Tensor) -> tf.Tensor:
-    """``(B, 3)`` angles in degrees about axes 0, 1, 2 → ``(B, 3, 3)`` matrices ``R2 @ R1 @ R0``."""
+    """``(B, 3)`` angles in degrees about axes 0, 1, 2 → ``(B, 3, 3)`` matrices ``R2 @ R0 @ R1``.
+
+    The order of SimpleITK's ``Euler3DTransform`` (``Rz Rx Ry``: about axis 1 first, then 0, then 2),
+    which TorchIO's ``Affine`` uses; each factor turns counter-clockwise for a positive angle
+    (axis 0 takes axis 1 towards axis 2, axis 1 takes 2 towards 0, axis 2 takes 0 towards 1).
+    """
     radians = degrees * (math.pi / 180.0)
     c, s = tf.cos(radians), tf.sin(radians)
     one, zero = tf.ones_like(c[:, 0]), tf.zeros_like(c[:, 0])
@@ -26,21 +36,37 @@ def rotation_matrices(degrees: tf.Tensor) -> tf.Tensor:
     r0 = rows(one, zero, zero, zero, c[:, 0], -s[:, 0], zero, s[:, 0], c[:, 0])
     r1 = rows(c[:, 1], zero, s[:, 1], zero, one, zero, -s[:, 1], zero, c[:, 1])
     r2 = rows(c[:, 2], -s[:, 2], zero, s[:, 2], c[:, 2], zero, zero, zero, one)
-    return r2 @ r1 @ r0
+    return r2 @ r0 @ r1
+
+
+def _voxel_map(linear: tf.Tensor, shift_mm: tf.Tensor, shape: Any, spacing: Sequence[float]) -> tf.Tensor:
+    """``(B, 3, 4)`` voxel map of the mm map ``y = c + L (x - c) + u`` about the window centre ``c``."""
+    space = tf.constant(spacing, tf.float32)
+    matrix = linear * space[None, None, :] / space[None, :, None]  # D⁻¹ L D
+    centre = (tf.cast(tf.stack([shape[0], shape[1], shape[2]]), tf.float32) - 1.0) / 2.0
+    offset = centre[None] - tf.einsum("bij,j->bi", matrix, centre) + shift_mm / space[None]
+    return tf.concat([matrix, offset[:, :, None]], axis=2)
 
 
 def sampling_matrix(params: dict[str, tf.Tensor], shape: Any, spacing: Sequence[float]) -> tf.Tensor:
-    """``(B, 3, 4)`` map from output voxel to input voxel for the content move ``R S (x - c) + c + t``.
+    """``(B, 3, 4)`` map from output voxel to input voxel for TorchIO's content move ``c + S (R (x - c) + t)``.
 
-    ``c`` is the window centre; rotation and scaling act in mm (``spacing``), ``t`` is in mm.
+    ``c`` is the window centre, ``R`` :func:`rotation_matrices`, ``S`` the diagonal scales; rotation
+    and scaling act in mm (``spacing``), ``t`` is in mm. An output point ``y`` reads the input at
+    ``c + Rᵀ (S⁻¹ (y - c) - t)``.
     """
-    space = tf.constant(spacing, tf.float32)
-    inverse = tf.linalg.matrix_transpose(rotation_matrices(params["degrees"])) / params["scales"][:, :, None]
-    matrix = inverse * space[None, None, :] / space[None, :, None]
-    shift = tf.einsum("bij,bj->bi", inverse, params["translation"]) / space[None]
-    centre = (tf.cast(tf.stack([shape[0], shape[1], shape[2]]), tf.float32) - 1.0) / 2.0
-    offset = centre[None] - tf.einsum("bij,j->bi", matrix, centre) - shift
-    return tf.concat([matrix, offset[:, :, None]], axis=2)
+    rotation_t = tf.linalg.matrix_transpose(rotation_matrices(params["degrees"]))
+    linear = rotation_t / params["scales"][:, None, :]  # Rᵀ S⁻¹
+    shift = -tf.einsum("bij,bj->bi", rotation_t, params["translation"])  # -Rᵀ t
+    return _voxel_map(linear, shift, shape, spacing)
+
+
+def content_matrix(params: dict[str, tf.Tensor], shape: Any, spacing: Sequence[float]) -> tf.Tensor:
+    """``(B, 3, 4)`` content move ``x → c + S (R (x - c) + t)`` in voxels: the exact inverse of
+    :func:`sampling_matrix`, which is the sampling map of the inverse transform."""
+    scales = params["scales"]
+    linear = scales[:, :, None] * rotation_matrices(params["degrees"])  # S R
+    return _voxel_map(linear, scales * params["translation"], shape, spacing)
 
 
 def invert_matrix(matrix: tf.Tensor) -> tf.Tensor:
@@ -48,6 +74,27 @@ def invert_matrix(matrix: tf.Tensor) -> tf.Tensor:
     size = tf.shape(matrix)[0]
     bottom = tf.tile(tf.constant([[[0.0, 0.0, 0.0, 1.0]]]), [size, 1, 1])
     return tf.linalg.inv(tf.concat([matrix, bottom], axis=1))[:, :3, :]
+
+
+def _rotation_grid(ranges: Sequence[tuple[float, float]], rotate: Sequence[bool],
+                   step: float = 1.0, most: int = 41) -> tuple[np.ndarray, float]:
+    """NumPy ``R2 R0 R1`` over a grid of the angle ranges (``(N, 3, 3)``), and the sum over axes
+    of half the grid step in radians (``0`` for an axis not rotated or with a single angle)."""
+    axes, half_steps = [], 0.0
+    for (low, high), active in zip(ranges, rotate, strict=True):
+        if not active or high <= low:
+            axes.append(np.array([low if active else 0.0]))
+            continue
+        count = int(min(most, max(2, math.ceil((high - low) / step) + 1)))
+        axes.append(np.linspace(low, high, count))
+        half_steps += math.radians((high - low) / (count - 1)) / 2.0
+    radians = [np.deg2rad(grid).ravel() for grid in np.meshgrid(*axes, indexing="ij")]
+    (c0, c1, c2), (s0, s1, s2) = np.cos(radians), np.sin(radians)
+    one, zero = np.ones_like(c0), np.zeros_like(c0)
+    r0 = np.stack([one, zero, zero, zero, c0, -s0, zero, s0, c0], -1).reshape(-1, 3, 3)
+    r1 = np.stack([c1, zero, s1, zero, one, zero, -s1, zero, c1], -1).reshape(-1, 3, 3)
+    r2 = np.stack([c2, -s2, zero, s2, c2, zero, zero, zero, one], -1).reshape(-1, 3, 3)
+    return r2 @ r0 @ r1, half_steps
 
 
 class RandomAffine(RandomTransform):
@@ -59,6 +106,11 @@ class RandomAffine(RandomTransform):
     nearest neighbour (or one-hot + argmax). Parameters: ``degrees``, ``scales``, ``translation``
     ``(B, 3)`` each; :meth:`invert` applies the exact inverse map. In 2-D windows only the rotation
     in the plane (about the size-1 axis) is drawn.
+
+    Composed as TorchIO's ``Affine``: in mm about the window centre ``c``, the content at ``x``
+    moves to ``c + S (R (x - c) + t)``, ``R = R2 R0 R1`` (rotate about axis 1, then 0, then 2),
+    then scale along the window's axes; the translation is scaled too. The same ``(scales,
+    degrees, translation)`` give TorchIO's resampled image (angles, shifts in its RAS terms).
 
     Args:
         scales, degrees, translation: ranges as above.
@@ -117,36 +169,36 @@ class RandomAffine(RandomTransform):
         return self._warp(batch, matrix, params["apply"])
 
     def invert(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Apply the inverse of the transform recorded in ``params``."""
-        matrix = invert_matrix(self.matrix(tf.shape(batch["image"])[1:4], params))
+        """Apply the inverse of the transform recorded in ``params`` (:func:`content_matrix`: the
+        content move of ``params`` used as the sampling map)."""
+        matrix = content_matrix(params, tf.shape(batch["image"])[1:4], self.spacing)
         return self._warp(batch, matrix, params["apply"])
 
     def margin(self, window: Sequence[int]) -> tuple[int, int, int]:
-        """Largest reach of the sampled points beyond ``window`` over a grid of the parameter ranges."""
+        """Voxels the sampled points of ``window`` reach beyond it over the configured ranges, plus the
+        interpolation's support.
+
+        Output voxel ``v`` reads ``c + D⁻¹ Rᵀ (S⁻¹ D (v - c) - t)`` (``D`` the spacing); at the corners
+        (``h`` half the window) its distance from ``c`` along axis ``i`` is at most
+        ``Σ_j |R_ji| e_j / d_i`` with ``e_j = d_j h_j / s_j + |t_j|`` mm: exact over the scales (the
+        smallest) and translations (the largest), maximised over a grid of the angle ranges (steps
+        ``δ_k`` of at most 1°, 41 angles per axis at most), plus ``½ ‖e‖ (Σ_k δ_k / 2)² / d_i``, the
+        most the grid can miss near a maximum (second derivatives of rotation matrices are at most 1).
+        """
         rotate, move = self._masks((None, *window))
         half = (np.asarray(window, np.float64) - 1.0) / 2.0
-        space = np.asarray(self.spacing)
-        grids = []
-        for axis in range(3):
-            grids.append(np.linspace(*self.degrees[axis], 7) if rotate[axis] else [0.0])
-        scale_grids = [np.linspace(*self.scales[axis], 3) if move[axis] else [1.0] for axis in range(3)]
+        space = np.asarray(self.spacing, np.float64)
+        lowest = np.array([low for low, _ in self.scales])
         if self.isotropic:
-            scale_grids = [scale_grids[0]]
-        reach = np.zeros(3)
-        for angles in itertools.product(*grids):
-            rad = np.deg2rad(angles)
-            c, s = np.cos(rad), np.sin(rad)
-            r0 = np.array([[1, 0, 0], [0, c[0], -s[0]], [0, s[0], c[0]]])
-            r1 = np.array([[c[1], 0, s[1]], [0, 1, 0], [-s[1], 0, c[1]]])
-            r2 = np.array([[c[2], -s[2], 0], [s[2], c[2], 0], [0, 0, 1]])
-            rotation_t = (r2 @ r1 @ r0).T
-            for scales in itertools.product(*scale_grids):
-                scales = np.resize(np.asarray(scales), 3)
-                matrix = rotation_t / scales[:, None] * space[None, :] / space[:, None]
-                reach = np.maximum(reach, np.abs(matrix) @ half - half)
-        shift = np.array([max(abs(low), abs(high)) for low, high in self.translation]) / space
-        shift = shift / min(low for low, _ in self.scales)
-        margin = np.ceil(np.maximum(reach, 0) + shift * np.asarray(move)) + interpolation_support(self.image_interpolation)
+            lowest = np.full(3, lowest[0])
+        lowest = np.where(move, lowest, 1.0)
+        shift = np.array([max(abs(low), abs(high)) for low, high in self.translation]) * np.asarray(move)
+        extent = space * half / lowest + shift
+        rotations, half_steps = _rotation_grid(self.degrees, rotate)
+        reach_mm = np.max(np.abs(rotations).transpose(0, 2, 1) @ extent, axis=0)
+        reach_mm = reach_mm + 0.5 * np.linalg.norm(extent) * half_steps ** 2
+        reach = np.maximum(reach_mm / space - half, 0.0)
+        margin = np.ceil(reach - 1e-9) + interpolation_support(self.image_interpolation)
         return tuple(int(m) if window[i] > 1 else 0 for i, m in enumerate(margin))
 
     def get_config(self) -> dict[str, Any]:
