@@ -13,8 +13,8 @@ image. Conventions (read from TorchIO 1.2.1's source):
   voxel within half a voxel of the edge) and voxflow repeats the edge voxel: the images here are
   non-negative with a zero border wide enough that both give 0.
 
-Disagreements that the docs do not describe as deliberate are ``xfail(strict=True)`` tests that
-say what differs: they start passing (and so fail, being strict) once voxflow follows TorchIO.
+Where voxflow departs from TorchIO on purpose (docs/augmentation.md says how), the inputs are
+chosen so that the difference vanishes, or the test checks the departure itself.
 """
 
 import math
@@ -259,40 +259,28 @@ def _anisotropy(image: np.ndarray, axis: int, factor: float) -> np.ndarray:
     return _intensity(RandomAnisotropy(), image, params)
 
 
-@pytest.mark.parametrize(("axis", "factor"), [(0, 3.0), (1, 5.0), (2, 3.0)])
-def test_anisotropy_matches_torchio_on_its_sample_grid(axis, factor):
-    """Between its outer thick slices, TorchIO's result is voxflow's on the crop that starts at TorchIO's
-    first slice. TorchIO (``Resample.get_reference_image``) keeps ``n = floor(N / f)`` slices centred in
-    the field of view, the first at ``o = ((N - 1) - (n - 1) f) / 2``; voxflow's start at voxel 0. For
-    whole factors with whole ``o`` both sample voxels exactly (nearest neighbour and linear agree) and
-    interpolate linearly back: this checks the spacing and the interpolation, not the grid's place or
-    the edges (see the xfail test below)."""
+@pytest.mark.parametrize(("axis", "factor"), [(0, 3.0), (0, 2.5), (1, 5.0), (1, 2.5), (2, 3.0), (2, 1.5)])
+def test_anisotropy_matches_torchio(axis, factor):
+    """TorchIO (``Resample.get_reference_image``) keeps ``n = floor(N / f)`` thick slices centred in the
+    field of view, the first at voxel ``o = ((N - 1) - (n - 1) f) / 2``, takes each by nearest neighbour
+    (halves round up: f = 2.5 on axis 0 and f = 1.5 on axis 2 put slices halfway between voxels) and
+    interpolates linearly back; so does voxflow. Voxels more than half a slice beyond the outer slices
+    (grid place ``(i - o) / f`` below -1/2 or from ``n - 1/2``: planes 0 and 23 for f = 2.5 on axis 0)
+    are 0 in TorchIO (SimpleITK's default pixel value) and repeat the outer slice in voxflow, by design."""
     image = _volume(0)
     size = SHAPE[axis]
     count = math.floor(size / factor)
     offset = ((size - 1) - (count - 1) * factor) / 2
-    assert offset == int(offset)
-    crop = [slice(None)] * 3
-    crop[axis] = slice(int(offset), int(offset) + int((count - 1) * factor) + 1)
-    crop = tuple(crop)
-    expected = _torchio(_Anisotropy(axis, factor), image)[crop]
-    out = _anisotropy(np.ascontiguousarray(image[crop]), axis, factor)
-    _assert_agrees(out, expected, image[crop], 1e-5)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "RandomAnisotropy's grid is not TorchIO's: TorchIO's RandomAnisotropy.apply_transform resamples with "
-    "Resample(image_interpolation='nearest') to floor(N / f) slices centred in the field of view "
-    "(Resample.get_reference_image), then linearly back, and the back-resampling fills voxels more than half a "
-    "coarse slice beyond the outer slices with 0 (SimpleITK's default pixel value); voxflow's "
-    "resampling_operator samples linearly at 0, f, 2f, ... from voxel 0 and repeats the last slice. N = 24: "
-    "f = 3 samples voxels 1, 4, ... in TorchIO and 0, 3, ... in voxflow (max difference 0.98); f = 2.5 "
-    "also interpolates between voxels and TorchIO zeroes planes 0 and 23 (max difference 1.2)"))
-@pytest.mark.parametrize("factor", [3.0, 2.5])
-def test_anisotropy_matches_torchio(factor):
-    image = _volume(0)
-    expected = _torchio(_Anisotropy(0, factor), image)
-    _assert_agrees(_anisotropy(image, 0, factor), expected, image, 1e-5)
+    place = (np.arange(size) - offset) / factor
+    inside = (place >= -0.5) & (place < count - 0.5)
+    expected = np.moveaxis(_torchio(_Anisotropy(axis, factor), image), axis, 0)
+    out = np.moveaxis(_anisotropy(image, axis, factor), axis, 0)
+    source = np.moveaxis(image, axis, 0)
+    _assert_agrees(out[inside], expected[inside], source[inside], 1e-5)
+    assert np.all(expected[~inside] == 0)
+    first, last = np.floor(offset + np.array([0, count - 1]) * factor + 0.5).astype(int)
+    edge = np.where((place < 0)[~inside, None, None], source[first], source[last])
+    assert np.array_equal(out[~inside], edge)
 
 
 def _swap(image: np.ndarray, locations, patch_size) -> np.ndarray:

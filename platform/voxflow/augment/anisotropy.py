@@ -11,17 +11,38 @@ import tensorflow as tf
 from voxflow.augment.base import IntensityTransform, as_range, mirrored_index, randint, uniform
 
 
+def coarse_grid(size: int, factor: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """TorchIO's thick slices along an axis of ``size`` voxels, for ``factor`` ``(B,)``: their count
+    ``n = max(1, floor(size / f))`` and the voxel of the first, ``o = ((size - 1) - (n - 1) f) / 2``
+    (``Resample.get_reference_image``: ``n`` slices ``f`` apart, centred in the field of view), each
+    ``(B, 1)`` float64, in which ``o + k f`` is exact for a float32 ``f``."""
+    factor = tf.cast(tf.reshape(factor, [-1, 1]), tf.float64)
+    count = tf.maximum(tf.floor(size / factor), 1.0)
+    return count, ((size - 1.0) - (count - 1.0) * factor) / 2.0
+
+
 def resampling_operator(size: int, factor: tf.Tensor) -> tf.Tensor:
-    """``(B, size, size)`` matrices: linear sampling every ``factor`` voxels, then linear back."""
-    factor = tf.reshape(factor, [-1, 1, 1])
-    index = tf.range(size, dtype=tf.float32)
-    low_res = index[None, :, None] * factor  # (B, j, 1): positions of the thick slices
-    valid = tf.cast(low_res <= size - 1.0, tf.float32)
-    down = tf.nn.relu(1.0 - tf.abs(low_res - index[None, None, :])) * valid  # (B, j, i)
-    last = tf.floor((size - 1.0) / factor)
-    position = tf.minimum(index[None, :, None] / factor, last)  # (B, p, 1)
-    up = tf.nn.relu(1.0 - tf.abs(position - index[None, None, :]))  # (B, p, j)
-    return up @ down
+    """``(B, size, size)`` matrices: TorchIO's thick slices, then linear interpolation back.
+
+    Slice ``k`` (see :func:`coarse_grid`) lies at voxel ``x = o + k f`` and takes the value of voxel
+    ``floor(x + 0.5)``: nearest neighbour, halves rounded up, as ITK's ``RoundHalfIntegerUp``. Voxel
+    ``i`` then interpolates linearly between the slices around ``(i - o) / f``; beyond the outer
+    slices it takes the outer slice's value (TorchIO fills voxels more than half a slice beyond them
+    with 0). Each row holds at most two weights, so the matrix is built from one-hot rows.
+    """
+    factor64 = tf.cast(tf.reshape(factor, [-1, 1]), tf.float64)
+    count, offset = coarse_grid(size, factor)
+    index = tf.range(size, dtype=tf.float64)[None]  # (1, i)
+    place = tf.minimum(tf.maximum((index - offset) / factor64, 0.0), count - 1.0)  # (B, i): on the coarse grid
+    low = tf.minimum(tf.floor(place), tf.maximum(count - 2.0, 0.0))
+    high = tf.minimum(low + 1.0, count - 1.0)
+    weight = tf.cast(place - low, tf.float32)[..., None]  # (B, i, 1)
+
+    def voxel(slice_index: tf.Tensor) -> tf.Tensor:  # (B, i) slice numbers -> one-hot rows of their voxels
+        picked = tf.cast(tf.floor(offset + slice_index * factor64 + 0.5), tf.int32)
+        return tf.one_hot(tf.clip_by_value(picked, 0, size - 1), size, dtype=tf.float32)
+
+    return (1.0 - weight) * voxel(low) + weight * voxel(high)
 
 
 def antialias_sigma(factor: Any) -> Any:
@@ -47,6 +68,9 @@ def smoothing_operator(size: int, sigma: tf.Tensor, radius: int) -> tf.Tensor:
 class RandomAnisotropy(IntensityTransform):
     """Downsample one axis by ``f ~ U(a, b)`` and linearly interpolate back (TorchIO's ``RandomAnisotropy``).
 
+    The thick slices are TorchIO's: ``floor(N / f)`` of them, ``f`` voxels apart and centred in the
+    field of view, each the nearest voxel (halves rounded up, as ITK); see :func:`resampling_operator`.
+    Beyond the outer slices the image repeats them, where TorchIO writes 0 more than half a slice out.
     The axis is drawn from ``axes`` (those of size > 1). As in TorchIO (``scalars_only``), images
     change and label maps do not. With ``antialias``, the axis is first smoothed by a Gaussian of
     σ = ``sqrt(f² - 1) / (2 sqrt(2 ln 2))`` voxels (truncated at 3σ of the largest ``f``, mirrored
