@@ -119,3 +119,21 @@ def test_torchio_spacing_between_control_points():
     weights = bspline_weights(24, 7)
     assert np.all(weights[:, 3] > 0) and np.allclose(weights[:, 3], weights[::-1, 3])
     assert np.all(weights[:18, 2] > 0) and np.all(weights[18:, 2] == 0)
+
+
+def test_folding_is_warned_about_as_torchio_does():
+    """TorchIO warns when the largest displacement exceeds half the control spacing; so does voxflow,
+    once per window shape. 7 points on 24 voxels are 6.06 voxels apart: 3 mm is safe, 3.5 mm is not."""
+    import warnings
+
+    window = (24, 24, 24)
+    batch = {"image": np.zeros((1, *window, 1), np.float32)}
+    assert RandomElasticDeformation(max_displacement=3.0).folding_axes(window) == []
+    layer = RandomElasticDeformation(max_displacement=(3.5, 3.0, 3.0))
+    assert layer.folding_axes(window) == [0]
+    with pytest.warns(RuntimeWarning, match=r"axes \[0\] of a \(24, 24, 24\) window"):
+        layer.sample(batch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer.sample(batch)  # said once for this window shape
+        RandomElasticDeformation(max_displacement=3.0).sample(batch)

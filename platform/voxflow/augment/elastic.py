@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,13 +114,29 @@ class RandomElasticDeformation(RandomTransform):
         self.image_interpolation = image_interpolation
         self.label_interpolation = label_interpolation
         self.num_classes = num_classes
+        self._warned: set[tuple[int, ...]] = set()
 
     def _bound_mm(self) -> np.ndarray:
         if self.displacement_std is not None:
             return np.full(3, 3.0 * self.displacement_std)
         return np.asarray(self.max_displacement)
 
+    def folding_axes(self, window: Sequence[int]) -> list[int]:
+        """Axes along which the largest displacement exceeds half the control spacing (TorchIO's
+        warning that the deformation may fold the image over itself)."""
+        spacing_mm = [control_spacing(int(n), points) * d for n, points, d in zip(window, self._points, self.spacing,
+                                                                                  strict=True)]
+        return [a for a in range(3) if window[a] > 1 and self._bound_mm()[a] > spacing_mm[a] / 2.0]
+
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+        window = tuple(int(n) for n in shape[1:4])
+        if window not in self._warned:  # once per window shape (at tracing inside a compiled step)
+            self._warned.add(window)
+            if axes := self.folding_axes(window):
+                warnings.warn(
+                    f"RandomElasticDeformation: a displacement of up to {self._bound_mm().max():g} mm exceeds half "
+                    f"the control-point spacing along axes {axes} of a {window} window, so the image may fold "
+                    "over itself; use fewer control points or a smaller displacement", RuntimeWarning, stacklevel=2)
         nx, ny, nz = self._points
         if self.displacement_std is not None:
             bound = 3.0 * self.displacement_std
