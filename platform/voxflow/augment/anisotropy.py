@@ -79,6 +79,8 @@ class RandomAnisotropy(IntensityTransform):
     smoothing costs no extra pass over the image. Parameters: ``axis`` ``(B,)`` int, ``factor`` ``(B,)``.
     """
 
+    per_channel_allowed = False  # TorchIO draws the axis and factor once per subject
+
     def __init__(self, axes: Any = (0, 1, 2), downsampling: Any = (1.5, 5.0), antialias: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)

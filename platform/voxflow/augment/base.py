@@ -194,9 +194,40 @@ class IntensityTransform(RandomTransform):
     Element-wise subclasses set ``jit = True``: XLA fuses their ops into one pass over the image.
     Subclasses that choose between changed and kept samples inside their own compiled pass (no
     separate select pass) override :meth:`apply_where`.
+
+    Args:
+        per_channel: draw the parameters again for every channel (every modality of a multi-modal
+            window), as TorchIO does for each image of a subject; by default one draw serves all
+            channels, as MONAI's array transforms do. Whether a sample changes (``p``) is still
+            decided once per sample. The parameters then have one row per sample and channel
+            (sample-major); channel ``c`` of sample ``b`` uses seeds ``(s0, s1 · C + c)``.
+        **kwargs: ``p``, ``seed``, ``spacing`` (see :class:`RandomTransform`).
     """
 
     jit = False
+    #: Whether ``per_channel`` is offered (not for layers TorchIO draws once per subject).
+    per_channel_allowed = True
+
+    def __init__(self, per_channel: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if per_channel and not self.per_channel_allowed:
+            raise ValueError(f"{type(self).__name__} draws once per sample: per_channel is not offered")
+        self.per_channel = bool(per_channel)
+
+    def sample(self, batch: dict[str, tf.Tensor] | tf.Tensor) -> dict[str, tf.Tensor]:
+        if not self.per_channel:
+            return super().sample(batch)
+        batch = _as_batch(batch)
+        seeds = self.seeds(batch)
+        shape = batch["image"].shape
+        channels = int(shape[-1])
+        repeated = tf.repeat(seeds, channels, axis=0)
+        channel = tf.tile(tf.range(channels, dtype=tf.int64), tf.shape(seeds, out_type=tf.int64)[:1])
+        rows = tf.stack([repeated[:, 0], repeated[:, 1] * channels + channel], axis=1)
+        flat = tf.TensorShape([None if shape[0] is None else shape[0] * channels, *shape[1:4], 1])
+        params = self.sample_params(flat, rows)
+        params["apply"] = uniform(seeds, 0, (), 0.0, 1.0) < self.p
+        return params
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         """Return the transformed ``(B, X, Y, Z, C)`` image (every sample)."""
@@ -217,6 +248,19 @@ class IntensityTransform(RandomTransform):
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = dict(batch)
         image = tf.cast(batch["image"], tf.float32)
+        if self.per_channel and image.shape[-1] != 1:
+            # every channel a sample of its own, (B·C, X, Y, Z, 1) in sample-major order, and back
+            channels = int(image.shape[-1])
+            stacked = tf.expand_dims(tf.reshape(tf.transpose(image, [0, 4, 1, 2, 3]), [-1, *image.shape[1:4]]), -1)
+            changed = self.apply_where(stacked, params, tf.repeat(params["apply"], channels))
+            changed = tf.reshape(changed, [-1, channels, *image.shape[1:4]])
+            out["image"] = tf.ensure_shape(tf.transpose(changed, [0, 2, 3, 4, 1]), image.shape)
+            return out
         # compiled helpers may relax their output shape (reduce_retracing): the next layer gets it static
         out["image"] = tf.ensure_shape(self.apply_where(image, params, params["apply"]), image.shape)
         return out
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(per_channel=self.per_channel)
+        return config

@@ -32,6 +32,10 @@ _MODULES: dict[str, str] = {
 _COMMON = {
     "p": (1.0, "probability that a sample is transformed"),
 }
+_CHANNELS = {
+    "per_channel": (False, "draw again for every channel (modality), as TorchIO does per image; "
+                           "default: one draw for all, as MONAI"),
+}
 _SPATIAL = {
     "image_interpolation": ("linear", "`linear`, `cubic` (Keys' cubic convolution, 4×4×4 voxels) or `nearest` "
                                       "for images; weight and sampler maps are always linear"),
@@ -62,29 +66,29 @@ ARGUMENTS: dict[str, dict[str, tuple[Any, str]]] = {
                    "num_iterations": (100, "patch pairs exchanged"),
                    "include_labels": (True, "swap label/weight/sampler maps too"), **_COMMON},
     "RandomBiasField": {"coefficients": (0.5, "polynomial coefficients ~ U(-a, a); (a, b): U(a, b)"),
-                        "order": (3, "maximum total order of the polynomial"), **_COMMON},
-    "RandomGamma": {"log_gamma": (0.3, "log γ ~ U(-a, a); (a, b): U(a, b)"), **_COMMON},
+                        "order": (3, "maximum total order of the polynomial"), **_CHANNELS, **_COMMON},
+    "RandomGamma": {"log_gamma": (0.3, "log γ ~ U(-a, a); (a, b): U(a, b)"), **_CHANNELS, **_COMMON},
     "RandomNoise": {"mean": (0.0, "mean ~ U(-a, a); (a, b): U(a, b)"),
-                    "std": ((0.0, 0.25), "std ~ U(0, a); (a, b): U(a, b)"), **_COMMON},
-    "RandomIntensityScale": {"scale": ((0.9, 1.1), "factor ~ U(a, b)"), **_COMMON},
-    "RandomIntensityShift": {"shift": ((-0.1, 0.1), "offset ~ U(a, b)"), **_COMMON},
+                    "std": ((0.0, 0.25), "std ~ U(0, a); (a, b): U(a, b)"), **_CHANNELS, **_COMMON},
+    "RandomIntensityScale": {"scale": ((0.9, 1.1), "factor ~ U(a, b)"), **_CHANNELS, **_COMMON},
+    "RandomIntensityShift": {"shift": ((-0.1, 0.1), "offset ~ U(a, b)"), **_CHANNELS, **_COMMON},
     "RandomBlur": {"std": ((0.0, 2.0), "Gaussian std ~ U(0, a) mm per axis; (a, b): U(a, b); "
-                                      "(a1, b1, a2, b2, a3, b3): one range per axis"), **_COMMON},
+                                      "(a1, b1, a2, b2, a3, b3): one range per axis"), **_CHANNELS, **_COMMON},
     "RandomMotion": {"degrees": (10.0, "rotation ~ U(-a, a) degrees per axis"),
                      "translation": (10.0, "shift ~ U(-a, a) mm per axis"),
                      "num_transforms": (2, "movements during the acquisition"),
                      "image_interpolation": ("linear", "how the moved images are resampled: `linear`, `cubic` "
                                                        "or `nearest`"),
                      "perturbation": (0.3, "movement i at i / (T + 1) + U(-δ, δ) of the acquisition, "
-                                           "δ = perturbation / (T + 1)"), **_COMMON},
+                                           "δ = perturbation / (T + 1)"), **_CHANNELS, **_COMMON},
     "RandomGhosting": {"num_ghosts": ((4, 10), "n ~ U{a..b} (d: U{0..d}): every n-th k-space plane is attenuated"),
                        "axes": ((0, 1, 2), "phase-encoding axis, one drawn per sample"),
                        "intensity": ((0.5, 1.0), "attenuation ~ U(a, b) (d: U(0, d))"),
                        "restore": (None, "fraction of central k-space left untouched ~ U(a, b) (d: U(0, d)); "
-                                         "None: the central plane only"), **_COMMON},
+                                         "None: the central plane only"), **_CHANNELS, **_COMMON},
     "RandomSpike": {"num_spikes": (1, "spikes n ~ U{a..b}; d: U{0..d} (TorchIO's reading)"),
                     "intensity": ((1.0, 3.0), "spike / max of spectrum ~ U(a, b), one per sample; a: U(-a, a)"),
-                    **_COMMON},
+                    **_CHANNELS, **_COMMON},
 }
 
 #: Names whose layers move voxels (applied to images and label, weight and sampler maps).
