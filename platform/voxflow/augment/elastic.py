@@ -128,15 +128,20 @@ class RandomElasticDeformation(RandomTransform):
                                                                                   strict=True)]
         return [a for a in range(3) if window[a] > 1 and self._bound_mm()[a] > spacing_mm[a] / 2.0]
 
+    @tf.autograph.experimental.do_not_convert  # plain Python, run when a compiled step is traced
+    def _warn_folding(self, window: tuple[int, ...]) -> None:
+        """Warn once per window shape where :meth:`folding_axes` finds any."""
+        if window in self._warned:
+            return
+        self._warned.add(window)
+        if axes := self.folding_axes(window):
+            warnings.warn(
+                f"RandomElasticDeformation: a displacement of up to {self._bound_mm().max():g} mm exceeds half "
+                f"the control-point spacing along axes {axes} of a {window} window, so the image may fold "
+                "over itself; use fewer control points or a smaller displacement", RuntimeWarning, stacklevel=2)
+
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
-        window = tuple(int(n) for n in shape[1:4])
-        if window not in self._warned:  # once per window shape (at tracing inside a compiled step)
-            self._warned.add(window)
-            if axes := self.folding_axes(window):
-                warnings.warn(
-                    f"RandomElasticDeformation: a displacement of up to {self._bound_mm().max():g} mm exceeds half "
-                    f"the control-point spacing along axes {axes} of a {window} window, so the image may fold "
-                    "over itself; use fewer control points or a smaller displacement", RuntimeWarning, stacklevel=2)
+        self._warn_folding(tuple(int(n) for n in shape[1:4]))
         nx, ny, nz = self._points
         if self.displacement_std is not None:
             bound = 3.0 * self.displacement_std
