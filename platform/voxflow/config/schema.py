@@ -225,7 +225,8 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("num_ctrl_points", IntType(2), 4,
         "B-spline mesh size per axis of the elastic deformation, as NiftyNet's (mesh + 3 control points)."),
     Key("deformation_sigma", FloatType(0.0), 15.0,
-        "Std (mm) of the control-point displacement, clipped at 3 std."),
+        "Std (mm) of the control-point displacement, clipped at 3 std (≠NiftyNet: voxels there; "
+        "the same for 1 mm voxels)."),
     Key("proportion_to_deform", FloatType(0.0, 1.0), 0.5, "Probability that a window is deformed."),
     Key("bias_field_range", FloatArrayType((2,), example="-0.5, 0.5"), (),
         "Range of the polynomial bias-field coefficients (RandomBiasField; ≠NiftyNet: used by every application)."),
