@@ -209,7 +209,8 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("rotation_angle", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
         "Random rotation: an angle ~ U(min, max) degrees about each axis (RandomAffine)."),
     Key("rotation_angle_x", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
-        "Rotation range about axis 0, used when `rotation_angle` is unset."),
+        "Rotation range about axis 0, used when `rotation_angle` is unset (≠NiftyNet: its code turned "
+        "`_x` about axis 2 and `_z` about axis 0)."),
     Key("rotation_angle_y", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
         "Rotation range about axis 1, used when `rotation_angle` is unset."),
     Key("rotation_angle_z", FloatArrayType((2,), -360.0, 360.0, example="-10, 10"), (),
