@@ -142,7 +142,8 @@ def test_ghosting_matches_torchio(axis, num_ghosts):
     image = _volume(0, border=4)
     expected = _torchio(tio.Ghosting(num_ghosts=num_ghosts, axis=axis, intensity=0.8, restore=None), image)
     params = {"num_ghosts": tf.constant([num_ghosts], tf.int32), "axis": tf.constant([axis], tf.int32),
-              "intensity": tf.constant([0.8], tf.float32)}
+              "intensity": tf.constant([0.8], tf.float32),
+              "restore": tf.constant([0.0], tf.float32)}
     out = _intensity(RandomGhosting(), image, params)
     _assert_agrees(out, expected, image, 1e-5)
 

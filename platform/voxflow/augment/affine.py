@@ -26,12 +26,17 @@ def rotation_matrices(degrees: tf.Tensor) -> tf.Tensor:
     which TorchIO's ``Affine`` uses; each factor turns counter-clockwise for a positive angle
     (axis 0 takes axis 1 towards axis 2, axis 1 takes 2 towards 0, axis 2 takes 0 towards 1).
     """
-    radians = degrees * (math.pi / 180.0)
-    c, s = tf.cos(radians), tf.sin(radians)
-    one, zero = tf.ones_like(c[:, 0]), tf.zeros_like(c[:, 0])
+    return _euler(degrees, tf)
 
-    def rows(*entries: tf.Tensor) -> tf.Tensor:
-        return tf.reshape(tf.stack(entries, axis=-1), [-1, 3, 3])
+
+def _euler(degrees: Any, xp: Any) -> Any:
+    """:func:`rotation_matrices` with the array module ``xp`` (``tf``, or ``np`` for float64 at build time)."""
+    radians = degrees * (math.pi / 180.0)
+    c, s = xp.cos(radians), xp.sin(radians)
+    one, zero = xp.ones_like(c[:, 0]), xp.zeros_like(c[:, 0])
+
+    def rows(*entries: Any) -> Any:
+        return xp.reshape(xp.stack(entries, axis=-1), [-1, 3, 3])
 
     r0 = rows(one, zero, zero, zero, c[:, 0], -s[:, 0], zero, s[:, 0], c[:, 0])
     r1 = rows(c[:, 1], zero, s[:, 1], zero, one, zero, -s[:, 1], zero, c[:, 1])
@@ -88,13 +93,8 @@ def _rotation_grid(ranges: Sequence[tuple[float, float]], rotate: Sequence[bool]
         count = int(min(most, max(2, math.ceil((high - low) / step) + 1)))
         axes.append(np.linspace(low, high, count))
         half_steps += math.radians((high - low) / (count - 1)) / 2.0
-    radians = [np.deg2rad(grid).ravel() for grid in np.meshgrid(*axes, indexing="ij")]
-    (c0, c1, c2), (s0, s1, s2) = np.cos(radians), np.sin(radians)
-    one, zero = np.ones_like(c0), np.zeros_like(c0)
-    r0 = np.stack([one, zero, zero, zero, c0, -s0, zero, s0, c0], -1).reshape(-1, 3, 3)
-    r1 = np.stack([c1, zero, s1, zero, one, zero, -s1, zero, c1], -1).reshape(-1, 3, 3)
-    r2 = np.stack([c2, -s2, zero, s2, c2, zero, zero, zero, one], -1).reshape(-1, 3, 3)
-    return r2 @ r0 @ r1, half_steps
+    angles = np.stack([grid.ravel() for grid in np.meshgrid(*axes, indexing="ij")], axis=-1)  # (N, 3) degrees
+    return _euler(angles.astype(np.float64), np), half_steps
 
 
 class RandomAffine(RandomTransform):

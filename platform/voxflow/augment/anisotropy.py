@@ -31,7 +31,7 @@ def resampling_operator(size: int, factor: tf.Tensor) -> tf.Tensor:
     with 0). Each row holds at most two weights, so the matrix is built from one-hot rows.
     """
     factor64 = tf.cast(tf.reshape(factor, [-1, 1]), tf.float64)
-    count, offset = coarse_grid(size, factor)
+    count, offset = coarse_grid(size, factor64)
     index = tf.range(size, dtype=tf.float64)[None]  # (1, i)
     place = tf.minimum(tf.maximum((index - offset) / factor64, 0.0), count - 1.0)  # (B, i): on the coarse grid
     low = tf.minimum(tf.floor(place), tf.maximum(count - 2.0, 0.0))

@@ -47,6 +47,15 @@ def as_range(value: Any, name: str, around: float = 0.0, minimum: float | None =
     return low, high
 
 
+def nonnegative_range(value: Any, name: str, maximum: float | None = None) -> tuple[float, float]:
+    """TorchIO's ranges of quantities that cannot be negative: ``d`` → ``(0, d)``; ``(a, b)`` → itself,
+    ``0 <= a <= b`` (``<= maximum`` if given)."""
+    low, high = as_range(value if isinstance(value, (tuple, list)) else (0.0, value), name, minimum=0.0)
+    if maximum is not None and high > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {value!r}")
+    return low, high
+
+
 def axis_ranges(value: Any, name: str, around: float = 0.0) -> tuple[tuple[float, float], ...]:
     """One, two or six numbers → one ``(low, high)`` per spatial axis."""
     values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
@@ -154,9 +163,13 @@ class RandomTransform(keras.layers.Layer):
         """Draw parameters for ``batch``, including the per-sample ``apply`` flags."""
         batch = _as_batch(batch)
         seeds = self.seeds(batch)
-        params = self.sample_params(batch["image"].shape, seeds)
+        params = self._draw(batch["image"].shape, seeds)
         params["apply"] = uniform(seeds, 0, (), 0.0, 1.0) < self.p
         return params
+
+    def _draw(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The parameters of :meth:`sample` but ``apply``: one draw per sample."""
+        return self.sample_params(shape, seeds)
 
     def call(self, inputs: dict[str, tf.Tensor] | tf.Tensor, training: bool | None = True) -> Any:
         batch = _as_batch(inputs)
@@ -214,20 +227,16 @@ class IntensityTransform(RandomTransform):
             raise ValueError(f"{type(self).__name__} draws once per sample: per_channel is not offered")
         self.per_channel = bool(per_channel)
 
-    def sample(self, batch: dict[str, tf.Tensor] | tf.Tensor) -> dict[str, tf.Tensor]:
+    def _draw(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
         if not self.per_channel:
-            return super().sample(batch)
-        batch = _as_batch(batch)
-        seeds = self.seeds(batch)
-        shape = batch["image"].shape
+            return self.sample_params(shape, seeds)
+        # every channel a sample of its own, sample-major, with seeds (s0, s1 · C + c)
         channels = int(shape[-1])
         repeated = tf.repeat(seeds, channels, axis=0)
         channel = tf.tile(tf.range(channels, dtype=tf.int64), tf.shape(seeds, out_type=tf.int64)[:1])
         rows = tf.stack([repeated[:, 0], repeated[:, 1] * channels + channel], axis=1)
         flat = tf.TensorShape([None if shape[0] is None else shape[0] * channels, *shape[1:4], 1])
-        params = self.sample_params(flat, rows)
-        params["apply"] = uniform(seeds, 0, (), 0.0, 1.0) < self.p
-        return params
+        return self.sample_params(flat, rows)
 
     def apply_image(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         """Return the transformed ``(B, X, Y, Z, C)`` image (every sample)."""

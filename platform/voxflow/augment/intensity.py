@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from voxflow.augment.base import IntensityTransform, as_range, per_sample, uniform
+from voxflow.augment.base import IntensityTransform, as_range, nonnegative_range, per_sample, uniform
 
 
 def _monomials(size: int, order: int) -> np.ndarray:
@@ -208,7 +208,7 @@ class RandomNoise(IntensityTransform):
     def __init__(self, mean: Any = 0.0, std: Any = (0.0, 0.25), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mean = as_range(mean, "mean")
-        self.std = as_range(std if isinstance(std, (tuple, list)) else (0.0, std), "std", minimum=0.0)
+        self.std = nonnegative_range(std, "std")
 
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
         noise_seed = per_sample(seeds, 3, lambda s: tf.random.stateless_uniform(

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.augment.affine import sampling_matrix
-from voxflow.augment.base import IntensityTransform, as_range, randint, uniform
+from voxflow.augment.base import IntensityTransform, as_range, nonnegative_range, randint, uniform
 from voxflow.augment.warp import INTERPOLATION_ORDER, affine_warp, check_interpolations
 
 
@@ -155,14 +155,12 @@ class RandomMotion(IntensityTransform):
         return config
 
 
-def _non_negative_range(value: Any, name: str, maximum: float | None = None) -> tuple[float, float]:
-    """TorchIO's ranges of non-negative quantities: ``d`` → ``(0, d)``; ``(a, b)`` → itself, ``0 <= a <= b``."""
-    if not isinstance(value, (tuple, list)):
-        value = (0.0, value)
-    low, high = as_range(value, name, minimum=0.0)
-    if maximum is not None and high > maximum:
-        raise ValueError(f"{name} must be <= {maximum:g}, got {value!r}")
-    return low, high
+def _count_range(value: Any, name: str) -> tuple[int, int]:
+    """A range of counts as TorchIO reads it: ``d`` → ``U{0..d}``; ``(a, b)`` → ``U{a..b}``, whole numbers."""
+    low, high = nonnegative_range(value, name)
+    if int(low) != low or int(high) != high:
+        raise ValueError(f"{name} must be whole numbers, got {value!r}")
+    return int(low), int(high)
 
 
 def _dft_tables(size: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -187,15 +185,12 @@ class RandomGhosting(IntensityTransform):
     def __init__(self, num_ghosts: Any = (4, 10), axes: Any = (0, 1, 2), intensity: Any = (0.5, 1.0),
                  restore: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        low, high = _non_negative_range(num_ghosts, "num_ghosts")
-        if int(low) != low or int(high) != high:
-            raise ValueError(f"num_ghosts must be whole numbers, got {num_ghosts!r}")
-        self.num_ghosts = (int(low), int(high))
+        self.num_ghosts = _count_range(num_ghosts, "num_ghosts")
         self.axes = (axes,) if isinstance(axes, int) else tuple(int(a) for a in axes)
         if not self.axes or any(a not in (0, 1, 2) for a in self.axes):
             raise ValueError(f"axes must be among 0, 1, 2, got {axes!r}")
-        self.intensity = _non_negative_range(intensity, "intensity")
-        self.restore = None if restore is None else _non_negative_range(restore, "restore", maximum=1.0)
+        self.intensity = nonnegative_range(intensity, "intensity")
+        self.restore = None if restore is None else nonnegative_range(restore, "restore", maximum=1.0)
 
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
         usable = [a for a in self.axes if shape[1 + a] != 1] or [max(a for a in range(3) if shape[1 + a] != 1)]
@@ -235,9 +230,7 @@ class RandomGhosting(IntensityTransform):
                         else volume for a in range(3)]
             return tf.switch_case(axis, branches)
 
-        # hand-made parameters without `restore` keep the central plane only (TorchIO's restore=None)
-        restore = params.get("restore", tf.zeros_like(params["intensity"]))
-        return tf.map_fn(one, (image, params["axis"], params["num_ghosts"], params["intensity"], restore),
+        return tf.map_fn(one, (image, params["axis"], params["num_ghosts"], params["intensity"], params["restore"]),
                          fn_output_signature=tf.TensorSpec(image.shape[1:], tf.float32))
 
     def get_config(self) -> dict[str, Any]:
@@ -264,10 +257,7 @@ class RandomSpike(IntensityTransform):
 
     def __init__(self, num_spikes: Any = 1, intensity: Any = (1.0, 3.0), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        low, high = _non_negative_range(num_spikes, "num_spikes")
-        if int(low) != low or int(high) != high:
-            raise ValueError(f"num_spikes must be whole numbers, got {num_spikes!r}")
-        self.num_spikes = (int(low), int(high))
+        self.num_spikes = _count_range(num_spikes, "num_spikes")
         self.intensity = as_range(intensity, "intensity")
 
     def sample_params(self, shape: tf.TensorShape, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
