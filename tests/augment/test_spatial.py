@@ -238,7 +238,8 @@ def _numpy_warp(volume, points, order):
     return total
 
 
-@pytest.mark.parametrize("shape", [(3, 10, 12, 8, 3), (2, 13, 1, 9, 2)])
+# the last shape has sizes that are multiples of 8: its trilinear warp is computed cube by cube
+@pytest.mark.parametrize("shape", [(3, 10, 12, 8, 3), (2, 13, 1, 9, 2), (2, 16, 8, 24, 2)])
 def test_affine_warp_equals_numpy_reference(shape):
     from voxflow.augment.warp import affine_warp
 
@@ -281,3 +282,31 @@ def test_large_volume_warps_equal_numpy_reference_at_every_voxel():
         expected = _numpy_warp(volume[0, ..., 0].astype(np.float64), points, order)
         # float32 coordinates near 128 carry ~1e-5 voxel of rounding (errors up to ~8e-5 here)
         assert np.abs(warped - expected).max() < 2e-4
+
+
+def test_warps_in_cubes_sample_the_same_points_as_warps_in_rows():
+    """Windows whose sizes are multiples of 8 are warped 8³ cube by cube and put back in row order:
+    nearest and trilinear give the row-order loop's voxels, with a batch, channels and ``subtract``."""
+    from voxflow.augment import warp
+
+    shape = (2, 16, 24, 8, 2)
+    assert warp._blockable(tf.TensorShape(shape), 1) and warp._blockable(tf.TensorShape(shape), 0)
+    assert not warp._blockable(tf.TensorShape(shape), 3)  # cubic stays in row order
+    assert not warp._blockable(tf.TensorShape((2, 16, 20, 8, 2)), 1)
+    assert not warp._blockable(tf.TensorShape((None, 16, None, 8, 2)), 1)
+    rng = np.random.default_rng(5)
+    volume = rng.normal(size=shape).astype(np.float32)
+    matrix = (np.eye(3, 4) + rng.normal(0, 0.2, (2, 3, 4)) * [1, 1, 1, 6]).astype(np.float32)
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in shape[1:4]], indexing="ij"), -1).astype(np.float64)
+    cubes = np.asarray(warp.affine_warp(volume, matrix, 1))
+    assert np.abs(cubes - np.asarray(warp._affine(tf.constant(volume), tf.constant(matrix), 1))).max() < 1e-5
+    nearest = np.asarray(warp.affine_warp(volume, matrix, 0))
+    for b in range(2):
+        points = np.clip(grid @ matrix[b, :, :3].T.astype(np.float64) + matrix[b, :, 3], 0, np.array(shape[1:4]) - 1)
+        clear = np.all(np.abs(points - np.floor(points) - 0.5) > 1e-4, axis=-1)  # not on a voxel boundary
+        assert clear.mean() > 0.99
+        index = tuple(np.moveaxis(np.rint(points).astype(int), -1, 0))
+        for c in range(2):
+            assert np.array_equal(nearest[b, ..., c][clear], volume[b, ..., c][index][clear])
+    for order, warped in ((0, nearest), (1, cubes)):  # the window is subtracted in cube order too
+        assert np.abs(np.asarray(warp.affine_warp(volume, matrix, order, subtract=True)) - (warped - volume)).max() < 1e-6
