@@ -116,17 +116,34 @@ def _ramps(shape: Any) -> list[tf.Tensor]:
             for a in range(3)]
 
 
+def _affine_coords(matrix: tf.Tensor, ramps: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+    """``matrix @ (i, j, k, 1)`` per axis, for voxel indices ``ramps`` shaped to broadcast (``(1, …)``)."""
+    m = matrix[(slice(None),) * 3 + (None,) * (ramps[0].shape.rank - 1)]  # (B, 3, 4, 1, …, 1)
+    return [m[:, i, 0] * ramps[0] + m[:, i, 1] * ramps[1] + m[:, i, 2] * ramps[2] + m[:, i, 3] for i in range(3)]
+
+
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _affine(volume: tf.Tensor, matrix: tf.Tensor, order: int, subtract: bool = False) -> tf.Tensor:
-    ramps = _ramps(tf.shape(volume)[1:4])
-    m = matrix[:, :, :, None, None, None]  # (B, 3, 4, 1, 1, 1)
-    coords = [m[:, i, 0] * ramps[0] + m[:, i, 1] * ramps[1] + m[:, i, 2] * ramps[2] + m[:, i, 3] for i in range(3)]
-    warped = interpolate(volume, coords, order)
+    warped = interpolate(volume, _affine_coords(matrix, _ramps(tf.shape(volume)[1:4])), order)
     return warped - volume if subtract else warped
 
 
 #: Edge of the cubes of output voxels a 3-D affine warp computes one after another (see _affine_blocked).
 BLOCK = 8
+#: Axis orders between ``(B, X/b, b, Y/b, b, Z/b, b, C)`` (rows) and ``(B, X/b, Y/b, Z/b, b, b, b, C)`` (cubes).
+_TO_CUBES, _TO_ROWS = [0, 1, 3, 5, 2, 4, 6, 7], [0, 1, 4, 2, 5, 3, 6, 7]
+
+
+def _to_cubes(volume: tf.Tensor) -> tf.Tensor:
+    """``(B, X, Y, Z, C)`` → ``(B, X/b, Y/b, Z/b, b, b, b, C)``."""
+    shape = tf.shape(volume)
+    blocks = [shape[0]] + [v for a in range(3) for v in (shape[1 + a] // BLOCK, BLOCK)] + [shape[4]]
+    return tf.transpose(tf.reshape(volume, blocks), _TO_CUBES)
+
+
+def _from_cubes(cubes: tf.Tensor, shape: tf.Tensor) -> tf.Tensor:
+    """Inverse of :func:`_to_cubes` for windows of ``shape``."""
+    return tf.reshape(tf.transpose(cubes, _TO_ROWS), shape)
 
 
 def _blockable(shape: tf.TensorShape, order: int) -> bool:
@@ -152,21 +169,14 @@ def _affine_blocked(volume: tf.Tensor, matrix: tf.Tensor, order: int, subtract: 
     output in row order again). The coordinates match :func:`_affine`'s up to float rounding
     (about 1e-5 voxel).
     """
-    shape = tf.shape(volume)
-    count = [shape[1 + a] // BLOCK for a in range(3)]
     ramps = []
     for a in range(3):  # voxel index i = BLOCK·block + offset, in integers (exact), shaped (1, nx, ny, nz, b, b, b)
         outer, inner = [1] * 7, [1] * 7
         outer[1 + a], inner[4 + a] = -1, -1
-        index = tf.reshape(tf.range(count[a]) * BLOCK, outer) + tf.reshape(tf.range(BLOCK), inner)
+        index = tf.reshape(tf.range(tf.shape(volume)[1 + a] // BLOCK) * BLOCK, outer) + tf.reshape(tf.range(BLOCK), inner)
         ramps.append(tf.cast(index, tf.float32))
-    m = matrix[:, :, :, None, None, None, None, None, None]  # (B, 3, 4, 1, …, 1)
-    coords = [m[:, i, 0] * ramps[0] + m[:, i, 1] * ramps[1] + m[:, i, 2] * ramps[2] + m[:, i, 3] for i in range(3)]
-    warped = interpolate(volume, coords, order)
-    if subtract:  # the window read cube by cube in the same loop
-        cubes = tf.reshape(volume, [shape[0], count[0], BLOCK, count[1], BLOCK, count[2], BLOCK, shape[4]])
-        warped = warped - tf.transpose(cubes, [0, 1, 3, 5, 2, 4, 6, 7])
-    return warped
+    warped = interpolate(volume, _affine_coords(matrix, ramps), order)
+    return warped - _to_cubes(volume) if subtract else warped  # the window read cube by cube in the same loop
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
@@ -183,8 +193,7 @@ def affine_warp(volume: tf.Tensor, matrix: tf.Tensor, order: int = 1, subtract: 
     volume = tf.cast(volume, tf.float32)
     matrix = tf.cast(matrix, tf.float32)
     if _blockable(volume.shape, order):
-        cubes = _affine_blocked(volume, matrix, order, subtract)
-        warped = tf.reshape(tf.transpose(cubes, [0, 1, 4, 2, 5, 3, 6, 7]), tf.shape(volume))
+        warped = _from_cubes(_affine_blocked(volume, matrix, order, subtract), tf.shape(volume))
     else:
         warped = _affine(volume, matrix, order, subtract)
     # the compiled function's output shape may be relaxed (reduce_retracing): restore it
