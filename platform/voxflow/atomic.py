@@ -2,17 +2,117 @@
 
 A reader never sees a half-written output, and an interrupted run never destroys the previous
 version of a file.
+
+Every temporary name says who made it: ``.<kind>.vxtmp-<host>-<pid>-<random>`` (``host`` is a
+short hash of the machine's name). A run killed with ``kill -9`` cannot remove its own temporary
+files; the next run that writes into the same folder calls :func:`clean_leftovers`, which removes
+the leftovers of processes of this machine that no longer run, and never those of a live process
+or of another machine sharing the folder.
+
+A failure to write (a full disk, a read-only or missing folder, no permission) is an
+:class:`OutputError` naming the *final* path, never the temporary one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from voxflow.errors import OutputError
+
+log = logging.getLogger("voxflow")
+
+_TEMP_RE = re.compile(r"^\.(?P<kind>.+)\.vxtmp-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-")
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def temp_prefix(kind: str) -> str:
+    """The prefix of this process's temporary names of ``kind`` (e.g. ``tmp``, ``ckpt-100``)."""
+    return f".{kind}.vxtmp-{_host_tag()}-{os.getpid()}-"
+
+
+def temp_owner(name: str) -> tuple[str, str, int] | None:
+    """``(kind, host tag, pid)`` of a temporary name made by :func:`temp_prefix`, else None."""
+    match = _TEMP_RE.match(name)
+    return None if match is None else (match["kind"], match["host"], int(match["pid"]))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (a zombie, dead but not yet reaped, does not)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OSError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def leftovers(folder: str, kinds: Iterable[str] | None = None) -> list[str]:
+    """Temporary files and folders in ``folder`` left by dead processes of this machine.
+
+    Args:
+        folder: where to look (not recursive).
+        kinds: only these kinds (a kind matches itself and ``<kind>-...``, so ``ckpt`` matches
+            ``ckpt-100``); ``None`` = every kind.
+    """
+    wanted = None if kinds is None else tuple(kinds)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    host = _host_tag()
+    found = []
+    for name in sorted(names):
+        owner = temp_owner(name)
+        if owner is None or owner[1] != host or process_alive(owner[2]):
+            continue
+        kind = owner[0]
+        if wanted is None or any(kind == k or kind.startswith(f"{k}-") for k in wanted):
+            found.append(os.path.join(folder, name))
+    return found
+
+
+def clean_leftovers(folder: str, kinds: Iterable[str] | None = None) -> list[str]:
+    """Remove :func:`leftovers` of ``folder``; returns what was removed (logged once)."""
+    removed = []
+    for path in leftovers(folder, kinds):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+        except OSError:
+            continue
+        removed.append(path)
+    if removed:
+        log.info("removed %d leftover(s) of an interrupted run in %s", len(removed), folder)
+    return removed
+
+
+def _output_error(path: str, err: OSError) -> OutputError:
+    reason = err.strerror or str(err) or type(err).__name__
+    return OutputError(f"Cannot write {path}: {reason}.")
 
 
 def _umask() -> int:
@@ -52,15 +152,18 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
             extension, such as nibabel, need the real one, e.g. ``.nii.gz``).
     """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
-    os.close(fd)
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix("tmp"), suffix=suffix, dir=folder)
+        os.close(fd)
         yield tmp
         os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
+    except OSError as err:
+        raise _output_error(path, err) from err
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 
@@ -77,26 +180,38 @@ def atomic_write_json(path: str, data: Any, indent: int = 2) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str, prefix: str = ".tmp-", replace: bool = False) -> Iterator[str]:
+def atomic_directory(path: str, kind: str = "tmp", replace: bool = False) -> Iterator[str]:
     """Yield a temporary folder next to ``path``; on success it becomes ``path``, on failure it is removed.
 
     Args:
         path: the final folder.
-        prefix: name prefix of the temporary folder.
+        kind: the kind of temporary folder (see :func:`temp_prefix`), e.g. ``ckpt-100``.
         replace: remove an existing ``path`` first; otherwise only an empty one may stand there.
+
+    Raises:
+        OutputError: the folder cannot be written (full disk, permissions), or a non-empty
+            ``path`` stands there and ``replace`` is False.
     """
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    staging = None
     try:
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=temp_prefix(kind), dir=parent)
         yield staging
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0o700 would hide the folder from the group
         if os.path.isdir(path):
             if replace:
                 shutil.rmtree(path)
+            elif os.listdir(path):
+                raise OutputError(f"Cannot write {path}: it exists and is not empty.")
             else:
                 os.rmdir(path)
         os.replace(staging, path)
+    except OSError as err:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise _output_error(path, err) from err
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise

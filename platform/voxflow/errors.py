@@ -27,3 +27,12 @@ class CheckpointError(VoxflowError):
 
 class PluginError(VoxflowError):
     """A plugin named by import path cannot be imported or has the wrong signature."""
+
+
+class OutputError(VoxflowError):
+    """An output cannot be written: a full disk, no permission, a file where a folder should be, or
+    an output that would replace one of the run's inputs."""
+
+
+class LockedError(VoxflowError):
+    """A folder another live voxflow run is writing to (see :mod:`voxflow.locks`)."""

@@ -110,7 +110,7 @@ class CheckpointStore:
             The checkpoint folder.
         """
         final = self.path(iteration)
-        with atomic_directory(final, prefix=f".ckpt-{iteration}-", replace=True) as tmp:
+        with atomic_directory(final, kind=f"ckpt-{iteration}", replace=True) as tmp:
             checkpoint = _make_checkpoint(model, optimizer, iteration)
             checkpoint.write(os.path.join(tmp, "ckpt"))
             meta = {

@@ -69,7 +69,7 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
     store.restore(iteration, model)
     spatial_dims = example.ndim - 2
     # Written beside the output and renamed into place: an interrupted export leaves nothing behind.
-    with atomic_directory(output_dir, prefix=".export-") as staging:
+    with atomic_directory(output_dir, kind="export") as staging:
         _write_saved_model(model, os.path.join(staging, "saved_model"), spatial_dims, int(example.shape[-1]))
         keras_file = _save_keras(model, os.path.join(staging, "model.keras"))
         for name in STATE_FILES:

@@ -23,7 +23,8 @@ import nibabel as nib
 import numpy as np
 from numpy.typing import DTypeLike
 
-from voxflow.errors import DataError
+from voxflow.atomic import temp_prefix
+from voxflow.errors import DataError, OutputError
 from voxflow.io import sitk_io
 from voxflow.io.formats import (
     NIBABEL_EXTENSIONS,
@@ -229,8 +230,11 @@ def write_image(
             + "."
         )
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".voxflow-tmp-", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=temp_prefix("tmp"), dir=folder)
+    except OSError as error:
+        raise OutputError(f"Cannot write {path}: {error.strerror or error}.") from error
     try:
         staged = os.path.join(staging, os.path.basename(path))
         try:
@@ -249,5 +253,7 @@ def write_image(
         produced = sorted(os.listdir(staging), key=lambda n: n == os.path.basename(path))
         for name in produced:
             os.replace(os.path.join(staging, name), os.path.join(folder, name))
+    except OSError as error:  # a full disk, no permission: name the output, not the staging folder
+        raise OutputError(f"Cannot write {path}: {error.strerror or error}.") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
