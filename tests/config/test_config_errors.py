@@ -60,7 +60,7 @@ def test_niftynet_only_key_is_explained(write_config):
         ("keep_prob = 0", "Expected a number in (0.0, 1.0].", "Received: '0'."),
         ("whitening = maybe", "Expected a boolean", "Received: 'maybe'."),
         ("cutoff = 0.9, 0.1", "Expected 2 numbers in [0.0, 1.0], increasing", "Received: '0.9, 0.1' (not increasing)."),
-        ("volume_padding_size = 1, 2", "Expected 1 or 3 integers >= 0", "Received: '1, 2' (2 values)."),
+        ("volume_padding_size = 1, 2", "Expected 1 or 3 integers in [0, 65535]", "Received: '1, 2' (2 values)."),
         ("network_args = depth", "Expected keyword arguments", "Received: 'depth' ('depth' has no '=')."),
     ],
 )

@@ -162,13 +162,19 @@ class AxcodesType(StrArrayType):
         return codes
 
 
+#: The largest window size along an axis (and volume padding or border): sizes beyond it are typos
+#: (whether a window fits in memory is checked against the machine when a run starts).
+MAX_VOXELS_PER_AXIS = 65535
+
+
 class WindowType(IntArrayType):
-    """A spatial window size: 3 positive integers, or 2 padded with 1 (a 2-D window)."""
+    """A spatial window size: 3 integers in [1, 65535], or 2 padded with 1 (a 2-D window)."""
 
     doc_name = "window"
 
     def __init__(self) -> None:
-        super().__init__(lengths=(2, 3), minimum=1, example="64, 64, 64 (2 values = a 2-D window)")
+        super().__init__(lengths=(2, 3), minimum=1, maximum=MAX_VOXELS_PER_AXIS,
+                         example="64, 64, 64 (2 values = a 2-D window)")
 
     def parse(self, value: Any, base_dir: str) -> tuple[Any, ...]:
         items = super().parse(value, base_dir)
@@ -181,7 +187,8 @@ class SpatialIntType(IntArrayType):
     doc_name = "spatial int"
 
     def __init__(self, minimum: int | None = 0) -> None:
-        super().__init__(lengths=(1, 3), minimum=minimum, example="5 (= 5, 5, 5) or 5, 5, 0")
+        super().__init__(lengths=(1, 3), minimum=minimum, maximum=MAX_VOXELS_PER_AXIS,
+                         example="5 (= 5, 5, 5) or 5, 5, 0")
 
     def parse(self, value: Any, base_dir: str) -> tuple[Any, ...]:
         items = super().parse(value, base_dir)

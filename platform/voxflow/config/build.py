@@ -114,14 +114,15 @@ def _classify(raw: RawConfig, source: str, config_dir: str, app_name: str,
             continue  # another application's section: not an input source
         section_id = canonical or name
         if section_id in written:
-            raise ConfigError(f"Section [{name}] appears twice in {source} (as [{written[section_id]}] too).")
+            raise ConfigError(f"Section [{messages.clip(name)}] appears twice in {source} "
+                              f"(as [{messages.clip(written[section_id])}] too).")
         written[section_id] = name
         if canonical is None:
             input_names.append(name)
         entries[section_id] = {key: _Raw(value) for key, value in body.items()}
     if app_name not in written:
         near = messages.closest(app_name, raw, cutoff=0.5)
-        hint = f" Did you mean [{near}]?" if near else f" Sections found: {', '.join(raw) or 'none'}."
+        hint = f" Did you mean [{near}]?" if near else f" Sections found: {messages.clip(', '.join(raw)) or 'none'}."
         raise ConfigError(f"Missing section [{app_name}] in {source} (required by the application).{hint}")
     ctx = _Context(source, config_dir, app_name, action, input_names, written)
     return entries, ctx
@@ -184,7 +185,7 @@ def _check_section_typos(ctx: _Context, roles: dict[str, tuple[str, ...]]) -> No
             continue
         near = messages.closest(name, known, cutoff=SECTION_TYPO_CUTOFF)
         if near:
-            raise ConfigError(f"Unknown section [{name}] in {ctx.source}. Did you mean [{near}]?")
+            raise ConfigError(f"Unknown section [{messages.clip(name)}] in {ctx.source}. Did you mean [{near}]?")
 
 
 def _check_required(section: str, values: dict[str, Any], ctx: _Context) -> None:
@@ -205,10 +206,10 @@ def _check_roles(roles: dict[str, tuple[str, ...]], inputs: dict[str, dict[str, 
                 continue
             near = messages.closest(name, inputs, cutoff=0.5)
             hint = f" Did you mean '{near}'?" if near else ""
-            available = ", ".join(inputs) or "none in the file"
+            available = messages.clip(", ".join(inputs)) or "none in the file"
             raise ConfigError(
                 f"Invalid value for `{role}` {where}. Expected names of input sections ({available}). "
-                f"Received: '{name}' (there is no section [{name}]).{hint}"
+                f"Received: {messages.clip_repr(name)} (there is no section [{messages.clip(name)}]).{hint}"
             )
     for role, names in roles.items():
         for name in names:

@@ -1,9 +1,9 @@
 """Keyword-argument values such as ``[NETWORK] network_args = base_features=8, depth=3``.
 
-The text is a comma list of ``name=value`` pairs.  Each value becomes an ``int``, ``float``,
-``bool`` (``true``/``false``/``yes``/``no``), ``None`` (``none``), a tuple of those when written
-in parentheses (``kernel=(3, 3, 1)``), or else a string; quote a string that would otherwise read
-as a number or word (``tag='1'``).  In YAML a mapping is accepted directly.
+The text is a comma list of ``name=value`` pairs.  Each value becomes an ``int`` (64-bit), a
+finite ``float``, ``bool`` (``true``/``false``/``yes``/``no``), ``None`` (``none``), a tuple of
+those when written in parentheses (``kernel=(3, 3, 1)``), or else a string; quote a string that
+would otherwise read as a number or word (``tag='1'``).  In YAML a mapping is accepted directly.
 
 Example:
     >>> KwargsType().parse("base_features=8, depth=3, residual=yes", base_dir=".")
@@ -12,13 +12,15 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-from voxflow.config.values import InvalidValue, ValueType
+from voxflow.config.values import InvalidValue, ValueType, clip, clip_repr
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORDS = {"true": True, "yes": True, "false": False, "no": False, "none": None}
+_INT_DIGITS = 19  # beyond 64 bits: no argument needs one
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -52,11 +54,17 @@ def parse_scalar(text: str) -> Any:
     if len(text) >= 2 and (text[0], text[-1]) in (("(", ")"), ("[", "]")):
         return tuple(parse_scalar(item) for item in _split_top_level(text[1:-1]))
     if re.fullmatch(r"[+-]?\d+", text):
+        if len(text.lstrip("+-").lstrip("0")) > _INT_DIGITS:
+            raise InvalidValue(detail=f"{clip_repr(text)} is too large")
         return int(text)
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(number):
+            raise InvalidValue(detail=f"{clip_repr(text)} is not a finite number")
+        return number
     if text.lower() in _WORDS:
         return _WORDS[text.lower()]
     return text
@@ -67,6 +75,10 @@ def _native(value: Any) -> Any:
         return tuple(_native(item) for item in value)
     if isinstance(value, dict):
         raise InvalidValue(detail="nested mappings are not allowed")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidValue(detail=f"{value!r} is not a finite number")
+    if isinstance(value, int) and value.bit_length() > 63:
+        raise InvalidValue(detail="an integer beyond 64 bits")
     return value
 
 
@@ -98,14 +110,14 @@ class KwargsType(ValueType):
             for part in _split_top_level(value):
                 name, equals, text = part.partition("=")
                 if not equals:
-                    raise InvalidValue(detail=f"'{part}' has no '='")
+                    raise InvalidValue(detail=f"'{clip(part)}' has no '='")
                 pairs.append((name.strip(), parse_scalar(text)))
         else:
             raise InvalidValue()
         result: dict[str, Any] = {}
         for name, item in pairs:
             if not _IDENTIFIER.fullmatch(name):
-                raise InvalidValue(detail=f"'{name}' is not a valid argument name")
+                raise InvalidValue(detail=f"'{clip(name)}' is not a valid argument name")
             if name in result:
                 raise InvalidValue(detail=f"'{name}' is given twice")
             result[name] = item

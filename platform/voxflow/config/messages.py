@@ -8,16 +8,30 @@ uniform, weighted, balanced, resize. Received: 'uniforn'. Did you mean 'uniform'
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
 from typing import Any
 
 from voxflow.config import schema
+from voxflow.config.values import SHOWN_CHARACTERS, clip, clip_repr
+
+__all__ = ["SHOWN_CHARACTERS", "clip", "clip_repr", "closest", "invalid_value", "location", "received",
+           "unknown_key"]
 
 COMMAND_LINE = "the command line"
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 8, 8, 8
+_REPR.maxstring, _REPR.maxother = SHOWN_CHARACTERS, SHOWN_CHARACTERS
+
 
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
-    """Return the candidate nearest to ``word`` (case-insensitive), or ``None``."""
+    """Return the candidate nearest to ``word`` (case-insensitive), or ``None``.
+
+    Words longer than :data:`SHOWN_CHARACTERS` get no suggestion (difflib's time grows with them).
+    """
+    if len(word) > SHOWN_CHARACTERS:
+        return None
     options = list(candidates)
     lowered = {option.lower(): option for option in options}
     match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=cutoff)
@@ -26,12 +40,24 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
 
 def location(section: str, source: str, from_cli: bool = False) -> str:
     """Return ``"in [SECTION] of config.ini"`` or ``"in [SECTION] from the command line"``."""
+    section = clip(section)
     return f"in [{section}] from {COMMAND_LINE}" if from_cli else f"in [{section}] of {source}"
 
 
 def received(value: Any) -> str:
-    """Show a received raw value: quoted if it is a string."""
-    return repr(value.strip()) if isinstance(value, str) else repr(value)
+    """Show a received raw value, quoted if it is a string, in at most about 100 characters.
+
+    Long strings show their start and their length; containers a few items (``reprlib``); so a
+    50 MB value or a deeply shared YAML structure is never written out whole.
+    """
+    if isinstance(value, str):
+        return clip_repr(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    try:
+        return clip(_REPR.repr(value), 2 * SHOWN_CHARACTERS)
+    except ValueError:  # an integer of over 4300 digits inside a list: Python refuses to write it
+        return f"a {type(value).__name__}"
 
 
 def invalid_value(key: str, where: str, expected: str, value: Any,
@@ -71,6 +97,7 @@ def unknown_key(key: str, section: str, shown: str, where: str, valid: Iterable[
         app_name: the application section name.
         input_names: input sections present, for examples.
     """
+    key, shown = clip(key), clip(shown)
     head = f"Unknown key `{key}` {where}"
     if key in schema.NIFTYNET_ONLY_KEYS:
         return f"{head}: a NiftyNet key that voxflow does not use ({schema.NIFTYNET_ONLY_KEYS[key]}); remove it."

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voxflow.config import schema
-from voxflow.config.messages import closest, location, unknown_key
+from voxflow.config.messages import clip, clip_repr, closest, location, unknown_key
 from voxflow.errors import ConfigError
 
 _NUMBER = re.compile(r"-\d|-\.\d")
@@ -52,13 +52,14 @@ def parse_overrides(tokens: Sequence[str]) -> list[Override]:
         token = tokens[index]
         if not token.startswith("--") or len(token) == 2:
             raise ConfigError(
-                f"Unexpected command-line argument {token!r}. Expected options as --key value or --key=value."
+                f"Unexpected command-line argument {clip_repr(token)}. Expected options as --key value or --key=value."
             )
         name, equals, value = token[2:].partition("=")
         if not equals:
             following = tokens[index + 1] if index + 1 < len(tokens) else None
             if following is None or (following.startswith("-") and not _NUMBER.match(following)):
-                raise ConfigError(f"Missing value for command-line option `--{name}`. Expected --{name} VALUE.")
+                shown = clip(name)
+                raise ConfigError(f"Missing value for command-line option `--{shown}`. Expected --{shown} VALUE.")
             value = following
             index += 1
         section, dot, key = name.rpartition(".")
@@ -94,7 +95,7 @@ def override_targets(override: Override, sections: dict[str, dict[str, schema.Ke
             near = closest(override.section, sections, cutoff=0.5)
             hint = f" Did you mean [{near}]?" if near else f" Sections: {', '.join(sections)}."
             raise ConfigError(
-                f"Unknown section [{override.section}] in command-line option `{override.option}`.{hint}"
+                f"Unknown section [{clip(override.section)}] in command-line option `{clip(override.option)}`.{hint}"
             )
         table = sections[section]
         if override.key not in table:
@@ -113,5 +114,5 @@ def override_targets(override: Override, sections: dict[str, dict[str, schema.Ke
             reason = " There is no input section to set it in."
         elif override.key in schema.NIFTYNET_ONLY_KEYS:
             reason = f" It is a NiftyNet option voxflow does not use ({schema.NIFTYNET_ONLY_KEYS[override.key]})."
-        raise ConfigError(f"Unknown command-line option `{override.option}`.{reason or hint}")
+        raise ConfigError(f"Unknown command-line option `{clip(override.option)}`.{reason or hint}")
     return targets

@@ -2,7 +2,9 @@
 
 One rule for every path: a relative path written in the config file is resolved against the
 config file's folder; one given on the command line against the current working directory.
-``~`` is expanded and the stored value is always absolute.
+``~`` is expanded and the stored value is always absolute.  A NUL byte is refused (as in every
+string value, by :func:`~voxflow.config.values.to_str`): the operating system cannot open such a
+path, and the error would otherwise surface mid-run, far from the key that holds it.
 
 Example:
     >>> PathType().parse("~/data/../model", base_dir="/cfg")  # doctest: +SKIP

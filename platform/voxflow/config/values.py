@@ -20,10 +20,16 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 TRUE_WORDS = ("yes", "true", "t", "y", "1")
 FALSE_WORDS = ("no", "false", "f", "n", "0")
+#: Integers must be smaller than this in magnitude (they must fit in a signed 64-bit integer).
+INT_LIMIT = 2**63
+_INT_DIGITS = 19
+#: The most characters of a user's text (value, key, section, option) that a message shows.
+SHOWN_CHARACTERS = 100
 
 
 class InvalidValue(Exception):
@@ -38,6 +44,21 @@ class InvalidValue(Exception):
         super().__init__(detail or "")
         self.suggestion = suggestion
         self.detail = detail
+
+
+def clip(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``text``, or its first ``limit`` characters then ``"… (N characters)"`` when it is longer.
+
+    Example:
+        >>> clip("x" * 500, 3)
+        'xxx… (500 characters)'
+    """
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def clip_repr(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``repr(text)`` of at most its first ``limit`` characters, then ``"… (N characters)"``."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 def is_unset(value: Any) -> bool:
@@ -70,14 +91,26 @@ def split_list(value: Any) -> list[Any]:
 
 
 def to_int(item: Any) -> int:
-    """Convert one raw item to ``int`` (no bools, no fractional text)."""
+    """Convert one raw item to ``int`` (no bools, no fractional text, nothing beyond 64 bits).
+
+    Raises:
+        InvalidValue: not an integer, or one whose magnitude is :data:`INT_LIMIT` or more (no
+            setting needs one, and NumPy or TensorFlow would fail on it later).
+    """
     if isinstance(item, bool):
         raise InvalidValue()
-    if isinstance(item, int):
-        return item
-    if isinstance(item, str) and re.fullmatch(r"[+-]?\d+", item.strip()):
-        return int(item)
-    raise InvalidValue()
+    if isinstance(item, str):
+        text = item.strip()
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise InvalidValue()
+        if len(text.lstrip("+-").lstrip("0")) > _INT_DIGITS:
+            raise InvalidValue(detail="too large")
+        item = int(text)
+    if not isinstance(item, int):
+        raise InvalidValue()
+    if abs(item) >= INT_LIMIT:
+        raise InvalidValue(detail="too large")
+    return item
 
 
 def to_float(item: Any) -> float:
@@ -99,10 +132,26 @@ def to_float(item: Any) -> float:
 
 
 def to_str(item: Any) -> str:
-    """Convert one raw scalar to a stripped ``str`` (bools and containers are rejected)."""
+    """Convert one raw scalar to a stripped ``str`` (bools and containers are rejected).
+
+    Raises:
+        InvalidValue: a bool, a container, or text holding a NUL byte (no file name, word or
+            device list has one; the operating system refuses it in paths and variables).
+    """
     if isinstance(item, bool) or isinstance(item, (list, tuple, dict)):
         raise InvalidValue()
-    return str(item).strip()
+    text = str(item).strip()
+    if "\0" in text:
+        raise InvalidValue(detail="it contains a NUL byte")
+    return text
+
+
+def suggest(word: str, choices: Sequence[str], cutoff: float) -> str | None:
+    """The choice nearest to ``word`` (lower case), or ``None``; none for words over 100 characters."""
+    if len(word) > SHOWN_CHARACTERS:
+        return None
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
+    return close[0] if close else None
 
 
 def range_text(minimum: float | None, maximum: float | None, open_min: bool, open_max: bool) -> str:
@@ -239,8 +288,7 @@ class BoolType(ValueType):
                 return True
             if word in FALSE_WORDS:
                 return False
-            close = difflib.get_close_matches(word, ("true", "false", "yes", "no"), n=1, cutoff=0.6)
-            raise InvalidValue(suggestion=close[0] if close else None)
+            raise InvalidValue(suggestion=suggest(word, ("true", "false", "yes", "no"), 0.6))
         raise InvalidValue()
 
 
@@ -261,9 +309,8 @@ class ChoiceType(ValueType):
         for choice in self.choices:
             if choice.lower() == word.lower():
                 return choice
-        close = difflib.get_close_matches(word.lower(), [c.lower() for c in self.choices], n=1, cutoff=0.5)
-        suggestion = next((c for c in self.choices if close and c.lower() == close[0]), None)
-        raise InvalidValue(suggestion=suggestion)
+        close = suggest(word.lower(), [c.lower() for c in self.choices], 0.5)
+        raise InvalidValue(suggestion=next((c for c in self.choices if c.lower() == close), None))
 
 
 class CheckpointType(ValueType):
