@@ -34,6 +34,10 @@ from voxflow.io.formats import (
 )
 
 LOADERS = ("nibabel", "simpleitk")
+#: Voxel spacing (mm) at or below which an affine axis counts as zero (singular geometry).
+MIN_SPACING = 1e-9
+#: The same relative to the largest spacing, and the least |det| of the direction matrix.
+MIN_RELATIVE_SPACING = 1e-6
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,8 @@ def read_image(path: str | os.PathLike, loader: str | None = None) -> Image:
         The :class:`Image`; 4-D NIfTI volumes and vector images give ``(X, Y, Z, C)`` data.
 
     Raises:
-        DataError: the file is missing, unreadable, truncated or not an image (one line naming it).
+        DataError: the file is missing, unreadable, truncated or not an image, its voxels are not
+            real numbers (complex, RGB), or its affine is not finite or singular (one line naming it).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -157,11 +162,40 @@ def read_image(path: str | os.PathLike, loader: str | None = None) -> Image:
     except Exception as error:  # nibabel, SimpleITK, zlib, EOF, struct... all mean "unreadable"
         raise _fail(path, f"{chosen} failed ({_describe(error)})") from error
     data = _to_channels_last(data, path)
+    _check_values(data, path)
     if data.dtype == np.float64:
         data = data.astype(np.float32)
-    if not np.all(np.isfinite(affine)):
-        raise _fail(path, "its affine (voxel-to-world transform) contains NaN or Inf")
+    _check_affine(affine, path)
     return Image(data=data, affine=affine, path=path, header=header)
+
+
+def _check_values(data: np.ndarray, path: str) -> None:
+    """Voxels must be real numbers: complex ones would silently lose their imaginary part."""
+    if np.iscomplexobj(data):
+        raise _fail(path, f"it holds complex voxels ({data.dtype}); expected real numbers. Save the "
+                          "magnitude (or the real part) as a real-valued image")
+    if data.dtype.kind not in "biuf":
+        raise _fail(path, f"it holds voxels of type {data.dtype}; expected real numbers (RGB and other "
+                          "compound voxel types are not supported)")
+
+
+def _check_affine(affine: np.ndarray, path: str) -> None:
+    """The voxel-to-world transform must be finite and invertible.
+
+    A singular one (an axis of length 0, or axes that are parallel) cannot be resampled, reoriented
+    or written back (nibabel cannot store it as a qform), so it would fail mid-run.
+    """
+    what = "its affine (voxel-to-world transform)"
+    if not np.all(np.isfinite(affine)):
+        raise _fail(path, f"{what} contains NaN or Inf")
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    for axis, length in enumerate(spacing):
+        if length <= max(MIN_SPACING, MIN_RELATIVE_SPACING * float(spacing.max())):
+            raise _fail(path, f"{what} is singular: voxel spacing {length:.3g} along axis {axis}")
+    volume = abs(float(np.linalg.det(affine[:3, :3] / spacing)))
+    if volume < MIN_RELATIVE_SPACING:
+        raise _fail(path, f"{what} is singular: its axes are (nearly) parallel (determinant {volume:.3g} "
+                          "of the direction matrix, 1 for perpendicular axes)")
 
 
 def _output_dtype(data: np.ndarray, dtype: DTypeLike | None) -> np.dtype:
