@@ -188,3 +188,18 @@ def test_subjects_to_infer():
         subjects_to_infer(parts, "inference")
     with pytest.raises(ConfigError, match="dataset_to_infer"):
         subjects_to_infer(parts, "test")
+
+
+def test_file_named_exactly_like_filename_contains_keeps_its_own_name(tmp_path, data_dir):
+    """A user pointing at one file (`filename_contains = sub02_T1`) got "empty subject id"."""
+    inputs = {"T1": _section(data_dir, ["sub02_T1"])}
+    subjects = find_subjects(_cfg(tmp_path, inputs), ("T1",))
+    assert [(s.id, s.files["T1"]) for s in subjects] == [("sub02_T1", str(data_dir / "sub02_T1.nii.gz"))]
+    (data_dir / "T2.nii.gz").write_bytes(b"")
+    assert [s.id for s in find_subjects(_cfg(tmp_path, {"T2": _section(data_dir, ["T2"])}), ("T2",))] == ["T2"]
+
+
+def test_regex_that_removes_the_whole_name_is_still_an_error(tmp_path, data_dir):
+    inputs = {"T1": _section(data_dir, ["sub02_T1"], removefromid=".*")}
+    with pytest.raises(DataError, match=r"sub02_T1\.nii\.gz.*empty subject id.*filename_removefromid"):
+        find_subjects(_cfg(tmp_path, inputs), ("T1",))

@@ -59,26 +59,31 @@ def _section(cfg: Any, name: str) -> Any:
 
 
 def _subject_id(stem: str, section_name: str, section: Any) -> str:
+    """The id of a file: its name minus the regex, or minus the ``filename_contains`` tokens.
+
+    A name that is nothing but the tokens (``filename_contains = sub01_T1`` to pick one file)
+    keeps itself as the id; only a regex that removes the whole name gives an empty id.
+    """
     regex = getattr(section, "filename_removefromid", "") or ""
     if regex:
         try:
-            stem = re.sub(regex, "", stem)
+            return re.sub(regex, "", stem).strip(_ID_STRIP)
         except re.error as error:
             raise ConfigError(
                 f"Invalid value for `filename_removefromid` in [{section_name}]. Expected a "
                 f"regular expression. Received: {regex!r} ({error})."
             ) from None
-    else:
-        for token in _tokens(section.filename_contains):
-            stem = stem.replace(token, "")
-    return stem.strip(_ID_STRIP)
+    reduced = stem
+    for token in _tokens(section.filename_contains):
+        reduced = reduced.replace(token, "")
+    return reduced.strip(_ID_STRIP) or stem.strip(_ID_STRIP) or stem
 
 
 def _add(found: dict[str, str], subject_id: str, path: str, section_name: str) -> None:
     if not subject_id:
         raise DataError(
-            f"File '{path}' of [{section_name}] gives an empty subject id; set "
-            "`filename_removefromid` or `filename_contains` so that some of its name remains."
+            f"File '{path}' of [{section_name}] gives an empty subject id; change "
+            "`filename_removefromid` so that some of its name remains."
         )
     if subject_id in found:
         raise DataError(
@@ -193,7 +198,8 @@ def find_subjects(cfg: Any, sections: tuple[str, ...]) -> list[Subject]:
     folders directly inside each ``path_to_search`` folder whose *file name* (extension
     included) contains every ``filename_contains`` token and no ``filename_not_contains``
     token. The id is the name without its extension, minus the ``filename_removefromid``
-    regex (or, without one, minus the ``filename_contains`` tokens), stripped of ``_ - .``.
+    regex (or, without one, minus the ``filename_contains`` tokens), stripped of ``_ - .``; a
+    name made of the tokens alone is its own id.
 
     Args:
         cfg: the configuration (uses ``cfg.inputs[section]``).
