@@ -11,14 +11,26 @@ Example:
     ['CrossEntropy', 'Dice', 'DicePlusXEnt']
     >>> dice = registry.resolve("loss", "Dice")          # built-in
     >>> net = registry.resolve("network", "my_pkg.nets.MyNet")  # plugin by import path
+
+Importing a plugin runs its code, so two rules hold for every family:
+
+- **Downloaded code needs consent.** A module whose file lies inside an installed model-zoo entry
+  (a folder holding ``install.json``, written by ``net_download``) is imported only after
+  :func:`trust_downloaded_code` (the console scripts' ``--trust-downloaded-code`` flag); otherwise
+  the lookup stops with one line naming the file, before any of its code runs.
+- **A broken plugin is the user's to fix.** A module that cannot be found, has a syntax error,
+  raises, or calls ``sys.exit`` while being imported gives a one-line :class:`PluginError`
+  naming the plugin and its file (exit status 2), never a traceback or a silent exit.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import os
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +96,16 @@ _FAMILY_LABEL = {
 
 _EXTRA: dict[str, dict[str, Any]] = {family: {} for family in _BUILTINS}
 
+#: The marker of an installed model-zoo entry (``voxflow.zoo.installer.INSTALL_RECORD``).
+DOWNLOAD_MARKER = "install.json"
+CONSENT_FLAG = "--trust-downloaded-code"
+_TRUSTED = {"downloaded": False}
+
+
+def trust_downloaded_code(allowed: bool = True) -> None:
+    """Allow (or forbid again) importing plugins that came with a model-zoo download."""
+    _TRUSTED["downloaded"] = bool(allowed)
+
 
 def families() -> list[str]:
     """Return the names of all plugin families."""
@@ -137,7 +159,7 @@ def resolve(family: str, name: str, search_dirs: tuple[str, ...] = ()) -> Any:
             return _EXTRA[family][canonical]
         module_name, attribute = _BUILTINS[family][canonical].split(":")
         return getattr(importlib.import_module(module_name), attribute)
-    if "." not in name:
+    if "." not in name or not all(part.isidentifier() for part in name.split(".")):
         choices = names(family)
         close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
         hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -150,15 +172,26 @@ def resolve(family: str, name: str, search_dirs: tuple[str, ...] = ()) -> Any:
 
 def _import_path(family: str, path: str, search_dirs: tuple[str, ...]) -> Any:
     module_name, _, attribute = path.rpartition(".")
+    label = f"{_FAMILY_LABEL[family]} '{path}'"
     added = [d for d in search_dirs if d and os.path.isdir(d) and d not in sys.path]
     sys.path[:0] = added
     try:
+        _check_consent(module_name, label)
         module = importlib.import_module(module_name)
     except ImportError as err:
         where = f" (searched {', '.join(search_dirs)} and the Python path)" if search_dirs else ""
-        raise PluginError(
-            f"Cannot import module '{module_name}' for {_FAMILY_LABEL[family]} '{path}'{where}: {err}"
-        ) from err
+        raise PluginError(f"Cannot import module '{module_name}' for {label}{where}: {err}") from err
+    except SyntaxError as err:
+        raise PluginError(f"Module '{module_name}' for {label} has a syntax error at {err.filename}, line "
+                          f"{err.lineno}: {err.msg}.") from None
+    except SystemExit as err:
+        raise PluginError(f"Module '{module_name}' for {label} called sys.exit({err.code!r}) while being "
+                          "imported: a plugin module must only define things.") from None
+    except PluginError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure of the user's module is the user's to fix
+        raise PluginError(f"Module '{module_name}' for {label} raised {type(err).__name__} while being imported: "
+                          f"{_first_line(err)}") from err
     finally:
         for d in added:
             if d in sys.path:
@@ -166,9 +199,41 @@ def _import_path(family: str, path: str, search_dirs: tuple[str, ...]) -> Any:
     if not hasattr(module, attribute):
         raise PluginError(
             f"Module '{module_name}' ({getattr(module, '__file__', '?')}) has no attribute "
-            f"'{attribute}' for {_FAMILY_LABEL[family]} '{path}'."
+            f"'{attribute}' for {label}."
         )
     return getattr(module, attribute)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0][:300] if text else "no message")
+
+
+def _check_consent(module_name: str, label: str) -> None:
+    """Refuse, before any of its code runs, a module that came with a download (see the module docstring)."""
+    top = module_name.split(".", 1)[0]
+    if _TRUSTED["downloaded"] or top in sys.modules:
+        return
+    spec = importlib.util.find_spec(top)  # locates without executing anything
+    if spec is None:
+        return  # import_module reports the missing module
+    places = [spec.origin] if spec.origin and spec.has_location else []
+    places += list(spec.submodule_search_locations or ())
+    for place in places:
+        entry = _download_folder(Path(place))
+        if entry is not None:
+            raise PluginError(
+                f"{label} would import code that came with the download in {entry} ({place}): voxflow runs "
+                f"downloaded code only with your consent. Read it, then rerun with {CONSENT_FLAG}.")
+
+
+def _download_folder(path: Path) -> Path | None:
+    """The installed zoo entry folder that holds ``path``, or None."""
+    resolved = path.resolve()
+    for folder in (resolved, *resolved.parents):
+        if (folder / DOWNLOAD_MARKER).is_file():
+            return folder
+    return None
 
 
 def _canonical(family: str, name: str) -> str | None:

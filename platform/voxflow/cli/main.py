@@ -42,6 +42,8 @@ def _parser(prog: str, needs_app: bool) -> argparse.ArgumentParser:
         parser.add_argument("-a", "--application_name", required=True, metavar="APP",
                             help="application alias (segmentation) or import path (my_pkg.apps.MyApp)")
     parser.add_argument("--output", metavar="DIR", help="export: the folder to write the SavedModel and .keras file to")
+    parser.add_argument("--trust-downloaded-code", action="store_true",
+                        help="allow importing a plugin that came with a model-zoo download (read it first)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("-v", "--version", action="version", version=f"voxflow {__version__}")
     return parser
@@ -64,6 +66,7 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
     from voxflow.config import load_config  # noqa: PLC0415 - keep --help free of imports
 
     app_name = application or args.application_name
+    registry.trust_downloaded_code(args.trust_downloaded_code)
     conf_dir = os.path.dirname(os.path.abspath(args.conf))
     app_class = registry.resolve("application", app_name, search_dirs=(os.getcwd(), conf_dir))
     cfg = load_config(args.conf, overrides=overrides, app_section=app_class.REQUIRED_CONFIG_SECTION, action=action)
