@@ -36,3 +36,7 @@ class OutputError(VoxflowError):
 
 class LockedError(VoxflowError):
     """A folder another live voxflow run is writing to (see :mod:`voxflow.locks`)."""
+
+
+class TrainingDiverged(VoxflowError):
+    """Training stopped because the loss or the weights became NaN or Inf (usually too high an ``lr``)."""

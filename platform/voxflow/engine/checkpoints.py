@@ -11,6 +11,10 @@ containers (see the project's TensorFlow notes). We checkpoint an explicit, orde
 *every* model variable (and every optimiser variable) instead, and a restore checks that each one
 was found and has the saved shape. A checkpoint folder is written under a temporary name and
 renamed into place, so an interrupted save never leaves a half-written ``ckpt-N``.
+
+A checkpoint is never written, nor used, with NaN or Inf weights, and every problem with one (a
+full disk while writing, a truncated file, a malformed ``meta.json`` or ``best.json``) is a
+one-line :class:`~voxflow.errors.CheckpointError` naming the file.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import re
 import shutil
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from voxflow.atomic import atomic_directory, atomic_write_json
-from voxflow.errors import CheckpointError
+from voxflow.errors import CheckpointError, VoxflowError
 
 _CKPT_RE = re.compile(r"^ckpt-(\d+)$")
 
@@ -69,9 +74,13 @@ class CheckpointStore:
         path = os.path.join(self.folder, "best.json")
         if not os.path.isfile(path):
             return None
-        with open(path, encoding="utf-8") as handle:
-            info = json.load(handle)
-        return info if int(info["iteration"]) in self.iterations() else None
+        info = _read_json(path, "{iteration, metric, value}")
+        try:
+            iteration, _ = int(info["iteration"]), float(info["value"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"Malformed {path}: expected {{iteration, metric, value}}; found {str(info)[:100]}. "
+                                  "Delete it to forget the best checkpoint.") from err
+        return info if iteration in self.iterations() else None
 
     def path(self, iteration: int) -> str:
         """Folder of the checkpoint of ``iteration``."""
@@ -110,9 +119,24 @@ class CheckpointStore:
             The checkpoint folder.
         """
         final = self.path(iteration)
+        _refuse_non_finite(model, f"Refusing to write the checkpoint of iteration {iteration}")
+        try:
+            self._write(final, iteration, model, optimizer, extra)
+        except tf.errors.OpError as err:
+            latest = self.latest()
+            kept = f"; ckpt-{latest} is kept" if latest is not None else ""
+            raise CheckpointError(f"Cannot write the checkpoint of iteration {iteration} to {final}: "
+                                  f"{_first_line(err.message)}{kept}.") from None
+        self._prune()
+        return final
+
+    def _write(self, final: str, iteration: int, model: Any, optimizer: Any, extra: dict | None) -> None:
         with atomic_directory(final, kind=f"ckpt-{iteration}", replace=True) as tmp:
             checkpoint = _make_checkpoint(model, optimizer, iteration)
-            checkpoint.write(os.path.join(tmp, "ckpt"))
+            try:
+                checkpoint.write(os.path.join(tmp, "ckpt"))
+            except tf.errors.OpError as err:  # name the checkpoint, not its temporary folder
+                raise type(err)(err.node_def, err.op, err.message.replace(tmp, final)) from None
             meta = {
                 "iteration": int(iteration),
                 "model_variables": [[v.path, list(v.shape)] for v in model.variables],
@@ -120,8 +144,6 @@ class CheckpointStore:
                 **(extra or {}),
             }
             atomic_write_json(os.path.join(tmp, "meta.json"), meta)
-        self._prune()
-        return final
 
     def mark_best(self, iteration: int, metric: str, value: float) -> None:
         """Record ``iteration`` as the best checkpoint (it must have been saved)."""
@@ -170,11 +192,25 @@ class CheckpointStore:
         """
         iteration = self.select(selector)
         folder = self.path(iteration)
+        try:
+            self._restore(iteration, model, optimizer, include, rename)
+        except VoxflowError:
+            raise
+        except Exception as err:  # noqa: BLE001 - TensorFlow's readers raise many types for a damaged file
+            text = err.message if isinstance(err, tf.errors.OpError) else f"{type(err).__name__}: {err}"
+            raise CheckpointError(f"Cannot read checkpoint {folder}: {_first_line(text)} (a truncated or damaged "
+                                  "file?). Choose another with [INFERENCE] inference_iter or [TRAINING] starting_iter."
+                                  ) from None
+        _refuse_non_finite(model, f"Checkpoint {folder} cannot be used")
+        return iteration
+
+    def _restore(self, iteration: int, model: Any, optimizer: Any, include: str, rename: dict[str, str] | None) -> None:
+        folder = self.path(iteration)
         meta = self.meta(iteration)
         saved = meta["model_variables"]
         if include or rename:
             self._restore_by_path(folder, saved, model, include or ".", rename or {})
-            return iteration
+            return
         variables = list(model.variables)
         if len(saved) != len(variables) or any(
             list(v.shape) != list(shape) for v, (_, shape) in zip(variables, saved)
@@ -191,12 +227,21 @@ class CheckpointStore:
             status.assert_existing_objects_matched()
         else:
             status.expect_partial()
-        return iteration
 
     def meta(self, iteration: int) -> dict[str, Any]:
-        """The ``meta.json`` of a checkpoint (variable paths and shapes, extra fields)."""
-        with open(os.path.join(self.path(iteration), "meta.json"), encoding="utf-8") as handle:
-            return json.load(handle)
+        """The ``meta.json`` of a checkpoint (variable paths and shapes, extra fields).
+
+        Raises:
+            CheckpointError: the file is unreadable or malformed.
+        """
+        path = os.path.join(self.path(iteration), "meta.json")
+        meta = _read_json(path, "{iteration, model_variables, ...}")
+        variables = meta.get("model_variables")
+        if not isinstance(variables, list) or not all(
+                isinstance(v, list) and len(v) == 2 and isinstance(v[1], list) for v in variables):
+            raise CheckpointError(f"Malformed {path}: expected `model_variables` as [[path, shape], ...]; "
+                                  "the checkpoint cannot be used.")
+        return meta
 
     @staticmethod
     def _restore_by_path(folder: str, saved: list, model: Any, include: str, rename: dict[str, str]) -> None:
@@ -225,6 +270,31 @@ class CheckpointStore:
         tf.train.Checkpoint(model=chosen).read(os.path.join(folder, "ckpt")).expect_partial()
         log_restored = len(chosen), len(current)
         logging.getLogger("voxflow").info("restored %d of the network's %d variables by name", *log_restored)
+
+
+def _read_json(path: str, expected: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"Cannot read {path}: expected JSON {expected} ({_first_line(str(err))}).") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"Malformed {path}: expected a JSON object {expected}; found {type(data).__name__}.")
+    return data
+
+
+def _first_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:300] if lines else "no details"
+
+
+def _refuse_non_finite(model: Any, what: str) -> None:
+    """Raise if a floating-point variable of ``model`` holds NaN or Inf."""
+    variables = [v for v in model.variables if tf.as_dtype(v.dtype).is_floating]
+    bad = [v.path for v in variables if not np.all(np.isfinite(np.asarray(v)))]
+    if bad:
+        raise CheckpointError(f"{what}: {len(bad)} of {len(variables)} weight tensors hold NaN or Inf "
+                              f"(e.g. {bad[0]}).")
 
 
 def _make_checkpoint(model: Any, optimizer: Any, iteration: int) -> tf.train.Checkpoint:

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from typing import Any
@@ -21,13 +22,14 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from voxflow import registry
+from voxflow.atomic import temp_prefix
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.engine.strategy import is_chief, worker_index
 from voxflow.engine.summaries import SummaryLogger
-from voxflow.errors import CheckpointError, ConfigError
+from voxflow.errors import CheckpointError, ConfigError, TrainingDiverged
+from voxflow.progress import progress_bar
 
 log = logging.getLogger("voxflow")
 
@@ -60,14 +62,14 @@ class Trainer:
         self.chief = is_chief(strategy)
         # Only the chief keeps files; other workers write (their part of collective saves) to a
         # scratch folder removed at the end, and every worker resumes from the chief's checkpoints.
-        root = model_dir if self.chief else tempfile.mkdtemp(prefix=f".worker-{worker_index(strategy)}-", dir=model_dir)
+        root = model_dir if self.chief else tempfile.mkdtemp(prefix=temp_prefix(f"worker-{worker_index(strategy)}"),
+                                                         dir=model_dir)
         self.scratch = None if self.chief else root
         self.store = CheckpointStore(os.path.join(root, "models"), cfg.training.max_checkpoints)
         self.summaries = SummaryLogger(os.path.join(root, "logs"))
         self.chief_store = CheckpointStore(os.path.join(model_dir, "models"), cfg.training.max_checkpoints)
         with strategy.scope():
-            self.model = app.build_network()
-            self.model(app.example_input(), training=False)
+            self.model = app.build_network()  # built on an example window
             self.trainable = frozen_split(self.model, cfg.training.vars_to_freeze or "")
             self.optimizer = build_optimiser(cfg)
             if keras.mixed_precision.global_policy().name == "mixed_float16":
@@ -75,6 +77,7 @@ class Trainer:
             self.optimizer.build(self.trainable)
         self.iteration = 0
         self.best_loss = math.inf
+        self._bar: Any = None
 
     # ------------------------------------------------------------------------- set-up
     def restore(self) -> int:
@@ -101,7 +104,7 @@ class Trainer:
         augment = getattr(app, "augment", None)
         variables = self.trainable
 
-        def replica_train_step(batch: dict) -> tf.Tensor:
+        def replica_train_step(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
             if augment is not None:
                 batch = augment(batch)
             with tf.GradientTape() as tape:
@@ -113,7 +116,8 @@ class Trainer:
                     scaled = optimizer.scale_loss(scaled)
             grads = tape.gradient(scaled, variables)
             optimizer.apply_gradients(zip(grads, variables))
-            return loss
+            # The loss is computed before the update: the weights after it are checked on their own.
+            return loss, tf.cast(all_finite(model.variables), tf.float32)
 
         def replica_eval_step(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
             logits = model(app.network_input(batch), training=False)
@@ -123,9 +127,10 @@ class Trainer:
             replica_train_step = tf.function(replica_train_step, jit_compile=True)
 
         @tf.function
-        def train_step(dist_batch: Any) -> tf.Tensor:
-            per_replica = strategy.run(replica_train_step, args=(dist_batch,))
-            return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+        def train_step(dist_batch: Any) -> tuple[tf.Tensor, tf.Tensor]:
+            loss, finite = strategy.run(replica_train_step, args=(dist_batch,))
+            return (strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
+                    strategy.reduce(tf.distribute.ReduceOp.MEAN, finite, axis=None))  # 1.0: all replicas
 
         @tf.function
         def eval_step(dist_batch: Any) -> tuple[Any, Any]:
@@ -148,18 +153,21 @@ class Trainer:
         batches = iter(self._distribute(self.app.training_dataset))
         results: dict[str, float] = {}
         rate = wait = None
-        bar = tqdm(range(start + 1, cfg.max_iter + 1), initial=start, total=cfg.max_iter,
-                   desc="train", unit="it", dynamic_ncols=True, mininterval=1.0)
+        watch = DivergenceWatch()
+        bar = progress_bar(range(start + 1, cfg.max_iter + 1), initial=start, total=cfg.max_iter, desc="train",
+                           unit="it")
+        self._bar = bar
         try:
             for iteration in bar:
                 tick = time.perf_counter()
                 batch = next(batches)
                 waited = time.perf_counter() - tick
-                loss = float(self._train_step(batch))
+                loss, finite = (float(v) for v in self._train_step(batch))
                 elapsed = time.perf_counter() - tick
+                if not (math.isfinite(loss) and finite == 1.0):
+                    raise self._diverged(iteration, loss)
                 self.iteration = iteration
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"training loss became {loss} at iteration {iteration}; lower [TRAINING] lr")
+                watch.check(iteration, loss)
                 speed = self.global_batch / max(elapsed, 1e-9)
                 rate = speed if rate is None else 0.9 * rate + 0.1 * speed
                 waiting = waited / max(elapsed, 1e-9)
@@ -181,7 +189,7 @@ class Trainer:
                     results.update(self.validate(iteration, saved))
             if store.latest() != self.iteration:
                 self._save(self.iteration)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (the console scripts turn it into one)
             bar.close()
             if self.iteration > start:
                 self._save(self.iteration)
@@ -193,6 +201,19 @@ class Trainer:
             if self.scratch:
                 shutil.rmtree(self.scratch, ignore_errors=True)
         return results
+
+    def _diverged(self, iteration: int, loss: float) -> TrainingDiverged:
+        what = f"the loss became {loss}" if not math.isfinite(loss) else "the weights became NaN or Inf"
+        last = self.chief_store.latest()
+        kept = f"the last checkpoint, ckpt-{last}, is kept" if last is not None else "no checkpoint was written"
+        return TrainingDiverged(f"Training stopped at iteration {iteration}: {what} after its update; {kept}. "
+                                f"Lower [TRAINING] lr (now {self.cfg.training.lr:g}) or check the data.")
+
+    def _bar_write(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line)  # above a terminal bar, not through it
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def _distribute(self, make_dataset: Any) -> Any:
         """One input pipeline per worker, batched per replica; workers draw different windows."""
@@ -231,7 +252,7 @@ class Trainer:
             values[key] = float(np.nanmean([row[key] for row in metric_rows]))
         self.summaries.scalars("validation", iteration, values)
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
-        tqdm.write(f"validation @ {iteration}: {shown}")
+        self._bar_write(f"validation @ {iteration}: {shown}")
         if values["loss"] < self.best_loss:
             self.best_loss = values["loss"]
             if not saved:
@@ -246,6 +267,39 @@ class Trainer:
             local = augment(local)  # what the network saw: augmented, cropped to the window
         logits = self.model(self.app.network_input(local), training=False)
         self.summaries.image_slices("train", iteration, self.app.summary_volumes(local, logits))
+
+
+def all_finite(variables: list) -> tf.Tensor:
+    """Whether every floating-point variable holds only finite values (one fused pass, on the device)."""
+    checks = [tf.reduce_all(tf.math.is_finite(v)) for v in variables if tf.as_dtype(v.dtype).is_floating]
+    return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
+
+
+class DivergenceWatch:
+    """Warns once when the training loss explodes (grows ``factor`` times past its first value).
+
+    A loss that grows without bound (``lr = 1e6``) may stay finite for a long time; the run should
+    not end with exit 0 and no word. NaN and Inf stop the run (see :meth:`Trainer.run`).
+    """
+
+    def __init__(self, factor: float = 100.0) -> None:
+        self.factor = factor
+        self.first: float | None = None
+        self.warned = False
+
+    def check(self, iteration: int, loss: float) -> bool:
+        """Record ``loss``; returns True (and warns, once) if it diverges."""
+        if self.first is None:
+            self.first = loss
+            return False
+        if abs(loss) > self.factor * max(abs(self.first), 1e-3):
+            if not self.warned:
+                log.warning("the training loss is diverging: %.4g at iteration %d, %.0f times its first value "
+                            "%.4g; lower [TRAINING] lr", loss, iteration, abs(loss) / max(abs(self.first), 1e-3),
+                            self.first)
+            self.warned = True
+            return True
+        return False
 
 
 def frozen_split(model: Any, pattern: str) -> list:
@@ -272,11 +326,11 @@ def refuse_overwrite(store: CheckpointStore, starting_iter: int) -> None:
         )
 
 
-def check_model_dir(model_dir: str, create: bool) -> None:
-    """A ``model_dir`` must be a folder (created for training)."""
+def check_model_dir(model_dir: str, create: bool, must_exist: bool = True) -> None:
+    """A ``model_dir`` must be a folder (created for training; it must exist for the other actions)."""
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ConfigError(f"[SYSTEM] model_dir = '{model_dir}' exists but is not a folder.")
     if create:
         os.makedirs(model_dir, exist_ok=True)
-    elif not os.path.isdir(model_dir):
+    elif must_exist and not os.path.isdir(model_dir):
         raise CheckpointError(f"[SYSTEM] model_dir '{model_dir}' does not exist: train first (net_segment train -c ...).")
