@@ -63,9 +63,8 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
     input_shape = store.meta(iteration).get("input_shape")
     if input_shape:
         app.channels = int(input_shape[-1])
-    model = app.build_network()
+    model = app.build_network()  # built on an example window
     example = app.example_input()
-    model(example, training=False)
     store.restore(iteration, model)
     spatial_dims = example.ndim - 2
     # Written beside the output and renamed into place: an interrupted export leaves nothing behind.
