@@ -215,3 +215,34 @@ def atomic_directory(path: str, kind: str = "tmp", replace: bool = False) -> Ite
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def refuse_replacing_inputs(outputs: Iterable[str], inputs: Iterable[str], what: str = "output") -> None:
+    """Stop before any work if an output would replace one of the run's inputs.
+
+    An output is refused when it is the same file as an input (by path, or by inode through a link),
+    or lies inside an input folder (a DICOM series). Call it with every planned output path and
+    every input file of the run before writing anything.
+
+    Raises:
+        OutputError: names the output and the input it would replace.
+    """
+    known: dict[str, str] = {}
+    stats: list[tuple[os.stat_result, str]] = []
+    for path in inputs:
+        real = os.path.realpath(path)
+        known[real] = path
+        with contextlib.suppress(OSError):
+            stats.append((os.stat(real), path))
+    folders = [(folder.rstrip(os.sep) + os.sep, path) for folder, path in known.items() if os.path.isdir(folder)]
+    for out in outputs:
+        real = os.path.realpath(out)
+        hit = known.get(real)
+        if hit is None:
+            hit = next((path for folder, path in folders if real.startswith(folder)), None)
+        if hit is None and os.path.exists(real):
+            here = os.stat(real)
+            hit = next((path for stat, path in stats if os.path.samestat(stat, here)), None)
+        if hit is not None:
+            raise OutputError(f"The {what} {out} would replace the input {hit}: refusing before any work. "
+                              "Choose another output folder or postfix.")

@@ -17,6 +17,8 @@ for TensorFlow's start-up.
 from __future__ import annotations
 
 import logging
+import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,9 +28,14 @@ from voxflow import registry
 from voxflow.applications import segmentation_outputs as outputs
 from voxflow.data.preprocessing import Preprocessor
 from voxflow.data.subjects import find_subjects, split_subjects, subjects_to_infer
-from voxflow.errors import ConfigError, DataError
+from voxflow.errors import ConfigError, DataError, PluginError
 
 log = logging.getLogger("voxflow")
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else "no message"
 
 
 class SegmentationApplication:
@@ -58,6 +65,7 @@ class SegmentationApplication:
             )
         self.flat_axis = flat[0] if flat else None
         self.spatial_dims = 2 if flat else 3
+        self._check_window_fits_memory()
         self.pre: Preprocessor | None = None
         self.train_volumes: list[Any] = []
         self.valid_volumes: list[Any] = []
@@ -93,6 +101,19 @@ class SegmentationApplication:
             listing = ", ".join(f"[{s}] {'×'.join(map(str, w))}" for s, w in windows.items())
             raise ConfigError(f"Input sections disagree on spatial_window_size ({listing}): voxflow uses one window for every source.")
         return distinct.pop()
+
+    def _check_window_fits_memory(self) -> None:
+        """A batch of input windows alone must fit in this machine's memory (the network needs far more)."""
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return
+        needed = int(self.cfg.network.batch_size) * math.prod(self.window) * max(1, len(self.cfg.app.image)) * 4
+        if needed > memory:
+            raise ConfigError(
+                f"spatial_window_size {self._window_text()} with batch_size {self.cfg.network.batch_size} needs "
+                f"{needed / 2**30:.3g} GiB for the input windows alone; this machine has {memory / 2**30:.3g} GiB: "
+                "choose a smaller window or batch.")
 
     def _roles(self) -> dict[str, tuple[str, ...]]:
         app = self.cfg.app
@@ -138,6 +159,7 @@ class SegmentationApplication:
             self.infer_subjects = [by_id[i] for i in wanted if i in by_id]
             if not self.infer_subjects:
                 raise DataError(f"No subject to infer (dataset_to_infer = '{cfg.inference.dataset_to_infer or 'default'}').")
+            outputs.check_outputs(self)
             return
         training = [by_id[i] for i in parts["training"] if i in by_id]
         validation = [by_id[i] for i in parts["validation"] if i in by_id]
@@ -229,7 +251,13 @@ class SegmentationApplication:
 
     # ---------------------------------------------------------------------------- network
     def build_network(self) -> Any:
-        """The network named in ``[NETWORK]`` with its ``network_args``."""
+        """The network named in ``[NETWORK]`` with its ``network_args``, built on one example window.
+
+        Raises:
+            ConfigError: ``network_args`` the network does not take.
+            PluginError: a plugin network that fails to build, is not a ``keras.Model``, or does not
+                return one logit per class at every voxel of its input window.
+        """
         import keras  # noqa: PLC0415
 
         cfg = self.cfg.network
@@ -238,12 +266,39 @@ class SegmentationApplication:
         if cfg.decay > 0:
             regulariser = keras.regularizers.L1(cfg.decay) if cfg.reg_type == "L1" else keras.regularizers.L2(cfg.decay)
         kwargs = dict(cfg.network_args or {})
+        plugin = not registry.is_builtin("network", cfg.name)
+        label = f"[NETWORK] name = {cfg.name}"
         try:
-            return net_class(
+            model = net_class(
                 num_classes=self.num_classes, spatial_dims=self.spatial_dims, acti_func=cfg.activation_function,
                 keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer, w_regularizer=regulariser, **kwargs)
         except TypeError as err:
             raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
+        except Exception as err:
+            if not plugin:
+                raise
+            raise PluginError(f"{label}: building the network raised {type(err).__name__}: {_first_line(err)}") from err
+        if plugin and not isinstance(model, keras.Model):
+            raise PluginError(f"{label} built a {type(model).__name__}, not a keras.Model: a network plugin is a "
+                              "keras.Model subclass (docs/plugins.md).")
+        self._check_network_output(model, label, plugin)
+        return model
+
+    def _check_network_output(self, model: Any, label: str, plugin: bool) -> None:
+        example = self.example_input()
+        try:
+            logits = model(example, training=False)
+        except Exception as err:
+            if not plugin:
+                raise
+            raise PluginError(f"{label}: calling the network on a window of shape {example.shape} raised "
+                              f"{type(err).__name__}: {_first_line(err)}") from err
+        expected = (*example.shape[:-1], self.num_classes)
+        shape = tuple(int(v) for v in getattr(logits, "shape", ()))
+        if shape != expected:
+            raise PluginError(f"{label} returned logits of shape {shape} for a window of shape {example.shape}; "
+                              f"expected {expected}: one logit per class (num_classes = {self.num_classes}) at "
+                              "every voxel of the window.")
 
     def example_input(self) -> Any:
         """A zero batch of one window, shaped as the network sees it (builds the model)."""

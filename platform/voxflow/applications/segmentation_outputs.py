@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from voxflow.atomic import atomic_write_text
+from voxflow.atomic import atomic_write_text, refuse_replacing_inputs
 from voxflow.errors import CheckpointError, DataError
 from voxflow.io import write_image
 
@@ -25,6 +25,25 @@ log = logging.getLogger("voxflow")
 INFERRED_CSV = "inferred.csv"
 EVALUATION_CSV = "evaluation.csv"
 EVALUATION_STATISTICS_CSV = "evaluation_statistics.csv"
+
+
+def output_path(app: Any, subject: Any) -> str:
+    """Where inference writes ``subject``'s segmentation."""
+    cfg = app.cfg
+    return os.path.join(cfg.inference.save_seg_dir, f"{subject.id}{cfg.inference.output_postfix}.nii.gz")
+
+
+def check_outputs(app: Any) -> None:
+    """Before any work: no output of this inference may replace one of its inputs.
+
+    Raises:
+        OutputError: an output path is an input file (e.g. ``save_seg_dir`` = the data folder and
+            ``output_postfix = _T1``).
+    """
+    outputs = [output_path(app, subject) for subject in app.infer_subjects]
+    outputs.append(os.path.join(app.cfg.inference.save_seg_dir, INFERRED_CSV))
+    inputs = [path for subject in app.infer_subjects for path in subject.files.values()]
+    refuse_replacing_inputs(outputs, inputs, what="segmentation")
 
 
 def infer(app: Any, model: Any, strategy: Any) -> dict:
@@ -54,7 +73,7 @@ def infer(app: Any, model: Any, strategy: Any) -> dict:
             data = restored.astype(np.float32)
         else:
             data = app.pre.labels_to_original(np.argmax(restored, axis=-1))
-        path = os.path.join(out_dir, f"{subject.id}{cfg.inference.output_postfix}.nii.gz")
+        path = output_path(app, subject)
         write_image(path, data, volume.geometry.affine, reference=volume.geometry.reference)
         rows.append((subject.id, path))
         _write_csv(os.path.join(out_dir, INFERRED_CSV), ["subject_id", "path"], rows)
