@@ -17,7 +17,9 @@ def import_tensorflow_quietly():
     """Import and return the ``tensorflow`` module with start-up logging silenced."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3: TensorFlow's C++ error lines too (grappler's "E0000 ... remapper failed" after start-up): real failures
+    # raise Python exceptions. An explicit TF_CPP_MIN_LOG_LEVEL in the environment wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
