@@ -59,3 +59,19 @@ def test_gallery_writes_png(tmp_path, subject):
     target = tmp_path / "g.png"
     assert run([str(image), "--gallery", str(target), "--seed", "3"]) == 0
     assert target.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("name, kwargs, needle", [
+    ("RandomSwap", "num_iterations=1e9", "RandomSwap: num_iterations must be an integer in [1, 10000], got 1e+09"),
+    ("RandomMotion", "degrees=1e400", "'1e400' is not a finite number"),
+    ("random_elastic_deformation", "locked_borders=inf", "'inf' is not a finite number"),
+    ("RandomBiasField", f"order={'9' * 5000}", "is too large"),
+    ("RandomSwap", "patch_size=(15, 15)", "patch_size must be 1 or 3 integers in [1, 65535]"),
+])
+def test_absurd_arguments_are_one_line_before_any_work(tmp_path, subject, capsys, name, kwargs, needle):
+    """These ended as internal errors (OverflowError, IndexError) or ran for hours."""
+    image, _ = subject
+    assert run([str(image), name, str(tmp_path / "o.nii.gz"), "--kwargs", kwargs]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err and len(err) < 400, err
+    assert not (tmp_path / "o.nii.gz").exists()

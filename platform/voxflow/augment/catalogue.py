@@ -9,7 +9,9 @@ module imports nothing else (no TensorFlow): the config validator and ``net_tran
 from __future__ import annotations
 
 import difflib
+import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 _MODULES: dict[str, str] = {
@@ -125,8 +127,116 @@ def nearest_name(name: str) -> str | None:
     return match[0] if match else None
 
 
+@dataclass(frozen=True)
+class Limit:
+    """What each number of an argument must be: an integer or any number, within inclusive bounds.
+
+    Attributes:
+        integer: whole numbers only (``1e3`` counts as 1000).
+        low, high: the bounds, or ``None`` for none.
+        counts: how many numbers the argument takes, or ``None`` for any.
+    """
+
+    integer: bool = False
+    low: float | None = None
+    high: float | None = None
+    counts: tuple[int, ...] | None = None
+
+    def describe(self, several: bool) -> str:
+        """``"an integer in [1, 10000]"``, or ``"integers in [1, 10000]"`` when ``several``."""
+        kind = ("integers" if several else "an integer") if self.integer else ("numbers" if several else "a number")
+        if self.low is not None and self.high is not None:
+            return f"{kind} in [{self.low:g}, {self.high:g}]"
+        if self.low is not None:
+            return f"{kind} >= {self.low:g}"
+        return ("finite " if several else "a finite ") + kind.split()[-1].rstrip("s") + ("s" if several else "")
+
+    def admits(self, item: Any) -> bool:
+        """Whether one number ``item`` obeys the limit (and is finite)."""
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+            return False
+        if self.integer and not float(item).is_integer():
+            return False
+        return (self.low is None or item >= self.low) and (self.high is None or item <= self.high)
+
+
+_COUNT = 65535  # the most voxels along an axis (as spatial_window_size)
+_AXES = Limit(True, 0, 2)
+
+#: Bounds beyond "finite numbers" (what every numeric argument must be). Counts that set how much
+#: work a sample takes are bounded so that one sample of a 192³ volume stays within seconds.
+LIMITS: dict[str, dict[str, Limit]] = {
+    "RandomFlip": {"axes": _AXES, "flip_probability": Limit(False, 0, 1)},
+    "RandomAffine": {"degrees": Limit(False, -360, 360)},
+    "RandomElasticDeformation": {"num_control_points": Limit(True, 4, 100), "locked_borders": Limit(True, 0, 2)},
+    "RandomAnisotropy": {"axes": _AXES, "downsampling": Limit(False, 1)},
+    "RandomSwap": {"patch_size": Limit(True, 1, _COUNT, counts=(1, 3)), "num_iterations": Limit(True, 1, 10000)},
+    "RandomBiasField": {"order": Limit(True, 0, 20)},
+    "RandomMotion": {"degrees": Limit(False, -360, 360), "num_transforms": Limit(True, 1, 20),
+                     "perturbation": Limit(False, 0, 0.5)},
+    "RandomGhosting": {"num_ghosts": Limit(True, 0, _COUNT), "axes": _AXES, "restore": Limit(False, 0, 1)},
+    "RandomSpike": {"num_spikes": Limit(True, 0, 100)},
+    "RandomBlur": {"std": Limit(False, 0, 50)},
+}
+_ANY_TRANSFORM: dict[str, Limit] = {"p": Limit(False, 0, 1), "seed": Limit(True, 0),
+                                    "num_classes": Limit(True, 2, _COUNT)}
+#: RandomSwap copies ``num_iterations`` patches of ``patch_size³`` voxels per sample: at most this
+#: many in all (about 8 s for a 192³ volume on one CPU core).
+SWAP_VOXELS = 2**30
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of thousands of digits
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, (tuple, list)):
+        return [item for part in value for item in _flat(part)]
+    return [value]
+
+
+def _check_value(canonical: str, argument: str, value: Any) -> str | None:
+    """The problem with one argument's value, or ``None``: booleans true or false, numbers finite
+    (and within :data:`LIMITS`); text arguments are left to the layer."""
+    default = ARGUMENTS[canonical].get(argument, (None, ""))[0]
+    if isinstance(default, bool):
+        return None if value in (True, False) else f"{argument} must be true or false, got {_show(value)}"
+    if isinstance(default, str) or (value is None and default is None):
+        return None
+    limit = LIMITS.get(canonical, {}).get(argument) or _ANY_TRANSFORM.get(argument) or Limit()
+    items = _flat(value)
+    several = isinstance(value, (tuple, list))
+    if not all(limit.admits(item) for item in items) or (limit.counts and len(items) not in limit.counts):
+        counted = f"{' or '.join(map(str, limit.counts))} " if limit.counts else ""
+        return f"{argument} must be {counted}{limit.describe(several or bool(limit.counts))}, got {_show(value)}"
+    return None
+
+
+def _check_swap_work(kwargs: dict[str, Any]) -> str | None:
+    """RandomSwap's total work: ``num_iterations`` × the patch's voxels <= :data:`SWAP_VOXELS`."""
+    size = kwargs.get("patch_size", ARGUMENTS["RandomSwap"]["patch_size"][0])
+    edges = [int(v) for v in size] if isinstance(size, (tuple, list)) else [int(size)] * 3
+    iterations = int(kwargs.get("num_iterations", ARGUMENTS["RandomSwap"]["num_iterations"][0]))
+    voxels = math.prod(edges)
+    if iterations * voxels > SWAP_VOXELS:
+        return (f"num_iterations × the voxels of a patch_size patch = {iterations} × {voxels} = "
+                f"{iterations * voxels:.3g} voxels swapped per sample; at most {SWAP_VOXELS:.3g} (2**30)")
+    return None
+
+
 def check_arguments(name: str, kwargs: dict[str, Any]) -> str | None:
-    """Return a one-line problem with ``kwargs`` for transform ``name``, or ``None`` if fine."""
+    """Return a one-line problem with ``kwargs`` for transform ``name``, or ``None`` if fine.
+
+    Unknown transforms and arguments are named with the nearest valid one; a value is refused
+    when a boolean is not true or false, or a number is not finite or outside :data:`LIMITS`
+    (``"RandomSwap: num_iterations must be an integer in [1, 10000], got 1e+09"``).
+    """
     canonical = canonical_name(name)
     if canonical is None:
         near = nearest_name(name)
@@ -137,10 +247,12 @@ def check_arguments(name: str, kwargs: dict[str, Any]) -> str | None:
             near = difflib.get_close_matches(argument, valid, 1, 0.5)
             hint = f"; did you mean '{near[0]}'?" if near else f"; valid: {', '.join(valid)}"
             return f"{canonical} has no argument '{argument}'{hint}"
-    p = kwargs.get("p", 1.0)
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-        return f"p of {canonical} must be a number in [0, 1], got {p!r}"
-    return None
+    for argument, value in kwargs.items():
+        problem = _check_value(canonical, argument, value)
+        if problem:
+            return f"{canonical}: {problem}"
+    problem = _check_swap_work(kwargs) if canonical == "RandomSwap" else None
+    return f"{canonical}: {problem}" if problem else None
 
 
 def describe(name: str) -> str:
@@ -148,7 +260,9 @@ def describe(name: str) -> str:
     canonical = canonical_name(name) or name
     lines = [f"{canonical} ({snake_case(canonical)})"]
     for argument, (default, meaning) in ARGUMENTS[canonical].items():
-        lines.append(f"    {argument} = {default!r}: {meaning}")
+        limit = LIMITS.get(canonical, {}).get(argument)
+        bound = f" ({limit.describe(several=True)})" if limit and limit.high is not None else ""
+        lines.append(f"    {argument} = {default!r}: {meaning}{bound}")
     return "\n".join(lines)
 
 

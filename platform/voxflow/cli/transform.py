@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 def parse_kwargs(text: str) -> dict[str, Any]:
     """``"a=1 b=(1, 2)"`` or ``"a=1, b=2"`` → a dict (spaces between pairs act as commas)."""
     from voxflow.config.kwargs import KwargsType  # noqa: PLC0415
-    from voxflow.config.values import InvalidValue  # noqa: PLC0415
+    from voxflow.config.values import InvalidValue, clip_repr  # noqa: PLC0415
 
     pairs, depth, current = [], 0, ""
     for char in text:
@@ -69,7 +69,7 @@ def parse_kwargs(text: str) -> dict[str, Any]:
     try:
         return KwargsType().parse(", ".join(merged), base_dir=".") if merged else {}
     except InvalidValue as err:
-        raise UsageError(f"Invalid --kwargs {text!r}: {err.detail or 'expected name=value pairs'}.") from None
+        raise UsageError(f"Invalid --kwargs {clip_repr(text)}: {err.detail or 'expected name=value pairs'}.") from None
 
 
 def _spacing(affine: np.ndarray) -> tuple[float, float, float]:

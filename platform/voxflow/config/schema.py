@@ -94,7 +94,7 @@ INPUT_KEYS: dict[str, Key] = _table(
     Key("csv_file", PathType(), "",
         "CSV `subject_id,path` listing this source's files; used instead of searching when it exists."),
     Key("spatial_window_size", WindowType(), (),
-        "Window (patch) size for this source; 2 values = a 2-D window padded with 1 "
+        "Window (patch) size for this source; 2 values = a 2-D window padded with 1; at most 65535 per axis "
         "(≠NiftyNet: 0 for the full extent is not accepted)."),
     Key("pixdim", SpatialFloatType(), (),
         "Voxel spacing (mm) to resample to on load; one value = isotropic; unset = keep."),
@@ -223,7 +223,7 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("random_flipping_axes", IntArrayType(None, -1, 2, example="0, 1"), (),
         "Axes each flipped with probability 0.5 (RandomFlip); -1 or unset = off."),
     Key("do_elastic_deformation", BoolType(), False, "Random B-spline deformation (RandomElasticDeformation)."),
-    Key("num_ctrl_points", IntType(2), 4,
+    Key("num_ctrl_points", IntType(2, 97), 4,
         "B-spline mesh size per axis of the elastic deformation, as NiftyNet's (mesh + 3 control points)."),
     Key("deformation_sigma", FloatType(0.0), 15.0,
         "Std (mm) of the control-point displacement, clipped at 3 std (≠NiftyNet: voxels there; "
@@ -231,7 +231,7 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("proportion_to_deform", FloatType(0.0, 1.0), 0.5, "Probability that a window is deformed."),
     Key("bias_field_range", FloatArrayType((2,), example="-0.5, 0.5"), (),
         "Range of the polynomial bias-field coefficients (RandomBiasField; ≠NiftyNet: used by every application)."),
-    Key("bf_order", IntType(0), 3, "Maximum order of the bias-field polynomial."),
+    Key("bf_order", IntType(0, 20), 3, "Maximum order of the bias-field polynomial."),
 )
 
 INFERENCE_KEYS: dict[str, Key] = _table(
