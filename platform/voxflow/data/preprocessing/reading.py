@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,11 +32,47 @@ def _few(values: Sequence) -> str:
     return "[" + shown + (f", ... ({len(values)} values)" if len(values) > _SHOW else "") + "]"
 
 
-def read_volume(path: str, section: str, loader: str | None = None) -> LoadedVolume:
+class ChannelCounts:
+    """The channels of the first file read for each input section: every later file must match.
+
+    Without it, a 4-D file among 3-D ones reaches the sampler, which can only say "Volume 3, role
+    'image': 2 channels"; this names both files. Safe to share between loading threads.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[str, tuple[int, str]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, volume: LoadedVolume) -> None:
+        """Remember ``volume``'s channels if it is its section's first file, else compare.
+
+        Raises:
+            DataError: naming the file, its section and channels, and the section's first file.
+        """
+        channels = int(volume.data.shape[-1])
+        with self._lock:
+            first_channels, first_path = self._first.setdefault(volume.section, (channels, volume.path))
+        if channels != first_channels:
+            raise DataError(
+                f"Image '{volume.path}' of [{volume.section}] has {channels} channel(s) but "
+                f"'{first_path}' of the same section has {first_channels}; every file of an input "
+                "section must have the same number of channels (volumes along a 4-D file's fourth axis)."
+            )
+
+
+def read_volume(path: str, section: str, loader: str | None = None,
+                channels: ChannelCounts | None = None) -> LoadedVolume:
     """Reads a file as ``(X, Y, Z, C)`` float32 and rejects NaN/Inf values.
 
+    Args:
+        path: the file (or DICOM folder).
+        section: its input section, for messages.
+        loader: ``None`` (by extension), ``"nibabel"`` or ``"simpleitk"``.
+        channels: if given, the file's channels must match its section's other files.
+
     Raises:
-        DataError: unreadable file, or NaN/Inf voxels (naming the file).
+        DataError: unreadable file, NaN/Inf voxels, or channels unlike the section's other files
+            (naming the file).
     """
     image = read_image(path, loader=loader)
     data = image.data if image.data.ndim == 4 else image.data[..., np.newaxis]
@@ -46,7 +83,10 @@ def read_volume(path: str, section: str, loader: str | None = None) -> LoadedVol
             f"Image '{path}' of [{section}] contains {count} NaN/Inf voxel(s); expected finite "
             "values only."
         )
-    return LoadedVolume(section, path, data, image.affine, image.header)
+    volume = LoadedVolume(section, path, data, image.affine, image.header)
+    if channels is not None:
+        channels.check(volume)
+    return volume
 
 
 def check_same_grid(volumes: Sequence[LoadedVolume], subject_id: str) -> None:
