@@ -82,3 +82,39 @@ def test_help_and_listing_do_not_import_tensorflow(fake_zoo):
     result = subprocess.run([sys.executable, "-m", "voxflow.cli.zoo", "pack", "--help"], capture_output=True,
                             text=True, check=False, timeout=60)
     assert result.returncode == 0 and "--checkpoint" in result.stdout
+
+
+def _one_line(capsys, prog, words):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{prog}: error:"), err
+    assert words in err[0], err
+
+
+def test_voxflow_home_that_is_a_file(fake_zoo, tmp_path, monkeypatch, capsys):
+    (tmp_path / "home_file").write_text("", encoding="utf-8")
+    monkeypatch.setenv("VOXFLOW_HOME", str(tmp_path / "home_file"))
+    assert _status(net_download, ["--quiet", "fake"]) == 2
+    _one_line(capsys, "net_download", "VOXFLOW_HOME")
+    assert _status(net_download, ["--list"]) == 2
+    _one_line(capsys, "net_download", "is a file")
+
+
+def test_zoo_folders_that_are_files(fake_zoo, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("", encoding="utf-8")
+    assert _status(net_download, ["--zoo-url", str(a_file), "--list"]) == 2
+    _one_line(capsys, "net_download", f"Model-zoo folder {a_file} is a file")
+    assert _status(net_download, ["--zoo-url", a_file.as_uri(), "fake"]) == 2
+    _one_line(capsys, "net_download", "is a file")
+    assert _status(net_zoo, ["pack", "-c", str(tmp_path / "none.ini"), "--id", "x", "--zoo", str(a_file)]) == 2
+    _one_line(capsys, "net_zoo", f"--zoo {a_file} is a file")
+    assert _status(net_zoo, ["verify", str(a_file)]) == 2
+    _one_line(capsys, "net_zoo", "is a file")
+
+
+def test_download_progress_in_a_log_reaches_100_percent(fake_zoo, capsys):
+    assert _status(net_download, ["fake"]) == 0  # stderr is not a terminal here: plain lines
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if line.startswith("weights.tar.gz:")]
+    assert len(lines) == 1 and "(100%)" in lines[0], err

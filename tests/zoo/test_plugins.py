@@ -75,14 +75,18 @@ def test_plugin_network_loss_and_application_from_config_folder(tmp_path, capsys
     # Packed, the entry ships the module; installed, it is imported from the entry's folder only
     # when the entry's config is run, and the models folder is never put on sys.path.
     result = pack(config, "plugin_entry", tmp_path / "zoo", checkpoint="latest")
-    assert "zoo_test_plugin.py" in result.entry.files
+    assert "zoo_test_plugin.py" in result.entry.files and result.entry.code == ["zoo_test_plugin.py"]
     models = tmp_path / "home" / "models"
     installed = install("plugin_entry", str(tmp_path / "zoo"), models=models, progress=False)
     (tmp_path / "zoo_test_plugin.py").unlink()
     del sys.modules["zoo_test_plugin"]
     assert "zoo_test_plugin" not in sys.modules
-    status = main(["inference", "-c", str(installed.config), "--path_to_search", str(tmp_path / "data"),
-                   "--save_seg_dir", str(tmp_path / "seg")], prog="net_segment", application="segmentation")
+    argv = ["inference", "-c", str(installed.config), "--path_to_search", str(tmp_path / "data"),
+            "--save_seg_dir", str(tmp_path / "seg")]
+    assert main(argv, prog="net_segment", application="segmentation") == 2  # downloaded code: no consent given
+    assert "--trust-downloaded-code" in capsys.readouterr().err
+    assert "zoo_test_plugin" not in sys.modules
+    status = main([*argv, "--trust-downloaded-code"], prog="net_segment", application="segmentation")
     assert status == 0 and (tmp_path / "seg" / "sub00_out.nii.gz").is_file()
     assert Path(sys.modules["zoo_test_plugin"].__file__).parent == installed.path
     assert sys.path == sys_path_before

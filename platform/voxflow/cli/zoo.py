@@ -27,6 +27,10 @@ The zoo URL is --zoo-url, else $VOXFLOW_ZOO_URL, else the model_zoo/ shipped wit
 (offline). https://, http://, file:// and folders work. Entries are installed into
 $VOXFLOW_HOME/models/<ID> (default ~/.voxflow/models/<ID>). Then:
   net_segment inference -c ~/.voxflow/models/<ID>/config.ini --path_to_search my_images/
+An entry's code files (--info lists them) are never imported unless you run the entry with
+--trust-downloaded-code. Weights archives holding code, or unpacking to more than the bounds
+(defaults: 4096 MB in all, 2048 MB per file, 200 times the archive; also set by
+$VOXFLOW_MAX_UNPACKED_MB, $VOXFLOW_MAX_MEMBER_MB, $VOXFLOW_MAX_UNPACK_RATIO), are refused.
 """
 
 
@@ -42,6 +46,17 @@ def _size(num: int) -> str:
     return f"{num} B"
 
 
+def _positive(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {text!r}")
+    return value
+
+
 # ------------------------------------------------------------------------------------ net_download
 def _download_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="net_download", description="Install voxflow model-zoo entries.",
@@ -53,13 +68,47 @@ def _download_parser() -> argparse.ArgumentParser:
     parser.add_argument("--zoo-url", metavar="URL", help="zoo to use (default: $VOXFLOW_ZOO_URL or the shipped zoo)")
     parser.add_argument("--force", action="store_true", help="download and install again even if installed")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--max-unpacked-mb", type=_positive, metavar="MB",
+                        help="refuse weights that unpack to more MiB in all (default: $VOXFLOW_MAX_UNPACKED_MB or 4096)")
+    parser.add_argument("--max-member-mb", type=_positive, metavar="MB",
+                        help="refuse weights with a larger file, in MiB (default: $VOXFLOW_MAX_MEMBER_MB or 2048)")
+    parser.add_argument("--max-unpack-ratio", type=_positive, metavar="R",
+                        help="refuse weights unpacking to more than R times the archive's size "
+                             "(default: $VOXFLOW_MAX_UNPACK_RATIO or 200)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("-v", "--version", action="version", version=f"voxflow {__version__}")
     return parser
 
 
+def _print_info(entry, url: str) -> None:  # noqa: ANN001 - a voxflow.zoo.index.Entry
+    """The entry's files, its code files apart (with the consent they need), and its README."""
+    from voxflow.zoo import fetch  # noqa: PLC0415
+
+    print(f"{entry.entry_id} v{entry.version}: {entry.description} (network: {entry.network or '?'})")
+    for name, record in sorted(entry.files.items()):
+        if name not in entry.code:
+            print(f"  {name}  {_size(record.size)}  sha256 {record.sha256}")
+    if entry.code:
+        print("  code (Python the entry ships; read it before you run the entry):")
+        for name in entry.code:
+            print(f"    {name}  {_size(entry.files[name].size)}  sha256 {entry.files[name].sha256}")
+        print("  net_segment / net_run import this code only when you run the entry with --trust-downloaded-code.")
+    readme = "README.md"
+    if readme in entry.files:
+        import tempfile  # noqa: PLC0415
+        from pathlib import Path  # noqa: PLC0415
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / readme
+            fetch.download_file(fetch.join_url(url, entry.entry_id, readme), path, entry.files[readme],
+                                progress=False)
+            print()
+            print(path.read_text(encoding="utf-8").rstrip())
+
+
 def _download(args: argparse.Namespace) -> int:
     from voxflow.zoo import fetch, installer  # noqa: PLC0415 - keep --help fast
+    from voxflow.zoo.limits import UnpackLimits  # noqa: PLC0415
 
     url = fetch.zoo_url(args.zoo_url)
     if args.list:
@@ -72,32 +121,22 @@ def _download(args: argparse.Namespace) -> int:
             print(f"  {entry_id}  v{entry.version}  {_size(entry.total_size())}  {entry.description}{mark}")
         return 0
     if args.info:
-        entry = fetch.fetch_index(url).get(args.info, url)
-        print(f"{entry.entry_id} v{entry.version}: {entry.description} (network: {entry.network or '?'})")
-        for name, record in sorted(entry.files.items()):
-            print(f"  {name}  {_size(record.size)}  sha256 {record.sha256}")
-        readme = "README.md"
-        if readme in entry.files:
-            import tempfile  # noqa: PLC0415
-            from pathlib import Path  # noqa: PLC0415
-
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / readme
-                fetch.download_file(fetch.join_url(url, entry.entry_id, readme), path, entry.files[readme],
-                                    progress=False)
-                print()
-                print(path.read_text(encoding="utf-8").rstrip())
+        _print_info(fetch.fetch_index(url).get(args.info, url), url)
         return 0
     if not args.ids:
         print("net_download: error: give entry IDs to install, --list or --info ID.", file=sys.stderr)
         return 2
+    limits = UnpackLimits.resolve(args.max_unpacked_mb, args.max_member_mb, args.max_unpack_ratio)
     for entry_id in args.ids:
-        result = installer.install(entry_id, url, force=args.force, progress=not args.quiet)
+        result = installer.install(entry_id, url, force=args.force, progress=not args.quiet, limits=limits)
         if result.status == "up to date":
             print(f"{entry_id} v{result.version} is already installed and verified in {result.path} "
                   "(--force to download again)")
         else:
             print(f"{entry_id} v{result.version} {result.status} in {result.path}")
+        if result.code:
+            print(f"  note: {entry_id} ships code ({', '.join(result.code)} in {result.path}): read it; it is "
+                  "imported only when you run the entry with --trust-downloaded-code")
         print(f"  run: net_segment inference -c {result.config} --path_to_search YOUR_IMAGES/")
     return 0
 
@@ -142,7 +181,7 @@ def _default_zoo() -> str:
 
 def _zoo(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.command == "verify":
-        from voxflow.zoo.index import verify_zoo  # noqa: PLC0415
+        from voxflow.zoo.verify import verify_zoo  # noqa: PLC0415
 
         problems = verify_zoo(args.zoo)
         for line in problems:

@@ -6,7 +6,7 @@ source checkout for an editable install), so ``net_download`` works offline. ``h
 ``http://`` and ``file://`` URLs and plain folder paths are accepted.
 
 Entries are installed into ``$VOXFLOW_HOME/models/<entry_id>`` (``VOXFLOW_HOME`` defaults to
-``~/.voxflow``).
+``~/.voxflow``). A zoo folder or ``VOXFLOW_HOME`` that turns out to be a file is one error line.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from voxflow.progress import progress_bar
 from voxflow.zoo.index import INDEX_NAME, FileRecord, Index, ZooError, parse_index
 
 ZOO_URL_ENV = "VOXFLOW_ZOO_URL"
@@ -55,15 +56,40 @@ def zoo_url(explicit: str | None = None) -> str:
         return folder.as_uri()
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme in _SCHEMES:
-        return url.rstrip("/")
-    if scheme and len(scheme) > 1:
+        url = url.rstrip("/")
+    elif scheme and len(scheme) > 1:
         raise ZooError(f"Unsupported model-zoo URL '{url}'. Expected https://, http://, file:// or a folder.")
-    return Path(url).expanduser().resolve().as_uri()
+    else:
+        url = Path(url).expanduser().resolve().as_uri()
+    _check_local_zoo(url)
+    return url
+
+
+def _check_local_zoo(url: str) -> None:
+    """Refuse a ``file://`` zoo that is a file (a folder is expected)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return
+    folder = Path(urllib.request.url2pathname(parts.path))
+    if folder.exists() and not folder.is_dir():
+        raise ZooError(f"Model-zoo folder {folder} is a file: give the folder holding {INDEX_NAME} "
+                       "(--zoo-url or $" + ZOO_URL_ENV + ").")
 
 
 def voxflow_home() -> Path:
-    """``$VOXFLOW_HOME`` or ``~/.voxflow``."""
-    return Path(os.environ.get(HOME_ENV) or "~/.voxflow").expanduser().resolve()
+    """``$VOXFLOW_HOME`` or ``~/.voxflow``.
+
+    Raises:
+        ZooError: it (or its ``models`` folder) exists but is a file.
+    """
+    home = Path(os.environ.get(HOME_ENV) or "~/.voxflow").expanduser().resolve()
+    where = f"{HOME_ENV} {home}" if os.environ.get(HOME_ENV) else f"{home} (the default {HOME_ENV})"
+    if home.exists() and not home.is_dir():
+        raise ZooError(f"{where} is a file: expected a folder (installed models go to its models/ folder).")
+    if (home / "models").exists() and not (home / "models").is_dir():
+        raise ZooError(f"{home / 'models'} is a file: expected the folder of installed models (move the file, "
+                       f"or set {HOME_ENV} to another folder).")
+    return home
 
 
 def models_dir() -> Path:
@@ -106,21 +132,19 @@ def fetch_index(url: str) -> Index:
 def download_file(url: str, destination: Path, record: FileRecord, progress: bool = True) -> None:
     """Download ``url`` to ``destination`` and check its size and SHA-256 against ``record``.
 
-    Reading stops as soon as more bytes arrive than the index promises.
+    Reading stops as soon as more bytes arrive than the index promises. Progress is a bar at a
+    terminal and plain lines in a log file (:func:`voxflow.progress.progress_bar`).
 
     Raises:
         ZooError: unreachable, too large, too short or a checksum mismatch (the partial file
             is removed).
     """
-    from tqdm import tqdm  # noqa: PLC0415 - only needed when downloading
-
     destination.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     received = 0
     try:
-        with _open(url) as response, open(destination, "wb") as out, tqdm(
-            total=record.size, unit="B", unit_scale=True, unit_divisor=1024, desc=record.name,
-            disable=not progress, leave=False,
+        with _open(url) as response, open(destination, "wb") as out, progress_bar(
+            total=record.size, unit="B", unit_scale=True, desc=record.name, disable=not progress, leave=False,
         ) as bar:
             while chunk := response.read(_CHUNK):
                 received += len(chunk)

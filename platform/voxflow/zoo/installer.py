@@ -13,8 +13,15 @@ Steps for ``install("brain_tissue_unet")``:
 5. rename the temporary folder to ``<models>/<id>`` (an older install is moved aside first and
    removed after), so an entry is never half-installed.
 
-Nothing in an entry is imported here: a plugin network ships as a module next to the config and
-is imported only when a run's config names it (the registry looks in the config's folder).
+Steps 2-5 hold a :class:`~voxflow.locks.FolderLock` on the models folder (a second
+``net_download`` stops with one line instead of racing the first), and first clean up what
+killed installs left there (:mod:`.staging`). The unpacked size is bounded
+(:class:`~voxflow.zoo.limits.UnpackLimits`).
+
+Nothing in an entry is imported or run here. An entry's code (the ``code`` files of its index
+record: a plugin network next to the config) is imported only by a run whose config names it,
+and only with ``--trust-downloaded-code``: the registry refuses any module below a folder holding
+``install.json`` (:data:`INSTALL_RECORD`) without it.
 """
 
 from __future__ import annotations
@@ -22,29 +29,36 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from voxflow.atomic import atomic_write_json, atomic_write_text
+from voxflow.locks import FolderLock
 from voxflow.zoo.archive import extract_archive
 from voxflow.zoo.fetch import download_file, fetch_index, join_url, models_dir, zoo_url
 from voxflow.zoo.index import Entry, check_entry_id, file_sha256
 from voxflow.zoo.ini_paths import relative_to_absolute, rewrite_paths
+from voxflow.zoo.limits import UnpackLimits
+from voxflow.zoo.staging import recover_leftovers, staging_folder, swap_into_place
 
 CONFIG_NAME = "config.ini"
 WEIGHTS_DIR = "model"
 INSTALL_RECORD = "install.json"
+"""Written into every install; the registry treats any module below a folder holding it as
+downloaded code (imported only with ``--trust-downloaded-code``). Keep the name."""
+LEFTOVER_KINDS = ("install", "tmp")
 
 
 @dataclass(frozen=True)
 class InstallResult:
-    """What :func:`install` did: ``status`` is ``installed``, ``reinstalled`` or ``up to date``."""
+    """What :func:`install` did: ``status`` is ``installed``, ``reinstalled`` or ``up to date``;
+    ``code`` names the entry's code files (relative to ``path``)."""
 
     entry_id: str
     version: int
     path: Path
     status: str
+    code: tuple[str, ...] = ()
 
     @property
     def config(self) -> Path:
@@ -53,7 +67,7 @@ class InstallResult:
 
 
 def install(entry_id: str, url: str | None = None, models: Path | None = None, force: bool = False,
-            progress: bool = True) -> InstallResult:
+            progress: bool = True, limits: UnpackLimits | None = None) -> InstallResult:
     """Install one entry (see the module docstring).
 
     Args:
@@ -62,6 +76,7 @@ def install(entry_id: str, url: str | None = None, models: Path | None = None, f
         models: install root; ``None`` = ``$VOXFLOW_HOME/models``.
         force: download and install again even if a verified install exists.
         progress: show a progress bar per file.
+        limits: bounds on the unpacked weights; ``None`` = the environment's or the defaults.
 
     Returns:
         The :class:`InstallResult`.
@@ -69,27 +84,31 @@ def install(entry_id: str, url: str | None = None, models: Path | None = None, f
     Raises:
         ZooError: unknown entry, unreachable file, checksum mismatch or unsafe archive; nothing
             is left behind then.
+        LockedError: another run installs into the same models folder.
     """
     check_entry_id(entry_id)
+    limits = limits if limits is not None else UnpackLimits.resolve()
     url = zoo_url(url)
     entry = fetch_index(url).get(entry_id, url)
     root = Path(models) if models is not None else models_dir()
     target = root / entry_id
-    if target.exists() and not force and installed_problem(target, entry) is None:
-        return InstallResult(entry_id, entry.version, target, "up to date")
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{entry_id}-", dir=root))
-    try:
-        _download_and_unpack(entry, url, work, target, progress)
-        status = "reinstalled" if target.exists() else "installed"
-        swap_into_place(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return InstallResult(entry_id, entry.version, target, status)
+    with FolderLock(str(root), "the models folder"):
+        recover_leftovers(root, LEFTOVER_KINDS)
+        if target.exists() and not force and installed_problem(target, entry) is None:
+            return InstallResult(entry_id, entry.version, target, "up to date", tuple(entry.code))
+        work = staging_folder(root, f"install-{entry_id}")
+        try:
+            _download_and_unpack(entry, url, work, target, progress, limits)
+            status = "reinstalled" if target.exists() else "installed"
+            swap_into_place(work, target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    return InstallResult(entry_id, entry.version, target, status, tuple(entry.code))
 
 
-def _download_and_unpack(entry: Entry, url: str, work: Path, target: Path, progress: bool) -> None:
+def _download_and_unpack(entry: Entry, url: str, work: Path, target: Path, progress: bool,
+                         limits: UnpackLimits) -> None:
     downloads = work / ".download"
     for name, record in sorted(entry.files.items()):
         download_file(join_url(url, entry.entry_id, name), downloads / name, record, progress)
@@ -98,7 +117,7 @@ def _download_and_unpack(entry: Entry, url: str, work: Path, target: Path, progr
         if name != entry.weights:
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(downloads / name, work / name)
-    extract_archive(downloads / entry.weights, work / WEIGHTS_DIR)
+    extract_archive(downloads / entry.weights, work / WEIGHTS_DIR, limits)
     shutil.rmtree(downloads)
     config = work / CONFIG_NAME
     if config.is_file():
@@ -107,25 +126,9 @@ def _download_and_unpack(entry: Entry, url: str, work: Path, target: Path, progr
     files = {path.relative_to(work).as_posix(): file_sha256(path)
              for path in sorted(work.rglob("*")) if path.is_file()}
     record = {"entry_id": entry.entry_id, "version": entry.version, "zoo_url": url,
-              "index_files": {n: r.sha256 for n, r in sorted(entry.files.items())}, "files": files}
+              "index_files": {n: r.sha256 for n, r in sorted(entry.files.items())}, "code": sorted(entry.code),
+              "files": files}
     atomic_write_json(str(work / INSTALL_RECORD), record)
-
-
-def swap_into_place(work: Path, target: Path) -> None:
-    """Rename the folder ``work`` to ``target``; an existing ``target`` is moved aside, then removed."""
-    old = None
-    if target.exists() or target.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
-        os.replace(target, old / target.name)
-    try:
-        os.replace(work, target)
-    except BaseException:
-        if old is not None:
-            os.replace(old / target.name, target)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def installed_problem(target: Path, entry: Entry | None = None) -> str | None:

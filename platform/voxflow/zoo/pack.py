@@ -13,8 +13,18 @@ What goes into ``<zoo>/<entry_id>/``:
   path whose module lies in the config's folder;
 - ``README.md`` with the facts known here, for the author to finish (see :mod:`.readme`).
 
-The entry is assembled in a temporary folder inside the zoo and renamed into place, then
-``index.yaml`` is rewritten atomically with every file's size and SHA-256.
+The plugin sources are the entry's code: the index lists them under ``code`` (and the weights
+archive never holds code, see :mod:`.archive`).
+
+Writing into the zoo holds :class:`~voxflow.locks.FolderLock` on it (a second ``net_zoo pack``
+into the same zoo stops with one line instead of losing one of the two index updates), and first
+puts back or removes what killed packs left (:mod:`.staging`). The entry is assembled in
+``<zoo>/.pack-<id>.vxtmp-...``; then, in this order, the new index is written to a temporary file
+next to ``index.yaml``, the entry folder is swapped into place (the old one moved aside into
+``.old-<id>.vxtmp-...``, then removed), and the temporary index is renamed over ``index.yaml``.
+A kill between those renames leaves either the entry folder missing (put back by the next pack)
+or the new entry under the old index (``net_zoo verify`` reports the mismatch; ``net_zoo pack
+--force`` again repairs it); see docs/model_zoo.md.
 """
 
 from __future__ import annotations
@@ -24,23 +34,36 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from voxflow import registry
-from voxflow.atomic import atomic_write_text
+from voxflow.atomic import atomic_path, atomic_write_text
 from voxflow.config import load_config, render_ini
+from voxflow.locks import FolderLock
 from voxflow.zoo.archive import write_archive
-from voxflow.zoo.index import Entry, ZooError, check_entry_id, read_index_file, record_file, write_index_file
+from voxflow.zoo.index import (
+    INDEX_NAME,
+    Entry,
+    FileRecord,
+    Index,
+    ZooError,
+    check_entry_id,
+    is_code,
+    read_index_file,
+    record_file,
+)
 from voxflow.zoo.ini_paths import absolute_to_relative, rewrite_paths
-from voxflow.zoo.installer import CONFIG_NAME, WEIGHTS_DIR, swap_into_place
+from voxflow.zoo.installer import CONFIG_NAME, WEIGHTS_DIR
 from voxflow.zoo.readme import facts_block, render_readme
+from voxflow.zoo.staging import recover_leftovers, staging_folder, swap_into_place
 
 logger = logging.getLogger(__name__)
 WEIGHTS_ARCHIVE = "weights.tar.gz"
 _CKPT_RE = re.compile(r"^ckpt-(\d+)$")
+LEFTOVER_KINDS = ("pack", "tmp")
 _PLUGIN_KEYS = (("NETWORK", "name", "network"), ("TRAINING", "loss_type", "loss"),
                 ("TRAINING", "optimiser", "optimiser"), ("NETWORK", "window_sampling", "sampler"))
 
@@ -184,52 +207,82 @@ def pack(config: str | os.PathLike[str], entry_id: str, zoo: str | os.PathLike[s
         ConfigError: the config is invalid.
     """
     check_entry_id(entry_id)
+    zoo_dir = zoo_folder(zoo)
     cfg = load_config(config, overrides=overrides, app_section=app_section, action="inference")
     models = Path(cfg.system.model_dir) / "models"
     iteration, best = select_checkpoint(models, checkpoint)
-    zoo_dir = Path(zoo).expanduser().resolve()
-    zoo_dir.mkdir(parents=True, exist_ok=True)
-    index = read_index_file(zoo_dir)
-    target = zoo_dir / entry_id
-    previous = index.entries.get(entry_id)
-    if (previous is not None or target.exists()) and not force:
-        raise ZooError(f"Zoo entry '{entry_id}' already exists in {zoo_dir}: pass --force to replace it "
-                       "(the hand-written parts of its README are kept).")
-    best_for_readme = best
-    label_map = Path(cfg.system.model_dir) / "label_map.json"
-    label_values = None
-    if label_map.is_file():
-        label_values = json.loads(label_map.read_text(encoding="utf-8")).get("values")
-    facts = facts_block(cfg, iteration, best_for_readme, label_values)
-    old_readme = (target / "README.md").read_text(encoding="utf-8") if (target / "README.md").is_file() else None
-    work = Path(tempfile.mkdtemp(prefix=f".{entry_id}-", dir=zoo_dir))
-    try:
-        write_archive(work / WEIGHTS_ARCHIVE, _weights_members(cfg, models, iteration, best, work))
-        (work / ".settings_train.ini").unlink(missing_ok=True)
-        for name, source in plugin_sources(cfg):
-            (work / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, work / name)
-        atomic_write_text(str(work / CONFIG_NAME), _entry_config(cfg, iteration))
-        atomic_write_text(str(work / "README.md"), render_readme(entry_id, facts, old_readme))
-        _make_readable(work)
-        files = {p.relative_to(work).as_posix(): record_file(work, p.relative_to(work).as_posix())
-                 for p in sorted(work.rglob("*")) if p.is_file()}
-        if version is None:
-            version = 1
-            if previous is not None:
-                same = {n: r.sha256 for n, r in previous.files.items()} == {n: r.sha256 for n, r in files.items()}
-                version = previous.version if same else previous.version + 1
-        entry = Entry(entry_id, version, files, WEIGHTS_ARCHIVE,
-                      description or (previous.description if previous else "") or f"{cfg.network.name} model",
-                      str(cfg.network.name))
-        swap_into_place(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    index.entries[entry_id] = entry
-    write_index_file(zoo_dir, index)
+    with FolderLock(str(zoo_dir), "the model zoo"):
+        recover_leftovers(zoo_dir, LEFTOVER_KINDS)
+        index = read_index_file(zoo_dir)
+        target = zoo_dir / entry_id
+        previous = index.entries.get(entry_id)
+        if (previous is not None or target.exists()) and not force:
+            raise ZooError(f"Zoo entry '{entry_id}' already exists in {zoo_dir}: pass --force to replace it "
+                           "(the hand-written parts of its README are kept).")
+        work = staging_folder(zoo_dir, f"pack-{entry_id}")
+        try:
+            files = _assemble(cfg, models, iteration, best, entry_id, work, target)
+            entry = Entry(entry_id, _version(version, previous, files), files, WEIGHTS_ARCHIVE,
+                          description or (previous.description if previous else "") or f"{cfg.network.name} model",
+                          str(cfg.network.name), sorted(name for name in files if is_code(name, files)))
+            index.entries[entry_id] = entry
+            _replace_entry_and_index(zoo_dir, index, work, target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     return PackResult(entry, target, iteration)
 
+
+def zoo_folder(zoo: str | os.PathLike[str]) -> Path:
+    """The zoo folder ``--zoo`` names, resolved.
+
+    Raises:
+        ZooError: it is a file.
+    """
+    folder = Path(zoo).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise ZooError(f"--zoo {zoo} is a file: expected the zoo folder (it is created if missing).")
+    return folder
+
+
+def _assemble(cfg: Any, models: Path, iteration: int, best: dict | None, entry_id: str, work: Path,
+              target: Path) -> dict[str, FileRecord]:
+    """Write the entry's files into ``work``; returns their records by name."""
+    label_map = Path(cfg.system.model_dir) / "label_map.json"
+    label_values = json.loads(label_map.read_text(encoding="utf-8")).get("values") if label_map.is_file() else None
+    facts = facts_block(cfg, iteration, best, label_values)
+    old_readme = (target / "README.md").read_text(encoding="utf-8") if (target / "README.md").is_file() else None
+    write_archive(work / WEIGHTS_ARCHIVE, _weights_members(cfg, models, iteration, best, work))
+    (work / ".settings_train.ini").unlink(missing_ok=True)
+    for name, source in plugin_sources(cfg):
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, work / name)
+    atomic_write_text(str(work / CONFIG_NAME), _entry_config(cfg, iteration))
+    atomic_write_text(str(work / "README.md"), render_readme(entry_id, facts, old_readme))
+    _make_readable(work)
+    return {p.relative_to(work).as_posix(): record_file(work, p.relative_to(work).as_posix())
+            for p in sorted(work.rglob("*")) if p.is_file()}
+
+
+def _version(version: int | None, previous: Entry | None, files: dict[str, FileRecord]) -> int:
+    """The given version, else the previous one (plus one if any file changed), else 1."""
+    if version is not None:
+        if version < 1:
+            raise ZooError(f"Invalid --entry-version {version}: expected a whole number >= 1.")
+        return version
+    if previous is None:
+        return 1
+    same = {n: r.sha256 for n, r in previous.files.items()} == {n: r.sha256 for n, r in files.items()}
+    return previous.version if same else previous.version + 1
+
+
+def _replace_entry_and_index(zoo_dir: Path, index: Index, work: Path, target: Path) -> None:
+    """New index to a temporary file, entry folder swapped into place, then the index renamed over."""
+    path = zoo_dir / INDEX_NAME
+    with atomic_path(str(path)) as tmp:
+        Path(tmp).write_text(index.to_text(), encoding="utf-8")
+        swap_into_place(work, target)
+    os.chmod(path, 0o644)  # a zoo is meant to be shared or served as it is
 
 
 def _make_readable(folder: Path) -> None:
