@@ -1,5 +1,6 @@
 """`net_transform`: one transform on an image file, seeded, with its label map."""
 
+import os
 import subprocess
 import sys
 
@@ -19,7 +20,10 @@ def subject(tmp_path):
 
 def test_list_does_not_import_tensorflow():
     code = "import sys; from voxflow.cli.transform import run; run(['--list']); print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # utf-8, not the locale's encoding: reading a DICOM series (GDCM) sets this process's locale to C
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", env=env,
+                         check=True).stdout
     assert "RandomMotion (random_motion)" in out and "num_transforms" in out
     assert out.strip().endswith("False")
 
