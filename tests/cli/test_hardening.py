@@ -281,3 +281,34 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run_of_that_command(p
     assert run("inference", "-c", project / "config.ini") == 0
     assert not stale_output.exists()
     assert np.all([not n.startswith(".tmp") for n in os.listdir(output)])
+
+
+def test_a_packed_and_downloaded_model_with_normalisation_finds_its_landmarks(tmp_path, capsys):
+    from voxflow.zoo import install
+    from voxflow.zoo.pack import pack
+
+    config = make_project(tmp_path / "project", count=3)
+    text = open(config, encoding="utf-8").read().replace("whitening = True", "whitening = True\nnormalisation = True")
+    open(config, "w", encoding="utf-8").write(text)
+    assert run("train", "-c", config, "--max_iter", 1, "--validation_every_n", -1) == 0
+    pack(config, "normalised", tmp_path / "zoo", checkpoint="latest")
+    installed = install("normalised", str(tmp_path / "zoo"), models=tmp_path / "home" / "models", progress=False)
+    shutil.rmtree(tmp_path / "project" / "model")  # nothing may be read from the training folder
+    assert run("inference", "-c", installed.config, "--path_to_search", tmp_path / "project" / "data",
+               "--save_seg_dir", tmp_path / "seg") == 0, capsys.readouterr().err
+    assert (tmp_path / "seg" / "sub00_out.nii.gz").is_file()
+
+
+def test_net_evaluate_names_the_csv_it_cannot_write(tmp_path, capsys):
+    import nibabel as nib
+
+    from voxflow.cli.evaluate import run as net_evaluate
+
+    for folder in ("ref", "seg"):
+        (tmp_path / folder).mkdir()
+        nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.uint8), np.eye(4)), str(tmp_path / folder / "a.nii.gz"))
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    assert net_evaluate(["--ref", str(tmp_path / "ref"), "--seg", str(tmp_path / "seg"), "--metrics", "dice",
+                         "--csv", str(tmp_path / "afile" / "eval.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "afile/eval.csv" in err[0] and "vxtmp" not in err[0] and ".tmp" not in err[0], err

@@ -156,3 +156,28 @@ def test_partial_restore_refuses_a_shape_mismatch(tmp_path):
     store.save(1, _named(0))
     with pytest.raises(CheckpointError, match="named_net/head/kernel.*exclude it"):
         store.restore(1, _named(1, classes=5), include="head")
+
+
+def test_non_finite_weights_are_never_written_or_restored(tmp_path):
+    model, optimizer, _ = _trained_model(0)
+    store = CheckpointStore(str(tmp_path / "models"))
+    store.save(1, model, optimizer)
+    model.variables[2].assign(np.full(model.variables[2].shape, np.nan, np.float32))
+    with pytest.raises(CheckpointError, match="iteration 2.*1 of .* NaN or Inf"):
+        store.save(2, model, optimizer)
+    assert store.iterations() == [1]
+    store._write(store.path(3), 3, model, optimizer, None)  # as an older voxflow could have written it
+    fresh, _, _ = _trained_model(1)
+    with pytest.raises(CheckpointError, match="ckpt-3 cannot be used"):
+        store.restore(3, fresh)
+
+
+def test_divergence_is_warned_about_once(caplog):
+    from voxflow.engine.trainer import DivergenceWatch
+
+    watch = DivergenceWatch()
+    with caplog.at_level("WARNING", logger="voxflow"):
+        assert [watch.check(i, loss) for i, loss in enumerate([1.2, 0.9, 50.0, 1.3e13, 4e13], 1)] == [
+            False, False, False, True, True]
+    warnings = [r.getMessage() for r in caplog.records if "diverging" in r.getMessage()]
+    assert len(warnings) == 1 and "iteration 4" in warnings[0]
