@@ -203,3 +203,26 @@ def test_regex_that_removes_the_whole_name_is_still_an_error(tmp_path, data_dir)
     inputs = {"T1": _section(data_dir, ["sub02_T1"], removefromid=".*")}
     with pytest.raises(DataError, match=r"sub02_T1\.nii\.gz.*empty subject id.*filename_removefromid"):
         find_subjects(_cfg(tmp_path, inputs), ("T1",))
+
+
+def test_huge_csv_cells_are_clipped_in_messages(tmp_path, data_dir):
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"sub01,{'p' * 100_000}\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        find_subjects(_cfg(tmp_path, {"T1": _section(csv_file=listing)}), ("T1",))
+    assert "does not exist" in str(info.value) and len(str(info.value)) < 600
+    listing.write_text("x" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        find_subjects(_cfg(tmp_path, {"T1": _section(csv_file=listing)}), ("T1",))
+    assert "Invalid row 1" in str(info.value) and "(100000 characters)" in str(info.value)
+    assert len(str(info.value)) < 600
+    listing.write_text("x" * 1_000_000 + "\n", encoding="utf-8")  # beyond the csv module's field limit
+    with pytest.raises(DataError, match=r"Cannot read csv_file .*field larger than field limit"):
+        find_subjects(_cfg(tmp_path, {"T1": _section(csv_file=listing)}), ("T1",))
+
+
+def test_unreadable_csv_is_one_line(tmp_path):
+    listing = tmp_path / "list.csv"
+    listing.write_bytes(b"sub01,caf\xe9.nii.gz\n")  # Latin-1, not UTF-8
+    with pytest.raises(DataError, match=r"Cannot read csv_file '.*list\.csv' of \[T1\].*UTF-8"):
+        find_subjects(_cfg(tmp_path, {"T1": _section(csv_file=listing)}), ("T1",))

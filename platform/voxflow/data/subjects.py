@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxflow.config.values import clip, clip_repr
 from voxflow.data.splits import PHASES, _few, random_split, split_subjects, subjects_to_infer
 from voxflow.errors import ConfigError, DataError
 from voxflow.io.formats import is_dicom_series_dir, split_extension
@@ -87,7 +88,7 @@ def _add(found: dict[str, str], subject_id: str, path: str, section_name: str) -
         )
     if subject_id in found:
         raise DataError(
-            f"Subject id '{subject_id}' is given by two files of [{section_name}]: "
+            f"Subject id '{clip(subject_id)}' is given by two files of [{section_name}]: "
             f"'{found[subject_id]}' and '{path}'. Make `filename_contains`, "
             "`filename_not_contains` or `filename_removefromid` more specific."
         )
@@ -95,30 +96,48 @@ def _add(found: dict[str, str], subject_id: str, path: str, section_name: str) -
 
 
 def _read_file_list(csv_path: str, section_name: str) -> dict[str, str]:
-    """Reads ``subject_id,path`` rows; relative paths are relative to the CSV's folder."""
-    folder = os.path.dirname(csv_path)
-    found: dict[str, str] = {}
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # a BOM (Excel) is dropped
-        for line, row in enumerate(csv.reader(handle), start=1):
-            row = [cell.strip() for cell in row]
-            if not any(row) or row[0].startswith("#"):
-                continue
-            if len(row) < 2 or not row[0] or not row[1]:
-                raise DataError(
-                    f"Invalid row {line} in csv_file '{csv_path}' of [{section_name}]: "
-                    f"expected 'subject_id,path', received {','.join(row)!r}."
-                )
-            if line == 1 and row[0].lower() in ("subject_id", "subject", "id"):
-                continue  # header row
-            path = os.path.normpath(os.path.join(folder, os.path.expanduser(row[1])))
-            if not os.path.exists(path):
-                raise DataError(
-                    f"File '{path}' listed on line {line} of csv_file '{csv_path}' "
-                    f"([{section_name}]) does not exist."
-                )
-            _add(found, row[0], path, section_name)
+    """Reads ``subject_id,path`` rows; relative paths are relative to the CSV's folder.
+
+    Raises:
+        DataError: the file cannot be read or decoded as UTF-8, a row is malformed, a listed file
+            is missing, or no subject is listed.
+    """
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # a BOM (Excel) is dropped
+            found = _parse_file_list(handle, csv_path, section_name)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        what = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DataError(
+            f"Cannot read csv_file '{csv_path}' of [{section_name}]: {clip(what)}. Expected UTF-8 "
+            "text with 'subject_id,path' rows."
+        ) from None
     if not found:
         raise DataError(f"csv_file '{csv_path}' of [{section_name}] lists no subject.")
+    return found
+
+
+def _parse_file_list(handle: Any, csv_path: str, section_name: str) -> dict[str, str]:
+    """The ``subject_id -> absolute path`` rows of an open CSV file (see :func:`_read_file_list`)."""
+    folder = os.path.dirname(csv_path)
+    found: dict[str, str] = {}
+    for line, row in enumerate(csv.reader(handle), start=1):
+        row = [cell.strip() for cell in row]
+        if not any(row) or row[0].startswith("#"):
+            continue
+        if len(row) < 2 or not row[0] or not row[1]:
+            raise DataError(
+                f"Invalid row {line} in csv_file '{csv_path}' of [{section_name}]: "
+                f"expected 'subject_id,path', received {clip_repr(','.join(row))}."
+            )
+        if line == 1 and row[0].lower() in ("subject_id", "subject", "id"):
+            continue  # header row
+        path = os.path.normpath(os.path.join(folder, os.path.expanduser(row[1])))
+        if not os.path.exists(path):
+            raise DataError(
+                f"File '{clip(path)}' listed on line {line} of csv_file '{csv_path}' "
+                f"([{section_name}]) does not exist."
+            )
+        _add(found, row[0], path, section_name)
     return found
 
 
