@@ -78,3 +78,10 @@ def test_niftynet_augmentation_keys_are_bounded_like_the_transforms(tmp_path):
     for key, value in (("num_ctrl_points", 10**6), ("bf_order", 10**9)):
         with pytest.raises(ConfigError, match=f"Invalid value for `{key}` in \\[TRAINING\\]"):
             config_from_dict({**base, "TRAINING": {key: value}}, tmp_path)
+
+
+def test_huge_names_are_clipped_and_get_no_suggestion():
+    problem = catalogue.check_arguments("x" * 1_000_000, {})
+    assert problem.startswith("unknown transform 'xxx") and "(1000000 characters)" in problem and len(problem) < 300
+    problem = catalogue.check_arguments("RandomSwap", {"a" * 1_000_000: 1})
+    assert "has no argument 'aaa" in problem and "(1000000 characters)" in problem and len(problem) < 400

@@ -79,3 +79,10 @@ def test_absurd_arguments_are_one_line_before_any_work(tmp_path, subject, capsys
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and needle in err and len(err) < 400, err
     assert not (tmp_path / "o.nii.gz").exists()
+
+
+def test_huge_transform_name_is_clipped(tmp_path, subject, capsys):
+    image, _ = subject
+    assert run([str(image), "R" * 1_000_000, str(tmp_path / "o.nii.gz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Unknown transform 'RRR" in err and "(1000000 characters)" in err and len(err) < 300

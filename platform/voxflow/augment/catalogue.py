@@ -34,6 +34,7 @@ _MODULES: dict[str, str] = {
 _COMMON = {
     "p": (1.0, "probability that a sample is transformed"),
 }
+_SHOWN = 100  # the most characters of a user's text that a message shows
 _CHANNELS = {
     "per_channel": (False, "draw again for every channel (modality), as TorchIO does per image; "
                            "default: one draw for all, as MONAI"),
@@ -121,7 +122,10 @@ def canonical_name(name: str) -> str | None:
 
 
 def nearest_name(name: str) -> str | None:
-    """The snake_case transform name nearest to ``name``, for "Did you mean" hints."""
+    """The snake_case transform name nearest to ``name``, for "Did you mean" hints (none past 100
+    characters: difflib's time grows with the name)."""
+    if len(name) > _SHOWN:
+        return None
     choices = [snake_case(n) for n in _MODULES]
     match = difflib.get_close_matches(snake_case(name) if "_" not in name else name.lower(), choices, 1, 0.5)
     return match[0] if match else None
@@ -185,14 +189,18 @@ _ANY_TRANSFORM: dict[str, Limit] = {"p": Limit(False, 0, 1), "seed": Limit(True,
 SWAP_VOXELS = 2**30
 
 
+def _clip(text: str) -> str:
+    """At most :data:`_SHOWN` characters of a user's text, then its length."""
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"
+
+
 def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     try:
-        text = repr(value)
+        return _clip(repr(value))
     except ValueError:  # an integer of thousands of digits
         return f"a {type(value).__name__}"
-    return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
 
 
 def _flat(value: Any) -> list[Any]:
@@ -240,13 +248,13 @@ def check_arguments(name: str, kwargs: dict[str, Any]) -> str | None:
     canonical = canonical_name(name)
     if canonical is None:
         near = nearest_name(name)
-        return f"unknown transform '{name}'" + (f"; did you mean '{near}'?" if near else "")
+        return f"unknown transform '{_clip(name)}'" + (f"; did you mean '{near}'?" if near else "")
     valid = [*ARGUMENTS[canonical], "seed"]
     for argument in kwargs:
         if argument not in valid:
-            near = difflib.get_close_matches(argument, valid, 1, 0.5)
+            near = difflib.get_close_matches(argument, valid, 1, 0.5) if len(argument) <= _SHOWN else []
             hint = f"; did you mean '{near[0]}'?" if near else f"; valid: {', '.join(valid)}"
-            return f"{canonical} has no argument '{argument}'{hint}"
+            return f"{canonical} has no argument '{_clip(argument)}'{hint}"
     for argument, value in kwargs.items():
         problem = _check_value(canonical, argument, value)
         if problem:

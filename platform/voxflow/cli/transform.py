@@ -96,9 +96,11 @@ def _run_transform(args: argparse.Namespace) -> None:
 
     name = args.transform
     if catalogue.canonical_name(name) is None:
+        from voxflow.config.values import clip  # noqa: PLC0415
+
         near = catalogue.nearest_name(name)
         hint = f" Did you mean '{near}'?" if near else " See --list."
-        raise UsageError(f"Unknown transform '{name}'.{hint}")
+        raise UsageError(f"Unknown transform '{clip(name)}'.{hint}")
     kwargs = parse_kwargs(args.kwargs)
     problem = catalogue.check_arguments(name, kwargs)
     if problem:
