@@ -140,6 +140,11 @@ def test_nul_byte_in_a_path_names_the_key(write_config, base_ini, where, key):
     assert f"Invalid value for `{key}` in [{section}]" in message and "NUL" in message
 
 
+def test_nul_byte_in_the_config_file_name(tmp_path):
+    message = _error(str(tmp_path / "a\0b.ini"))
+    assert "NUL" in message and "\0" not in message
+
+
 @pytest.mark.parametrize("value", ["100000,100000,100000", "1e20", "100000000000000000000", "0, 64, 64"])
 def test_window_sizes_are_bounded(write_config, base_ini, value):
     message = _error(write_config(base_ini.replace("32, 32, 32", value)))

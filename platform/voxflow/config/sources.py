@@ -38,6 +38,8 @@ def read_config_file(path: str, source: str | None = None) -> RawConfig:
         ConfigError: the file is missing, unreadable or malformed (with the line number).
     """
     source = source or path
+    if "\0" in path:
+        raise ConfigError(f"Configuration file name {clip_repr(source)} contains a NUL byte.")
     if not os.path.exists(path):
         raise ConfigError(f"Configuration file not found: {source} (looked for {os.path.abspath(path)}).")
     if not os.path.isfile(path):
