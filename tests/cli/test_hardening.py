@@ -220,6 +220,11 @@ def test_a_window_larger_than_memory_is_refused_before_any_work(tmp_path, capsys
     config = make_project(tmp_path)
     assert run("train", "-c", config, "--spatial_window_size", "60000,60000,60000") == 2
     one_error_line(capsys, "spatial_window_size", "GiB")
+    # the margin a spatial augmentation fetches around each window counts too
+    with open(config, "a", encoding="utf-8") as handle:
+        handle.write("\n[AUGMENTATION]\nrandom_affine = translation=100000\n")
+    assert run("train", "-c", config) == 2
+    one_error_line(capsys, "augmentation margin", "GiB")
 
 
 PLUGIN_NETWORKS = textwrap.dedent("""\
@@ -312,3 +317,15 @@ def test_net_evaluate_names_the_csv_it_cannot_write(tmp_path, capsys):
                          "--csv", str(tmp_path / "afile" / "eval.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "afile/eval.csv" in err[0] and "vxtmp" not in err[0] and ".tmp" not in err[0], err
+
+
+def test_a_file_with_other_channels_than_its_section_names_both_files(tmp_path, capsys):
+    import nibabel as nib
+
+    config = make_project(tmp_path, count=5)
+    path = tmp_path / "data" / "sub03_T1.nii.gz"
+    image = nib.load(str(path))
+    data = np.asarray(image.dataobj)
+    nib.save(nib.Nifti1Image(np.stack([data, data], axis=-1), image.affine), str(path))
+    assert run("train", "-c", config) == 2
+    one_error_line(capsys, "sub03_T1.nii.gz", "sub00_T1.nii.gz", "channel")

@@ -65,6 +65,7 @@ class SegmentationApplication:
             )
         self.flat_axis = flat[0] if flat else None
         self.spatial_dims = 2 if flat else 3
+        self.margin = (0, 0, 0)  # voxels fetched around each training window for spatial augmentation
         self._check_window_fits_memory()
         self.pre: Preprocessor | None = None
         self.train_volumes: list[Any] = []
@@ -77,7 +78,6 @@ class SegmentationApplication:
         self.channels = len(cfg.app.image)
         self._loss_fn: Any = None
         self.augmentation: Any = None  # voxflow.augment.pipeline.Augmentation while training
-        self.margin = (0, 0, 0)  # voxels fetched around each training window for spatial augmentation
 
     # ----------------------------------------------------------------------- config views
     def _window_text(self) -> str:
@@ -108,10 +108,11 @@ class SegmentationApplication:
             memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError, AttributeError):
             return
-        needed = int(self.cfg.network.batch_size) * math.prod(self.window) * max(1, len(self.cfg.app.image)) * 4
+        needed = int(self.cfg.network.batch_size) * math.prod(self.fetch_window) * max(1, len(self.cfg.app.image)) * 4
         if needed > memory:
+            margin = f" (plus the augmentation margin {self.margin})" if any(self.margin) else ""
             raise ConfigError(
-                f"spatial_window_size {self._window_text()} with batch_size {self.cfg.network.batch_size} needs "
+                f"spatial_window_size {self._window_text()}{margin} with batch_size {self.cfg.network.batch_size} needs "
                 f"{needed / 2**30:.3g} GiB for the input windows alone; this machine has {memory / 2**30:.3g} GiB: "
                 "choose a smaller window or batch.")
 
@@ -196,6 +197,7 @@ class SegmentationApplication:
         self.augmentation = Augmentation(steps, spacing=spacing, seed=seed)
         if self.augmentation.spatial:
             self.margin = self.augmentation.margin(self.window)
+            self._check_window_fits_memory()
         log.info("augmentation: %s; margin %s voxels", ", ".join(n for n, _ in steps), self.margin)
 
     def augment(self, batch: dict) -> dict:

@@ -39,6 +39,7 @@ from voxflow.data.preprocessing.geometry import (
 )
 from voxflow.data.preprocessing.label_normalisation import LabelMap
 from voxflow.data.preprocessing.reading import (
+    ChannelCounts,
     LoadedVolume,
     check_label_range,
     check_same_grid,
@@ -136,6 +137,7 @@ class Preprocessor:
         self.label_map_file = os.path.join(cfg.system.model_dir, state.LABEL_MAP_FILENAME)
         self.landmarks: dict[str, list[np.ndarray]] | None = None
         self.label_map: LabelMap | None = None
+        self.channel_counts = ChannelCounts()  # every file of a section has the first file's channels
 
     # ------------------------------------------------------------------ reading
     def _read(self, subject: Any, roles: Sequence[str]) -> dict[str, list[LoadedVolume]]:
@@ -146,7 +148,7 @@ class Preprocessor:
                 if section not in subject.files:
                     raise DataError(f"Subject '{subject.id}' has no file for [{section}].")
                 loader = getattr(self.cfg.inputs[section], "loader", None)
-                volumes[role].append(read_volume(subject.files[section], section, loader))
+                volumes[role].append(read_volume(subject.files[section], section, loader, self.channel_counts))
         check_same_grid([v for vs in volumes.values() for v in vs], subject.id)
         return volumes
 
