@@ -226,3 +226,15 @@ def test_unreadable_csv_is_one_line(tmp_path):
     listing.write_bytes(b"sub01,caf\xe9.nii.gz\n")  # Latin-1, not UTF-8
     with pytest.raises(DataError, match=r"Cannot read csv_file '.*list\.csv' of \[T1\].*UTF-8"):
         find_subjects(_cfg(tmp_path, {"T1": _section(csv_file=listing)}), ("T1",))
+
+
+def test_hidden_files_are_never_subjects(tmp_path, data_dir):
+    """A running voxflow's temporary output in the data folder, or macOS's ._ companions."""
+    (data_dir / ".tmp.vxtmp-0a1b2c3d-42-xyz_T1.nii.gz").write_bytes(b"")
+    (data_dir / "._sub02_T1.nii.gz").write_bytes(b"")
+    (data_dir / ".voxflow.lock").write_text("{}", encoding="utf-8")
+    (data_dir / "analyze_seg.mha").write_bytes(b"")
+    inputs = {"T1": _section(data_dir, ["T1"], ["mask"]), "label": _section(data_dir, ["seg"])}
+    subjects = find_subjects(_cfg(tmp_path, inputs), ("T1", "label"))
+    assert [s.id for s in subjects] == ["analyze", "sub01", "sub02", "sub03"]
+    assert subjects[2].files["T1"] == str(data_dir / "sub02_T1.nii.gz")

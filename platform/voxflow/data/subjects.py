@@ -142,8 +142,12 @@ def _parse_file_list(handle: Any, csv_path: str, section_name: str) -> dict[str,
 
 
 def _candidates(folder: str) -> list[tuple[str, str]]:
-    """(name, stem) of every image file and DICOM folder in ``folder``, sorted by name."""
-    names = sorted(os.listdir(folder))
+    """(name, stem) of every image file and DICOM folder in ``folder``, sorted by name.
+
+    Hidden names are skipped: a running voxflow's temporary outputs and lock (``.tmp.vxtmp-*``,
+    ``.voxflow.lock``) and macOS's ``._sub01.nii.gz`` companions are never subjects.
+    """
+    names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
     present = set(names)
     out = []
     for name in names:
