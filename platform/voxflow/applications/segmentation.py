@@ -28,14 +28,9 @@ from voxflow import registry
 from voxflow.applications import segmentation_outputs as outputs
 from voxflow.data.preprocessing import Preprocessor
 from voxflow.data.subjects import find_subjects, split_subjects, subjects_to_infer
-from voxflow.errors import ConfigError, DataError, PluginError
+from voxflow.errors import ConfigError, DataError
 
 log = logging.getLogger("voxflow")
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0][:300] if lines else "no message"
 
 
 class SegmentationApplication:
@@ -262,45 +257,20 @@ class SegmentationApplication:
         """
         import keras  # noqa: PLC0415
 
+        from voxflow.networks.contract import build_network  # noqa: PLC0415
+
         cfg = self.cfg.network
-        net_class = self._network_class()
         regulariser = None
         if cfg.decay > 0:
             regulariser = keras.regularizers.L1(cfg.decay) if cfg.reg_type == "L1" else keras.regularizers.L2(cfg.decay)
-        kwargs = dict(cfg.network_args or {})
-        plugin = not registry.is_builtin("network", cfg.name)
-        label = f"[NETWORK] name = {cfg.name}"
+        kwargs = dict(num_classes=self.num_classes, spatial_dims=self.spatial_dims, acti_func=cfg.activation_function,
+                      keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer, w_regularizer=regulariser,
+                      **dict(cfg.network_args or {}))
         try:
-            model = net_class(
-                num_classes=self.num_classes, spatial_dims=self.spatial_dims, acti_func=cfg.activation_function,
-                keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer, w_regularizer=regulariser, **kwargs)
+            return build_network(self._network_class(), kwargs, self.example_input(), self.num_classes,
+                                 f"[NETWORK] name = {cfg.name}", plugin=not registry.is_builtin("network", cfg.name))
         except TypeError as err:
             raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
-        except Exception as err:
-            if not plugin:
-                raise
-            raise PluginError(f"{label}: building the network raised {type(err).__name__}: {_first_line(err)}") from err
-        if plugin and not isinstance(model, keras.Model):
-            raise PluginError(f"{label} built a {type(model).__name__}, not a keras.Model: a network plugin is a "
-                              "keras.Model subclass (docs/plugins.md).")
-        self._check_network_output(model, label, plugin)
-        return model
-
-    def _check_network_output(self, model: Any, label: str, plugin: bool) -> None:
-        example = self.example_input()
-        try:
-            logits = model(example, training=False)
-        except Exception as err:
-            if not plugin:
-                raise
-            raise PluginError(f"{label}: calling the network on a window of shape {example.shape} raised "
-                              f"{type(err).__name__}: {_first_line(err)}") from err
-        expected = (*example.shape[:-1], self.num_classes)
-        shape = tuple(int(v) for v in getattr(logits, "shape", ()))
-        if shape != expected:
-            raise PluginError(f"{label} returned logits of shape {shape} for a window of shape {example.shape}; "
-                              f"expected {expected}: one logit per class (num_classes = {self.num_classes}) at "
-                              "every voxel of the window.")
 
     def example_input(self) -> Any:
         """A zero batch of one window, shaped as the network sees it (builds the model)."""
