@@ -286,6 +286,10 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run_of_that_command(p
     assert run("inference", "-c", project / "config.ini") == 0
     assert not stale_output.exists()
     assert np.all([not n.startswith(".tmp") for n in os.listdir(output)])
+    stale_export = project / f".export.vxtmp-{host}-{pid}-e1"
+    (stale_export / "saved_model").mkdir(parents=True)
+    assert run("export", "-c", project / "config.ini", "--output", project / "exported") == 0
+    assert not stale_export.exists() and (project / "exported" / "saved_model").is_dir()
 
 
 def test_a_packed_and_downloaded_model_with_normalisation_finds_its_landmarks(tmp_path, capsys):
