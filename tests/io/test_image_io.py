@@ -186,3 +186,22 @@ def test_dicom_series_folder(tmp_path, volume):
     np.testing.assert_array_equal(out.data, (volume * 100).astype(np.int16))
     np.testing.assert_allclose(np.linalg.norm(out.affine[:3, :3], axis=0), (0.8, 0.9, 2.5),
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["seg.nii.gz", "seg.nrrd"])
+def test_a_failed_write_names_the_output_and_leaves_nothing(tmp_path, name):
+    """A folder where the output should go is a file (as a full disk or a read-only mount fail)."""
+    from voxflow.errors import OutputError
+
+    (tmp_path / "out").write_text("a file", encoding="utf-8")
+    with pytest.raises(OutputError) as err:
+        write_image(str(tmp_path / "out" / name), np.zeros((4, 4, 4), np.uint8), np.eye(4))
+    assert f"out/{name}" in str(err.value) and "vxtmp" not in str(err.value)
+    if os.geteuid() != 0:  # root ignores permissions
+        os.chmod(tmp_path, 0o555)  # a read-only folder: the staging folder cannot be made
+        try:
+            with pytest.raises(OutputError, match=name):
+                write_image(str(tmp_path / name), np.zeros((4, 4, 4), np.uint8), np.eye(4))
+        finally:
+            os.chmod(tmp_path, 0o755)
+    assert sorted(os.listdir(tmp_path)) == ["out"]
