@@ -39,11 +39,9 @@ def _run(prog: str, debug: bool, body: Callable[[], int]) -> int:
 
 
 def _size(num: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if num < 1024 or unit == "GiB":
-            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
-        num /= 1024
-    return f"{num} B"
+    from voxflow.zoo.index import human_size  # noqa: PLC0415 - keep --help fast
+
+    return human_size(num)
 
 
 def _positive(text: str) -> float:
