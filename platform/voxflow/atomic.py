@@ -110,7 +110,8 @@ def clean_leftovers(folder: str, kinds: Iterable[str] | None = None) -> list[str
     return removed
 
 
-def _output_error(path: str, err: OSError) -> OutputError:
+def output_error(path: str, err: OSError) -> OutputError:
+    """The one-line error for a failed write of ``path`` (a full disk, no permission ...)."""
     reason = err.strerror or str(err) or type(err).__name__
     return OutputError(f"Cannot write {path}: {reason}.")
 
@@ -161,7 +162,7 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
         os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except OSError as err:
-        raise _output_error(path, err) from err
+        raise output_error(path, err) from err
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
@@ -210,7 +211,7 @@ def atomic_directory(path: str, kind: str = "tmp", replace: bool = False) -> Ite
     except OSError as err:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        raise _output_error(path, err) from err
+        raise output_error(path, err) from err
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

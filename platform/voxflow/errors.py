@@ -7,6 +7,16 @@ other exception is an internal error (one line plus a hint to rerun with ``--deb
 """
 
 
+def first_line(error: BaseException | str, limit: int = 300) -> str:
+    """The first line of an error's message (or of ``error`` itself), at most ``limit`` characters;
+    the exception's type name when it has no message."""
+    text = str(error).strip()
+    if not text:
+        return type(error).__name__ if isinstance(error, BaseException) else "no details"
+    line = text.splitlines()[0]
+    return line if len(line) <= limit else line[:limit] + "…"
+
+
 class VoxflowError(Exception):
     """Base class of errors caused by bad user input; printed as one line, exit status 2."""
 

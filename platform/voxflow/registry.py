@@ -34,7 +34,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from voxflow.errors import PluginError
+from voxflow.errors import PluginError, first_line
 
 _BUILTINS: dict[str, dict[str, str]] = {
     "network": {
@@ -191,7 +191,7 @@ def _import_path(family: str, path: str, search_dirs: tuple[str, ...]) -> Any:
         raise
     except Exception as err:  # noqa: BLE001 - any failure of the user's module is the user's to fix
         raise PluginError(f"Module '{module_name}' for {label} raised {type(err).__name__} while being imported: "
-                          f"{_first_line(err)}") from err
+                          f"{first_line(err)}") from err
     finally:
         for d in added:
             if d in sys.path:
@@ -202,11 +202,6 @@ def _import_path(family: str, path: str, search_dirs: tuple[str, ...]) -> Any:
             f"'{attribute}' for {label}."
         )
     return getattr(module, attribute)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return (text.splitlines()[0][:300] if text else "no message")
 
 
 def _check_consent(module_name: str, label: str) -> None:

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from voxflow.errors import VoxflowError
+from voxflow.errors import VoxflowError, first_line
 
 MAX_MESSAGE = 2000
 
@@ -32,11 +32,6 @@ class Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001 - a signal handler's signature
     raise Terminated()
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _say(prog: str, text: str) -> None:
@@ -64,7 +59,7 @@ def run_guarded(prog: str, body: Callable[[], int], debug: bool = False,
         _say(prog, f"error: {err}")
         return err.exit_code
     except user_errors as err:
-        _say(prog, f"error: {_first_line(err)}")
+        _say(prog, f"error: {first_line(err)}")
         return 2
     except Terminated:
         _say(prog, "terminated")
@@ -76,10 +71,10 @@ def run_guarded(prog: str, body: Callable[[], int], debug: bool = False,
         if debug:
             raise
         if _out_of_memory(err):
-            _say(prog, f"error: out of memory ({type(err).__name__}: {_first_line(err)[:200]}): lower "
+            _say(prog, f"error: out of memory ({type(err).__name__}: {first_line(err, 200)}): lower "
                        "[NETWORK] batch_size or spatial_window_size, or use a machine with more memory.")
             return 2
-        _say(prog, f"internal error: {type(err).__name__}: {_first_line(err)} (rerun with --debug for the traceback)")
+        _say(prog, f"internal error: {type(err).__name__}: {first_line(err)} (rerun with --debug for the traceback)")
         return 1
     finally:
         if previous is not None:

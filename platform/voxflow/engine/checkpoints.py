@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.atomic import atomic_directory, atomic_write_json
-from voxflow.errors import CheckpointError, VoxflowError
+from voxflow.errors import CheckpointError, VoxflowError, first_line
 
 _CKPT_RE = re.compile(r"^ckpt-(\d+)$")
 
@@ -126,7 +126,7 @@ class CheckpointStore:
             latest = self.latest()
             kept = f"; ckpt-{latest} is kept" if latest is not None else ""
             raise CheckpointError(f"Cannot write the checkpoint of iteration {iteration} to {final}: "
-                                  f"{_first_line(err.message)}{kept}.") from None
+                                  f"{first_line(err.message)}{kept}.") from None
         self._prune()
         return final
 
@@ -198,7 +198,7 @@ class CheckpointStore:
             raise
         except Exception as err:  # noqa: BLE001 - TensorFlow's readers raise many types for a damaged file
             text = err.message if isinstance(err, tf.errors.OpError) else f"{type(err).__name__}: {err}"
-            raise CheckpointError(f"Cannot read checkpoint {folder}: {_first_line(text)} (a truncated or damaged "
+            raise CheckpointError(f"Cannot read checkpoint {folder}: {first_line(text)} (a truncated or damaged "
                                   "file?). Choose another with [INFERENCE] inference_iter or [TRAINING] starting_iter."
                                   ) from None
         _refuse_non_finite(model, f"Checkpoint {folder} cannot be used")
@@ -277,15 +277,10 @@ def _read_json(path: str, expected: str) -> dict[str, Any]:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, ValueError) as err:
-        raise CheckpointError(f"Cannot read {path}: expected JSON {expected} ({_first_line(str(err))}).") from None
+        raise CheckpointError(f"Cannot read {path}: expected JSON {expected} ({first_line(str(err))}).") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"Malformed {path}: expected a JSON object {expected}; found {type(data).__name__}.")
     return data
-
-
-def _first_line(text: str) -> str:
-    lines = str(text).strip().splitlines()
-    return lines[0][:300] if lines else "no details"
 
 
 def _refuse_non_finite(model: Any, what: str) -> None:

@@ -20,7 +20,7 @@ import tensorflow as tf
 from voxflow import __version__
 from voxflow.atomic import atomic_directory, atomic_write_json
 from voxflow.engine.checkpoints import CheckpointStore
-from voxflow.errors import ConfigError
+from voxflow.errors import ConfigError, first_line
 
 log = logging.getLogger("voxflow")
 
@@ -98,6 +98,6 @@ def _save_keras(model: Any, path: str) -> str | None:
         model.save(path)
     except Exception as err:  # noqa: BLE001 - a plugin network may not be serialisable
         log.warning("no .keras file: %s cannot be serialised (%s); the SavedModel is complete",
-                    type(model).__name__, str(err).splitlines()[0] if str(err) else type(err).__name__)
+                    type(model).__name__, first_line(err))
         return None
     return os.path.basename(path)

@@ -23,8 +23,8 @@ import nibabel as nib
 import numpy as np
 from numpy.typing import DTypeLike
 
-from voxflow.atomic import temp_prefix
-from voxflow.errors import DataError, OutputError
+from voxflow.atomic import output_error, temp_prefix
+from voxflow.errors import DataError
 from voxflow.io import sitk_io
 from voxflow.io.formats import (
     NIBABEL_EXTENSIONS,
@@ -268,7 +268,7 @@ def write_image(
         os.makedirs(folder, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=temp_prefix("tmp"), dir=folder)
     except OSError as error:
-        raise OutputError(f"Cannot write {path}: {error.strerror or error}.") from error
+        raise output_error(path, error) from error
     try:
         staged = os.path.join(staging, os.path.basename(path))
         try:
@@ -288,6 +288,6 @@ def write_image(
         for name in produced:
             os.replace(os.path.join(staging, name), os.path.join(folder, name))
     except OSError as error:  # a full disk, no permission: name the output, not the staging folder
-        raise OutputError(f"Cannot write {path}: {error.strerror or error}.") from error
+        raise output_error(path, error) from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)

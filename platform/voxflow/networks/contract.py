@@ -13,12 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from voxflow.errors import PluginError
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0][:300] if lines else "no message"
+from voxflow.errors import PluginError, first_line
 
 
 def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, num_classes: int, label: str,
@@ -50,7 +45,7 @@ def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, n
     except Exception as err:
         if not plugin:
             raise
-        raise PluginError(f"{label}: building the network raised {type(err).__name__}: {_first_line(err)}") from err
+        raise PluginError(f"{label}: building the network raised {type(err).__name__}: {first_line(err)}") from err
     if plugin and not isinstance(model, keras.Model):
         raise PluginError(f"{label} built a {type(model).__name__}, not a keras.Model: a network plugin is a "
                           "keras.Model subclass (docs/plugins.md).")
@@ -60,7 +55,7 @@ def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, n
         if not plugin:
             raise
         raise PluginError(f"{label}: calling the network on a window of shape {example.shape} raised "
-                          f"{type(err).__name__}: {_first_line(err)}") from err
+                          f"{type(err).__name__}: {first_line(err)}") from err
     expected = (*example.shape[:-1], num_classes)
     shape = tuple(int(v) for v in getattr(logits, "shape", ()))
     if shape != expected:
