@@ -73,3 +73,10 @@ def test_a_broken_plugin_module_is_a_plugin_error(tmp_path, monkeypatch, source,
 def test_a_name_that_is_no_import_path_is_a_plugin_error(name):
     with pytest.raises(PluginError, match="dotted import path"):
         registry.resolve("network", name)
+
+
+def test_an_unrelated_install_json_does_not_mark_a_download(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "vx_own_plugin", raising=False)
+    (tmp_path / "install.json").write_text(json.dumps({"name": "some other tool"}), encoding="utf-8")
+    (tmp_path / "vx_own_plugin.py").write_text(MARKING_MODULE, encoding="utf-8")
+    assert registry.resolve("loss", "vx_own_plugin.thing", search_dirs=(str(tmp_path),))() == 42

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import json
 import importlib.util
 import os
 import sys
@@ -223,12 +224,21 @@ def _check_consent(module_name: str, label: str) -> None:
 
 
 def _download_folder(path: Path) -> Path | None:
-    """The installed zoo entry folder that holds ``path``, or None."""
+    """The installed zoo entry folder that holds ``path`` (it has a zoo install record), or None."""
     resolved = path.resolve()
     for folder in (resolved, *resolved.parents):
-        if (folder / DOWNLOAD_MARKER).is_file():
+        marker = folder / DOWNLOAD_MARKER
+        if marker.is_file() and _is_install_record(marker):
             return folder
     return None
+
+
+def _is_install_record(marker: Path) -> bool:
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # unreadable: err on the side of asking
+    return not isinstance(record, dict) or "entry_id" in record
 
 
 def _canonical(family: str, name: str) -> str | None:
