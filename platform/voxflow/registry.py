@@ -141,6 +141,12 @@ def is_builtin(family: str, name: str) -> bool:
     return _canonical(family, name) is not None
 
 
+def canonical_name(family: str, name: str) -> str:
+    """The built-in or registered spelling of ``name`` (``UNet`` → ``unet``); other names unchanged."""
+    _check_family(family)
+    return _canonical(family, name) or name
+
+
 def resolve(family: str, name: str, search_dirs: tuple[str, ...] = ()) -> Any:
     """Return the object registered as ``name`` or importable at the dotted path ``name``.
 

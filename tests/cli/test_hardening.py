@@ -333,3 +333,7 @@ def test_a_file_with_other_channels_than_its_section_names_both_files(tmp_path, 
     nib.save(nib.Nifti1Image(np.stack([data, data], axis=-1), image.affine), str(path))
     assert run("train", "-c", config) == 2
     one_error_line(capsys, "sub03_T1.nii.gz", "sub00_T1.nii.gz", "channel")
+
+
+def test_a_network_name_in_another_case_is_the_same_network(project, capsys):
+    assert run("inference", "-c", project / "config.ini", "--name", "ToyNet") == 0, capsys.readouterr().err

@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from voxflow import registry
 from voxflow.atomic import clean_leftovers
 from voxflow.config import load_config, save_config
 from voxflow.engine.checkpoints import CheckpointStore
@@ -65,7 +66,7 @@ def apply_trained_settings(cfg: Any, app_class: type) -> None:
     if not os.path.isfile(path):
         return
     trained = load_config(path, app_section=app_class.REQUIRED_CONFIG_SECTION, action="evaluation")
-    if trained.network.name != cfg.network.name:
+    if registry.canonical_name("network", trained.network.name) != registry.canonical_name("network", cfg.network.name):
         raise ConfigError(
             f"[NETWORK] name = {cfg.network.name!r} in {cfg.path or 'the config'}, but the model in {cfg.system.model_dir} "
             f"was trained with {trained.network.name!r} ({path}): voxflow never swaps a network in behind the config. "
