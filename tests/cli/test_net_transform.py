@@ -86,3 +86,15 @@ def test_huge_transform_name_is_clipped(tmp_path, subject, capsys):
     assert run([str(image), "R" * 1_000_000, str(tmp_path / "o.nii.gz")]) == 2
     err = capsys.readouterr().err.strip()
     assert "Unknown transform 'RRR" in err and "(1000000 characters)" in err and len(err) < 300
+
+
+def test_an_output_that_would_replace_an_input_is_refused(tmp_path, subject, capsys):
+    image, label = subject
+    before = (open(image, "rb").read(), open(label, "rb").read())
+    assert run([str(image), "RandomFlip", str(image), "--seed", "1"]) == 2
+    assert run([str(image), "RandomFlip", str(tmp_path / "out.nii.gz"), "--label", str(label),
+                "--label-output", str(label)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("would replace the input" in line for line in err), err
+    assert (open(image, "rb").read(), open(label, "rb").read()) == before
+    assert not (tmp_path / "out.nii.gz").exists()

@@ -69,6 +69,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         ref, seg, spacing = read_pair(refs[subject], segs[subject])
         evaluator.add(subject, ref, seg, spacing)
     names = evaluator.metric_names
+    from voxflow.atomic import clean_leftovers  # noqa: PLC0415
+
+    clean_leftovers(os.path.dirname(os.path.abspath(args.csv)), kinds=("tmp",))  # a killed run's
     stem = os.path.splitext(args.csv)[0]
     writers.write_rows_csv(args.csv, evaluator.rows, names)
     writers.write_statistics_csv(f"{stem}_statistics.csv", evaluator.rows, names)

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -91,6 +92,16 @@ def _layer(name: str, kwargs: dict[str, Any], spacing: tuple[float, ...], seed: 
     return build_layer(catalogue.canonical_name(name) or name, kwargs, spacing, seed)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """No output may replace an input; a killed run's temporary files next to the outputs go."""
+    from voxflow.atomic import clean_leftovers, refuse_replacing_inputs  # noqa: PLC0415
+
+    outputs = [p for p in (args.output, args.label_output, getattr(args, "gallery", None)) if p]
+    refuse_replacing_inputs(outputs, [p for p in (args.input, args.label) if p], what="output")
+    for folder in {os.path.dirname(os.path.abspath(p)) for p in outputs}:
+        clean_leftovers(folder, kinds=("tmp",))
+
+
 def _run_transform(args: argparse.Namespace) -> None:
     from voxflow.io import read_image, write_image  # noqa: PLC0415
 
@@ -107,6 +118,7 @@ def _run_transform(args: argparse.Namespace) -> None:
         raise UsageError(f"Invalid --kwargs: {problem}.")
     if bool(args.label) != bool(args.label_output):
         raise UsageError("--label and --label-output go together.")
+    _check_outputs(args)
     image = read_image(args.input)
     batch = {"image": _as_batch(image.data)}
     if args.label:
