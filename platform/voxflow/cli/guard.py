@@ -59,7 +59,7 @@ def run_guarded(prog: str, body: Callable[[], int], debug: bool = False,
         _say(prog, f"error: {err}")
         return err.exit_code
     except user_errors as err:
-        _say(prog, f"error: {first_line(err)}")
+        _say(prog, f"error: {first_line(err, MAX_MESSAGE)}")
         return 2
     except Terminated:
         _say(prog, "terminated")
@@ -74,7 +74,7 @@ def run_guarded(prog: str, body: Callable[[], int], debug: bool = False,
             _say(prog, f"error: out of memory ({type(err).__name__}: {first_line(err, 200)}): lower "
                        "[NETWORK] batch_size or spatial_window_size, or use a machine with more memory.")
             return 2
-        _say(prog, f"internal error: {type(err).__name__}: {first_line(err)} (rerun with --debug for the traceback)")
+        _say(prog, f"internal error: {type(err).__name__}: {first_line(err, MAX_MESSAGE)} (rerun with --debug for the traceback)")
         return 1
     finally:
         if previous is not None:
