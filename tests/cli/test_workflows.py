@@ -3,6 +3,7 @@ Ctrl-C, TensorBoard, YAML configs, multi-modal input and label normalisation."""
 
 import csv
 import os
+import sys
 import textwrap
 
 import nibabel as nib
@@ -111,7 +112,8 @@ PLUGIN = textwrap.dedent('''\
     ''')
 
 
-def test_plugin_network_and_loss_next_to_the_config(tmp_path, tiny_dataset):
+def test_plugin_network_and_loss_next_to_the_config(tmp_path, tiny_dataset, monkeypatch):
+    monkeypatch.delitem(sys.modules, "my_plugins", raising=False)  # another test's my_plugins
     (tmp_path / "my_plugins.py").write_text(PLUGIN, encoding="utf-8")
     config = write_config(tmp_path, network="my_plugins.TinyNet")
     assert quick(config, "--loss_type", "my_plugins.my_loss", "--network_args", "width=3") == 0

@@ -29,6 +29,7 @@ from voxflow.applications import segmentation_outputs as outputs
 from voxflow.data.preprocessing import Preprocessor
 from voxflow.data.subjects import find_subjects, split_subjects, subjects_to_infer
 from voxflow.errors import ConfigError, DataError
+from voxflow.roles import Kind, Role
 
 log = logging.getLogger("voxflow")
 
@@ -37,6 +38,13 @@ class SegmentationApplication:
     """The ``net_segment`` application (config section ``[SEGMENTATION]``)."""
 
     REQUIRED_CONFIG_SECTION = "SEGMENTATION"
+    ROLES = (
+        Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels."),
+        Role("label", Kind.LABEL, "Input section of the label maps."),
+        Role("weight", Kind.WEIGHT, "Input section of voxel-wise loss weights."),
+        Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers)."),
+    )
+    KINDS = {role.name: role.kind for role in ROLES}
     # Keys that define a trained model: inference and evaluation take them from settings_train.ini.
     TRAINED_KEYS = (
         *(("network", key) for key in (
@@ -135,7 +143,7 @@ class SegmentationApplication:
             self._loss_fn = get_loss(cfg.training.loss_type, search_dirs=(cfg.config_dir,))
             self._prepare_augmentation()
         roles = self._roles()
-        self.pre = Preprocessor(cfg, roles, min_shape=self.fetch_window)
+        self.pre = Preprocessor(cfg, roles, min_shape=self.fetch_window, kinds=self.KINDS)
         if self.action == "evaluation":
             from voxflow.evaluation.metrics import resolve_metrics  # noqa: PLC0415
 
@@ -189,7 +197,7 @@ class SegmentationApplication:
         first = self.cfg.inputs[self.cfg.app.image[0]]
         spacing = tuple(first.pixdim) if first.pixdim else (1.0, 1.0, 1.0)
         seed = None if self.cfg.system.seed is None else int(self.cfg.system.seed)
-        self.augmentation = Augmentation(steps, spacing=spacing, seed=seed)
+        self.augmentation = Augmentation(steps, spacing=spacing, seed=seed, maps=self.KINDS)
         if self.augmentation.spatial:
             self.margin = self.augmentation.margin(self.window)
             self._check_window_fits_memory()
@@ -299,17 +307,18 @@ class SegmentationApplication:
         sampler_class = registry.resolve("sampler", cfg.network.window_sampling, search_dirs=(cfg.config_dir,))
         # NiftyNet's rule: the window queue holds at least five batches.
         shuffle = max(cfg.network.queue_length, 5 * cfg.network.batch_size)
+        roles = {"kinds": self.KINDS, "sampling_role": "sampler"}
         if self.volume_cache is None:
             return sampler_class(
                 [v.arrays for v in volumes], window_shape=window or self.window,
                 windows_per_volume=cfg.training.sample_per_volume,
-                shuffle_buffer=shuffle, num_parallel_calls=cfg.system.num_threads, seed=seed)
+                shuffle_buffer=shuffle, num_parallel_calls=cfg.system.num_threads, seed=seed, **roles)
         from voxflow.data.samplers.streaming import StreamingSampler  # noqa: PLC0415 - TensorFlow on demand
 
         def one_volume(arrays: list[Any]) -> Any:
             return sampler_class(arrays, window_shape=window or self.window,
                                  windows_per_volume=cfg.training.sample_per_volume,
-                                 shuffle_buffer=1, num_parallel_calls=1, seed=seed)
+                                 shuffle_buffer=1, num_parallel_calls=1, seed=seed, **roles)
 
         keys = volumes  # subject ids when streaming
         spec = one_volume([self.volume_cache.get(keys[0])]).element_spec

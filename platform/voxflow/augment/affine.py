@@ -162,16 +162,16 @@ class RandomAffine(RandomTransform):
 
     def _warp(self, batch: dict[str, tf.Tensor], matrix: tf.Tensor, apply: tf.Tensor) -> dict[str, tf.Tensor]:
         return warp_maps(batch, lambda volume, order: affine_warp(volume, matrix, order), apply,
-                         self.label_interpolation, self.num_classes, self.image_interpolation)
+                         self.maps, self.label_interpolation, self.num_classes, self.image_interpolation)
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        matrix = self.matrix(tf.shape(batch["image"])[1:4], params)
+        matrix = self.matrix(tf.shape(self.reference(batch))[1:4], params)
         return self._warp(batch, matrix, params["apply"])
 
     def invert(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """Apply the inverse of the transform recorded in ``params`` (:func:`content_matrix`: the
         content move of ``params`` used as the sampling map)."""
-        matrix = content_matrix(params, tf.shape(batch["image"])[1:4], self.spacing)
+        matrix = content_matrix(params, tf.shape(self.reference(batch))[1:4], self.spacing)
         return self._warp(batch, matrix, params["apply"])
 
     def margin(self, window: Sequence[int]) -> tuple[int, int, int]:

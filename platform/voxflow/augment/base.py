@@ -1,7 +1,11 @@
 """The base of every augmentation layer: sample parameters, record them, apply them.
 
-A layer takes a batch dict (``"image"`` ``(B, X, Y, Z, C)``, optional ``"label"``, ``"weight"``,
-``"sampler"`` ``(B, X, Y, Z, 1)``, anything else passed through) or a bare image tensor. Random
+A layer takes a batch dict of ``(B, X, Y, Z, C)`` maps or a bare image tensor. Which entries are
+maps, and how each is treated, comes from their kinds (:mod:`voxflow.roles`), given as ``maps``
+(``{key: kind}``; by default ``"image"`` intensity, ``"label"`` label, ``"weight"`` and
+``"sampler"`` weight); anything else (``"seed"``, ``"location"``) passes through. Spatial layers
+move every map; intensity layers change the ``intensity_keys`` (by default every intensity map).
+Random
 numbers come from stateless ops keyed on one seed pair per sample: the batch's ``"seed"`` entry
 (``(B, 2)`` integers, which the segmentation application attaches to each window) or, without one,
 the layer's :class:`keras.random.SeedGenerator`. So a seeded layer gives bit-identical output for
@@ -23,8 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-#: Keys of a batch holding spatial maps, and how spatial layers interpolate them.
-MAP_KEYS = ("image", "label", "weight", "sampler")
+from voxflow.roles import Kind, kinds_of, of_kind
 
 
 def as_range(value: Any, name: str, around: float = 0.0, minimum: float | None = None) -> tuple[float, float]:
@@ -119,14 +122,23 @@ class RandomTransform(keras.layers.Layer):
         p: probability that a sample is transformed.
         seed: seed of the layer's own generator, used when the batch has no ``"seed"`` entry.
         spacing: voxel size in mm of the windows (mm-valued arguments are converted with it).
+        maps: ``{batch key: kind}`` of the batch's maps (see the module docstring).
+        intensity_keys: the maps intensity transforms change; ``None`` = every intensity map.
     """
 
-    #: Whether the layer moves voxels (then it is applied to label, weight and sampler maps).
+    #: Whether the layer moves voxels (then it is applied to every map, whatever its kind).
     spatial = False
 
     def __init__(self, p: float = 1.0, seed: int | None = None,
-                 spacing: Sequence[float] = (1.0, 1.0, 1.0), **kwargs: Any) -> None:
+                 spacing: Sequence[float] = (1.0, 1.0, 1.0), maps: dict[str, Kind | str] | None = None,
+                 intensity_keys: Sequence[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.maps = kinds_of(maps if maps is not None else ("image", "label", "weight", "sampler"), maps)
+        self.intensity_keys = tuple(of_kind(self.maps, Kind.INTENSITY) if intensity_keys is None else intensity_keys)
+        unknown = [key for key in self.intensity_keys if key not in self.maps]
+        if unknown or not self.maps:
+            raise ValueError(f"intensity_keys {unknown} are not among the maps {list(self.maps)}" if unknown
+                             else "maps must name at least one map")
         if not 0.0 <= float(p) <= 1.0:
             raise ValueError(f"p must be in [0, 1], got {p!r}")
         self.p = float(p)
@@ -151,19 +163,31 @@ class RandomTransform(keras.layers.Layer):
         return (0, 0, 0)
 
     # ------------------------------------------------------------------ shared
+    def map_keys(self, batch: dict[str, tf.Tensor]) -> list[str]:
+        """The maps present in ``batch``, in the order of :attr:`maps`."""
+        return [key for key in self.maps if key in batch]
+
+    def reference(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The map whose shape parameters are drawn for: the first intensity map present, else the
+        first map."""
+        keys = [k for k in self.intensity_keys if k in batch] or self.map_keys(batch)
+        if not keys:
+            raise ValueError(f"the batch holds none of the maps {list(self.maps)}; it has {sorted(batch)}")
+        return batch[keys[0]]
+
     def seeds(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         """The batch's ``(B, 2)`` seeds, or fresh ones from the layer's generator."""
         if "seed" in batch:
             return tf.cast(batch["seed"], tf.int64)
         state = tf.cast(self._generator.next(), tf.int64)
-        size = tf.shape(batch["image"], out_type=tf.int64)[0]
+        size = tf.shape(self.reference(batch), out_type=tf.int64)[0]
         return tf.stack([tf.fill([size], state[0]), state[1] * 1000003 + tf.range(size)], axis=1)
 
     def sample(self, batch: dict[str, tf.Tensor] | tf.Tensor) -> dict[str, tf.Tensor]:
         """Draw parameters for ``batch``, including the per-sample ``apply`` flags."""
-        batch = _as_batch(batch)
+        batch = self._as_batch(batch)
         seeds = self.seeds(batch)
-        params = self._draw(batch["image"].shape, seeds)
+        params = self._draw(self.reference(batch).shape, seeds)
         params["apply"] = uniform(seeds, 0, (), 0.0, 1.0) < self.p
         return params
 
@@ -172,33 +196,34 @@ class RandomTransform(keras.layers.Layer):
         return self.sample_params(shape, seeds)
 
     def call(self, inputs: dict[str, tf.Tensor] | tf.Tensor, training: bool | None = True) -> Any:
-        batch = _as_batch(inputs)
+        batch = self._as_batch(inputs)
         if training is False:
             return inputs
         params = self.sample(batch)
         self.last_params = params
         out = self.apply(batch, params)
-        return out if isinstance(inputs, dict) else out["image"]
+        return out if isinstance(inputs, dict) else out[self._bare_key()]
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(p=self.p, seed=self.seed, spacing=self.spacing)
+        config.update(p=self.p, seed=self.seed, spacing=self.spacing,
+                      maps={key: kind.value for key, kind in self.maps.items()}, intensity_keys=self.intensity_keys)
         return config
 
+    def _bare_key(self) -> str:
+        """The key a bare tensor stands for: the first intensity map (else the first map)."""
+        return (self.intensity_keys or tuple(self.maps))[0]
 
-def _as_batch(inputs: dict[str, tf.Tensor] | tf.Tensor) -> dict[str, tf.Tensor]:
-    if isinstance(inputs, dict):
-        batch = dict(inputs)
-    else:
-        batch = {"image": inputs}
-    image = tf.convert_to_tensor(batch["image"])
-    if image.shape.rank == 4:  # (B, X, Y, C): a 2-D batch gets a singleton Z axis
-        raise ValueError("augmentation layers take (B, X, Y, Z, C) batches; give 2-D images as (B, X, Y, 1, C)")
-    batch["image"] = image
-    return batch
+    def _as_batch(self, inputs: dict[str, tf.Tensor] | tf.Tensor) -> dict[str, tf.Tensor]:
+        batch = dict(inputs) if isinstance(inputs, dict) else {self._bare_key(): inputs}
+        for key in self.map_keys(batch):
+            batch[key] = tf.convert_to_tensor(batch[key])
+            if batch[key].shape.rank == 4:  # (B, X, Y, C): a 2-D batch gets a singleton Z axis
+                raise ValueError("augmentation layers take (B, X, Y, Z, C) batches; give 2-D images as (B, X, Y, 1, C)")
+        return batch
 
 
 class IntensityTransform(RandomTransform):
@@ -255,19 +280,23 @@ class IntensityTransform(RandomTransform):
         return self._compiled(image, params, apply)
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Change every intensity map of ``batch`` present with the same parameters."""
         out = dict(batch)
-        image = tf.cast(batch["image"], tf.float32)
+        for key in self.intensity_keys:
+            if key in batch:
+                out[key] = self._apply_one(tf.cast(batch[key], tf.float32), params)
+        return out
+
+    def _apply_one(self, image: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
         if self.per_channel and image.shape[-1] != 1:
             # every channel a sample of its own, (B·C, X, Y, Z, 1) in sample-major order, and back
             channels = int(image.shape[-1])
             stacked = tf.expand_dims(tf.reshape(tf.transpose(image, [0, 4, 1, 2, 3]), [-1, *image.shape[1:4]]), -1)
             changed = self.apply_where(stacked, params, tf.repeat(params["apply"], channels))
             changed = tf.reshape(changed, [-1, channels, *image.shape[1:4]])
-            out["image"] = tf.ensure_shape(tf.transpose(changed, [0, 2, 3, 4, 1]), image.shape)
-            return out
+            return tf.ensure_shape(tf.transpose(changed, [0, 2, 3, 4, 1]), image.shape)
         # compiled helpers may relax their output shape (reduce_retracing): the next layer gets it static
-        out["image"] = tf.ensure_shape(self.apply_where(image, params, params["apply"]), image.shape)
-        return out
+        return tf.ensure_shape(self.apply_where(image, params, params["apply"]), image.shape)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

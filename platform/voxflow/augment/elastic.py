@@ -163,14 +163,14 @@ class RandomElasticDeformation(RandomTransform):
 
     def _warp(self, batch: dict[str, tf.Tensor], field: tf.Tensor, apply: tf.Tensor) -> dict[str, tf.Tensor]:
         return warp_maps(batch, lambda volume, order: field_warp(volume, field, order), apply,
-                         self.label_interpolation, self.num_classes, self.image_interpolation)
+                         self.maps, self.label_interpolation, self.num_classes, self.image_interpolation)
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        return self._warp(batch, self.field(batch["image"].shape[1:4], params), params["apply"])
+        return self._warp(batch, self.field(self.reference(batch).shape[1:4], params), params["apply"])
 
     def invert(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """Warp with the negated field: an approximate inverse for small displacements."""
-        return self._warp(batch, -self.field(batch["image"].shape[1:4], params), params["apply"])
+        return self._warp(batch, -self.field(self.reference(batch).shape[1:4], params), params["apply"])
 
     def margin(self, window: Sequence[int]) -> tuple[int, int, int]:
         reach = self._bound_mm() / np.asarray(self.spacing)

@@ -7,7 +7,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from voxflow.augment.base import MAP_KEYS, RandomTransform, flat_axes, uniform
+from voxflow.augment.base import RandomTransform, flat_axes, uniform
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
@@ -63,7 +63,7 @@ class RandomFlip(RandomTransform):
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = dict(batch)
         flips = tf.logical_and(params["flips"], params["apply"][:, None])
-        for key in MAP_KEYS:
+        for key in self.map_keys(batch):
             if key in batch:
                 volume = tf.cast(batch[key], tf.float32)
                 out[key] = tf.ensure_shape(_flip(volume, flips), volume.shape)

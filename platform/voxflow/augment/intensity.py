@@ -1,6 +1,7 @@
 """Random intensity transforms of images: bias field, gamma, Gaussian noise, scaling and shift.
 
-They change ``"image"`` only; label, weight and sampler maps pass through untouched.
+They change the intensity maps (``intensity_keys``, by default every map of kind intensity) only;
+label and weight maps pass through untouched.
 """
 
 from __future__ import annotations

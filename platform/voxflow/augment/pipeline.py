@@ -1,9 +1,10 @@
 """An ordered list of augmentation layers applied to a batch, then cropped to the window.
 
 Example:
-    >>> aug = Augmentation([("RandomFlip", {}), ("RandomMotion", {"p": 0.25})], seed=1)  # doctest: +SKIP
+    >>> aug = Augmentation([("RandomFlip", {}), ("RandomMotion", {"p": 0.25})], seed=1,
+    ...                    maps={"t1": Kind.INTENSITY, "seg": Kind.LABEL})   # doctest: +SKIP
     >>> margin = aug.margin((64, 64, 64))     # fetch windows of 64 + 2 * margin
-    >>> out = aug(batch, window=(64, 64, 64))
+    >>> out = aug(batch, margin=margin)       # every map warped by its kind, cropped back
 """
 
 from __future__ import annotations
@@ -14,31 +15,37 @@ from typing import Any
 import tensorflow as tf
 
 from voxflow import registry
-from voxflow.augment.base import MAP_KEYS, RandomTransform
+from voxflow.augment.base import RandomTransform
 from voxflow.errors import ConfigError
+from voxflow.roles import STANDARD_KINDS, Kind, kinds_of
 
 
 def build_layer(name: str, kwargs: dict[str, Any], spacing: Sequence[float] = (1.0, 1.0, 1.0),
-                seed: int | None = None) -> RandomTransform:
+                seed: int | None = None, maps: dict[str, Kind] | None = None,
+                intensity_keys: Sequence[str] | None = None) -> RandomTransform:
     """Build the layer registered as ``name`` (CamelCase or snake_case) with ``kwargs``.
+
+    ``maps`` and ``intensity_keys`` say which batch entries are maps of which kind, and which take
+    intensity transforms (see :mod:`voxflow.augment.base`).
 
     Raises:
         ConfigError: bad arguments, in one line.
     """
     layer_class = registry.resolve("augmentation", name)
-    arguments = {"seed": seed, **kwargs, "spacing": tuple(spacing)}
+    arguments = {"seed": seed, **kwargs, "spacing": tuple(spacing), "maps": maps, "intensity_keys": intensity_keys}
     try:
         return layer_class(**arguments)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"Invalid arguments for augmentation {name}: {err}") from None
 
 
-def center_crop(batch: dict[str, tf.Tensor], margin: Sequence[int]) -> dict[str, tf.Tensor]:
+def center_crop(batch: dict[str, tf.Tensor], margin: Sequence[int],
+                maps: Sequence[str] = tuple(STANDARD_KINDS)) -> dict[str, tf.Tensor]:
     """Remove ``margin`` voxels from each side of every map and move ``location`` accordingly."""
     if not any(margin):
         return batch
     out = dict(batch)
-    for key in MAP_KEYS:
+    for key in maps:
         if key in batch:
             shape = batch[key].shape
             out[key] = batch[key][:, margin[0]:shape[1] - margin[0], margin[1]:shape[2] - margin[1],
@@ -56,12 +63,16 @@ class Augmentation:
         steps: ``(name, kwargs)`` pairs.
         spacing: voxel size (mm) of the windows.
         seed: seed for batches without a ``"seed"`` entry.
-        num_classes: passed to spatial layers that use one-hot label interpolation.
+        maps: ``{batch key: kind}`` of the maps (the application's roles); ``None`` = the standard
+            ``image``/``label``/``weight``/``sampler``.
+        intensity_keys: the maps that take intensity transforms; ``None`` = every intensity map.
     """
 
     def __init__(self, steps: Sequence[tuple[str, dict[str, Any]]], spacing: Sequence[float] = (1.0, 1.0, 1.0),
-                 seed: int | None = None) -> None:
-        self.layers = [build_layer(name, kwargs, spacing, None if seed is None else seed + i)
+                 seed: int | None = None, maps: dict[str, Kind] | None = None,
+                 intensity_keys: Sequence[str] | None = None) -> None:
+        self.maps = kinds_of(maps if maps is not None else STANDARD_KINDS, maps)
+        self.layers = [build_layer(name, kwargs, spacing, None if seed is None else seed + i, maps, intensity_keys)
                        for i, (name, kwargs) in enumerate(steps)]
         self.last_params: list[dict[str, tf.Tensor]] = []
 
@@ -93,4 +104,4 @@ class Augmentation:
             self.last_params.append(params)
         if "seed" in batch:
             out["seed"] = batch["seed"]
-        return center_crop(out, margin)
+        return center_crop(out, margin, tuple(self.maps))

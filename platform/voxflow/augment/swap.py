@@ -7,7 +7,7 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla
 
-from voxflow.augment.base import MAP_KEYS, RandomTransform, per_sample
+from voxflow.augment.base import RandomTransform, per_sample
 
 
 @tf.function(jit_compile=True)  # traced per shape: the patches' static sizes include the channels
@@ -74,8 +74,8 @@ class RandomSwap(RandomTransform):
 
     def apply(self, batch: dict[str, tf.Tensor], params: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = dict(batch)
-        patch = self._patch(batch["image"].shape)
-        keys = MAP_KEYS if self.include_labels else ("image",)
+        patch = self._patch(self.reference(batch).shape)
+        keys = self.map_keys(batch) if self.include_labels else self.intensity_keys
         corners = params["corners"]
         # a sample not drawn to change swaps each first patch with itself: no change, no extra pass
         kept = tf.stack([corners[:, :, 0], corners[:, :, 0]], axis=2)

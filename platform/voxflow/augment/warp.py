@@ -13,7 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from voxflow.augment.base import MAP_KEYS
+from voxflow.roles import Kind
 
 #: Image interpolations of the spatial layers and their orders.
 INTERPOLATION_ORDER = {"nearest": 0, "linear": 1, "cubic": 3}
@@ -206,27 +206,30 @@ def field_warp(volume: tf.Tensor, displacement: tf.Tensor, order: int = 1) -> tf
     return tf.ensure_shape(_field(volume, tf.cast(displacement, tf.float32), order), volume.shape)
 
 
-def warp_maps(batch: dict[str, tf.Tensor], warp: Any, apply: tf.Tensor, label_interpolation: str = "nearest",
-              num_classes: int | None = None, image_interpolation: str = "linear") -> dict[str, tf.Tensor]:
-    """Warp every spatial map of ``batch`` with ``warp(volume, order)``; keep samples not applied.
+def warp_maps(batch: dict[str, tf.Tensor], warp: Any, apply: tf.Tensor, maps: dict[str, Kind],
+              label_interpolation: str = "nearest", num_classes: int | None = None,
+              image_interpolation: str = "linear") -> dict[str, tf.Tensor]:
+    """Warp every map of ``batch`` (``maps``: key → kind) with ``warp(volume, order)``; keep samples not
+    applied.
 
-    Images are interpolated linearly or, with ``image_interpolation="cubic"``, by cubic convolution
-    (``"nearest"``: nearest neighbour);
-    weight and sampler maps linearly; labels by nearest neighbour, or, with
-    ``label_interpolation="linear"``, as one-hot channels resampled linearly then argmax.
+    Intensity maps are interpolated linearly or, with ``image_interpolation="cubic"``, by cubic
+    convolution (``"nearest"``: nearest neighbour); weight maps linearly; label maps by nearest
+    neighbour, or, with ``label_interpolation="linear"``, as one-hot channels resampled linearly then
+    argmax.
     """
     out = dict(batch)
     mask = tf.reshape(apply, [-1, 1, 1, 1, 1])
-    for key in MAP_KEYS:
+    orders = {Kind.INTENSITY: INTERPOLATION_ORDER[image_interpolation], Kind.LABEL: 0, Kind.WEIGHT: 1}
+    for key, kind in maps.items():
         if key not in batch:
             continue
         volume = tf.cast(batch[key], tf.float32)
-        if key == "label" and label_interpolation == "linear":
+        if kind is Kind.LABEL and label_interpolation == "linear":
             if not num_classes:
                 raise ValueError("label_interpolation = linear needs num_classes")
             onehot = tf.one_hot(tf.cast(tf.round(volume[..., 0]), tf.int32), int(num_classes))
             warped = tf.cast(tf.argmax(warp(onehot, 1), axis=-1), tf.float32)[..., None]
         else:
-            warped = warp(volume, 0 if key == "label" else INTERPOLATION_ORDER[image_interpolation] if key == "image" else 1)
+            warped = warp(volume, orders[kind])
         out[key] = tf.where(mask, warped, volume)
     return out

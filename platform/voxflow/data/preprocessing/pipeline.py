@@ -1,18 +1,23 @@
 """The per-volume preprocessing pipeline and its inverse.
 
-For each subject, every file of every role is read, checked, then:
+For each subject, every file of every role is read, checked, then, by the role's kind
+(:mod:`voxflow.roles`; never by its name):
 
-1. reoriented to ``axcodes`` and 2. resampled to ``pixdim`` (labels with order 0);
-3. intensity-normalised (image role only, per channel): histogram standardisation, then
-   whitening, optionally inside foreground masks; labels are checked and, with
+1. reoriented to ``axcodes`` and 2. resampled to ``pixdim`` (label roles with order 0);
+3. intensity-normalised (normalised intensity roles, per channel): histogram standardisation,
+   then whitening, optionally inside foreground masks; label roles are checked and, with
    ``label_normalisation``, mapped to ``0..K-1``;
-4. padded by ``volume_padding_size`` and up to ``min_shape``.
+4. padded by ``volume_padding_size`` and up to ``min_shape`` (intensity roles with
+   ``volume_padding_mode``, the others with 0).
+
+The subject's grid is that of the first file of the first role read.
 
 Intensity statistics are taken before padding, so they do not depend on the padding or on the
 window size. :meth:`Preprocessor.invert` undoes 4, 2 and 1 for network outputs.
 
 Example:
-    >>> pre = Preprocessor(cfg, roles={"image": ("T1",), "label": ("label",)}, min_shape=(64,) * 3)
+    >>> pre = Preprocessor(cfg, roles={"image": ("T1",), "label": ("label",)}, min_shape=(64,) * 3,
+    ...                    kinds={"image": Kind.INTENSITY, "label": Kind.LABEL})
     >>> pre.fit(training_subjects)          # doctest: +SKIP
     >>> vol = pre.load(subject)             # doctest: +SKIP
     >>> seg = pre.invert(prediction, vol.geometry, interp_order=0)  # doctest: +SKIP
@@ -28,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from voxflow.data.preprocessing import histogram, state
+from voxflow.data.preprocessing import fitting, histogram, state
 from voxflow.data.preprocessing.foreground import foreground_masks
 from voxflow.data.preprocessing.geometry import (
     VolumeGeometry,
@@ -49,10 +54,9 @@ from voxflow.data.preprocessing.reading import (
 )
 from voxflow.data.preprocessing.whitening import whiten
 from voxflow.errors import CheckpointError, ConfigError, DataError
+from voxflow.roles import Kind, kinds_of, of_kind
 
 logger = logging.getLogger(__name__)
-
-IMAGE, LABEL = "image", "label"
 
 
 @dataclass
@@ -90,6 +94,10 @@ class Preprocessor:
             the sections of a role are concatenated as channels in this order.
         min_shape: pad every volume to at least this spatial shape (e.g. the window size);
             ``None`` or 1 on an axis means no requirement.
+        kinds: role -> :class:`~voxflow.roles.Kind`; ``None`` = the standard kinds of ``image``,
+            ``label``, ``weight`` and ``sampler``.
+        normalised: the intensity roles that histogram standardisation and whitening change;
+            ``None`` = every intensity role.
 
     Raises:
         ConfigError: undefined sections, or sections disagreeing on ``axcodes``/``pixdim``.
@@ -100,11 +108,17 @@ class Preprocessor:
         cfg: Any,
         roles: dict[str, Sequence[str]],
         min_shape: Sequence[int] | None = None,
+        kinds: dict[str, Kind] | None = None,
+        normalised: Sequence[str] | None = None,
     ) -> None:
         self.cfg = cfg
         self.roles = {role: tuple(sections) for role, sections in roles.items() if sections}
         if not self.roles:
             raise ConfigError("No input section is assigned to any role (image, label...).")
+        self.kinds = kinds_of(self.roles, kinds)
+        intensity = of_kind(self.kinds, Kind.INTENSITY)
+        self.normalised = [r for r in intensity if normalised is None or r in normalised]
+        self.label_roles = of_kind(self.kinds, Kind.LABEL)
         all_sections = [s for sections in self.roles.values() for s in sections]
         for name in all_sections:
             if name not in cfg.inputs:
@@ -118,8 +132,8 @@ class Preprocessor:
         network = cfg.network
         self.padding_size = tuple(getattr(network, "volume_padding_size", ()) or ())
         self.padding_mode = getattr(network, "volume_padding_mode", "minimum") or "minimum"
-        self.normalisation = bool(getattr(network, "normalisation", False)) and IMAGE in self.roles
-        self.whitening = bool(getattr(network, "whitening", False)) and IMAGE in self.roles
+        self.normalisation = bool(getattr(network, "normalisation", False)) and bool(self.normalised)
+        self.whitening = bool(getattr(network, "whitening", False)) and bool(self.normalised)
         self.foreground_only = bool(getattr(network, "normalise_foreground_only", False))
         self.foreground_type = getattr(network, "foreground_type", "otsu_plus") or "otsu_plus"
         self.multimod_type = getattr(network, "multimod_foreground_type", "and") or "and"
@@ -164,18 +178,19 @@ class Preprocessor:
 
     def _order(self, role: str, volume: LoadedVolume) -> int:
         order = int(getattr(self.cfg.inputs[volume.section], "interp_order", 1))
-        if role == LABEL or (role in ("weight", "sampler") and is_integer_valued(volume.data)):
+        kind = self.kinds[role]
+        if kind is Kind.LABEL or (kind is Kind.WEIGHT and is_integer_valued(volume.data)):
             return 0
         return max(order, 0)
 
     # ------------------------------------------------------------------ intensity
-    def _masks(self, image: np.ndarray, subject_id: str) -> np.ndarray:
+    def _masks(self, image: np.ndarray, subject_id: str, role: str) -> np.ndarray:
         masks = foreground_masks(image, self.foreground_type, self.multimod_type)
         for channel in range(masks.shape[-1]):
             if not masks[..., channel].any():
                 raise DataError(
                     f"Subject '{subject_id}' has an empty foreground mask in channel {channel} "
-                    f"of {self.roles[IMAGE]} (foreground_type = {self.foreground_type}, "
+                    f"of {self.roles[role]} (foreground_type = {self.foreground_type}, "
                     f"multimod_foreground_type = {self.multimod_type}); choose another "
                     "foreground_type or set normalise_foreground_only = False."
                 )
@@ -185,11 +200,11 @@ class Preprocessor:
         return [(v.section, c) for v in volumes for c in range(v.data.shape[-1])]
 
     def _normalise(
-        self, image: np.ndarray, volumes: list[LoadedVolume], subject_id: str
+        self, image: np.ndarray, volumes: list[LoadedVolume], subject_id: str, role: str
     ) -> np.ndarray:
         if not (self.normalisation or self.whitening):
             return image
-        masks = self._masks(image, subject_id) if self.foreground_only else None
+        masks = self._masks(image, subject_id, role) if self.foreground_only else None
         if self.normalisation:
             self._require_state()
             out = np.empty_like(image)
@@ -236,18 +251,18 @@ class Preprocessor:
             CheckpointError: normalisation state needed but not found.
         """
         volumes = self._read(subject, tuple(self.roles))
-        first = (volumes.get(IMAGE) or next(iter(volumes.values())))[0]
-        geometry = self._plan(first)
+        geometry = self._plan(next(iter(volumes.values()))[0])  # the first file of the first role
         arrays: dict[str, np.ndarray] = {}
         for role, role_volumes in volumes.items():
+            kind = self.kinds[role]
             channels = []
             for volume in role_volumes:
-                data = self._labels(volume, subject.id) if role == LABEL else volume.data
+                data = self._labels(volume, subject.id) if kind is Kind.LABEL else volume.data
                 channels.append(to_grid(data, geometry, self._order(role, volume)))
             array = np.concatenate(channels, axis=-1) if len(channels) > 1 else channels[0]
-            if role == IMAGE:
-                array = self._normalise(array, role_volumes, subject.id)
-            mode = self.padding_mode if role == IMAGE else "constant"
+            if role in self.normalised:
+                array = self._normalise(array, role_volumes, subject.id, role)
+            mode = self.padding_mode if kind is Kind.INTENSITY else "constant"
             arrays[role] = np.ascontiguousarray(pad(array, geometry, mode), dtype=np.float32)
         return PreprocessedSubject(subject.id, arrays, geometry)
 
@@ -301,7 +316,7 @@ class Preprocessor:
 
     def _load_landmarks(self) -> None:
         percentiles, landmarks = state.load_landmarks(self.histogram_file)
-        missing = [s for s in self.roles.get(IMAGE, ()) if s not in landmarks]
+        missing = [s for role in self.normalised for s in self.roles[role] if s not in landmarks]
         if missing:
             raise CheckpointError(
                 f"The histogram landmark file '{self.histogram_file}' has no landmarks for "
@@ -346,7 +361,7 @@ class Preprocessor:
             raise DataError("No training subject to learn normalisation from.")
         if self.normalisation and (overwrite or not self._loaded(self._load_landmarks)):
             self._fit_landmarks(subjects)
-        if self.label_normalisation and LABEL in self.roles and (overwrite or not self._loaded(self._load_label_map)):
+        if self.label_normalisation and self.label_roles and (overwrite or not self._loaded(self._load_label_map)):
             self._fit_label_map(subjects)
 
     @staticmethod
@@ -358,37 +373,7 @@ class Preprocessor:
         return True
 
     def _fit_landmarks(self, subjects: Sequence[Any]) -> None:
-        collected: dict[str, list[list[np.ndarray]]] = {}
-        for subject in subjects:
-            volumes = self._read(subject, (IMAGE,))[IMAGE]
-            geometry = self._plan(volumes[0])
-            arrays = [to_grid(v.data, geometry, self._order(IMAGE, v)) for v in volumes]
-            image = np.concatenate(arrays, axis=-1)
-            masks = self._masks(image, subject.id) if self.foreground_only else None
-            for channel, (section, index) in enumerate(self._channel_sections(volumes)):
-                values = image[..., channel]
-                if masks is not None:
-                    values = values[masks[..., channel]]
-                per_channel = collected.setdefault(section, [])
-                while len(per_channel) <= index:
-                    per_channel.append([])
-                per_channel[index].append(histogram.image_landmarks(values, self.percentiles))
-        self.landmarks = {
-            section: [histogram.learn_reference(lms) for lms in channels]
-            for section, channels in collected.items()
-        }
-        state.save_landmarks(self.histogram_file, self.percentiles, self.landmarks)
-        logger.info(
-            "Learnt histogram landmarks of %s -> '%s'", sorted(collected), self.histogram_file
-        )
+        fitting.learn_landmarks(self, subjects)
 
     def _fit_label_map(self, subjects: Sequence[Any]) -> None:
-        uniques = []
-        for subject in subjects:
-            for volume in self._read(subject, (LABEL,))[LABEL]:
-                uniques.append(np.unique(integer_labels(volume, subject.id)))
-        label_map = LabelMap.learn(uniques)
-        self._check_num_labels(label_map)
-        self.label_map = label_map
-        state.save_label_map(self.label_map_file, self.roles[LABEL][0], label_map)
-        logger.info("Learnt label map %s -> '%s'", list(label_map.values), self.label_map_file)
+        fitting.learn_label_map(self, subjects)

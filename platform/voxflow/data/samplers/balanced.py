@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.data.samplers.base import CroppingSampler, SamplerError, uniform_index, valid_region
+from voxflow.roles import Kind
 
 _LOG = logging.getLogger(__name__)
 _MANY_CLASSES = 500
@@ -16,24 +17,25 @@ _MANY_CLASSES = 500
 class BalancedSampler(CroppingSampler):
     """Windows whose centre class is uniform over the classes present in the volume.
 
-    The class map is the ``"sampler"`` role if present, else ``"label"`` (one channel, discrete
-    values). For each draw a class is picked uniformly among those present where a window can be
+    The class map is the sampling map (``sampling_role``) if present, else the first label role
+    (one channel, discrete values). For each draw a class is picked uniformly among those present where a window can be
     centred (centre of a window starting at ``s`` is ``s + w // 2``), then a voxel of that class
     uniformly: ``P(v) = 1 / (#classes × #voxels of v's class)``. A class covering 0.1 % of the
     volume is therefore drawn as often as the background. Other arguments are those of
     :class:`~voxflow.data.samplers.base.WindowSampler`.
 
     Raises:
-        SamplerError: (a ``ValueError``) when neither ``"sampler"`` nor ``"label"`` is given or the
-            map has several channels.
+        SamplerError: (a ``ValueError``) when neither a sampling map nor a label role is given or
+            the map has several channels.
     """
 
     def _prepare_draws(self, volumes: list[dict[str, np.ndarray]]) -> None:
-        role = "sampler" if "sampler" in self.roles else "label"
-        if role not in self.roles:
+        labels = [name for name in self.roles if self.kinds[name] is Kind.LABEL]
+        role = self.sampling_role if self.sampling_role in self.roles else (labels[0] if labels else None)
+        if role is None:
             raise SamplerError(
-                f"The balanced sampler needs a 'sampler' or 'label' role (a discrete class map). "
-                f"Received roles: {list(self.roles)}."
+                f"The balanced sampler needs a '{self.sampling_role}' role or a label role (a discrete class "
+                f"map). Received roles: {list(self.roles)}."
             )
         if self.channels[role] != 1:
             raise SamplerError(f"The '{role}' map must have one channel. Received {self.channels[role]}.")

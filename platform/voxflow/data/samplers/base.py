@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from voxflow.errors import DataError
+from voxflow.roles import Kind, kinds_of
 
 # Flat offsets are multiples of this many elements (256 bytes of float32), so a volume sliced out
 # of the flat constant is aligned and TensorFlow can alias the buffer instead of copying it.
@@ -64,8 +65,7 @@ def check_volumes(
 ) -> tuple[list[dict[str, np.ndarray]], tuple[str, ...]]:
     """Validate volumes for sampling and return them as float32 arrays with their role names.
 
-    Every volume must hold the same roles (``"image"`` among them), every role a 4-D
-    ``(X, Y, Z, C)`` array with the volume's spatial shape and the same channel count as in the
+    Every volume must hold the same roles (at least one), every role a 4-D ``(X, Y, Z, C)`` array with the volume's spatial shape and the same channel count as in the
     other volumes, and (if ``must_fit``) the spatial shape must be at least ``window_shape`` on
     each axis.
 
@@ -75,8 +75,8 @@ def check_volumes(
     if not volumes:
         raise SamplerError("No volumes to sample from. Expected at least one volume. Received: [].")
     roles = tuple(sorted(volumes[0]))
-    if "image" not in roles:
-        raise SamplerError(f"Volume 0 has no 'image' role. Received roles: {list(roles)}.")
+    if not roles:
+        raise SamplerError("Volume 0 has no role: expected at least one map (image, label ...).")
     channels: dict[str, int] = {}
     checked = []
     for index, volume in enumerate(volumes):
@@ -134,15 +134,19 @@ class WindowSampler(abc.ABC):
     a volume index and a stateless-random key.
 
     Args:
-        volumes: preprocessed volumes, each a dict ``role -> (X, Y, Z, C) float32`` with at least
-            ``"image"``; optional ``"label"``, ``"weight"``, ``"sampler"``. Shapes may differ
-            between volumes but must be at least ``window_shape``.
+        volumes: preprocessed volumes, each a dict ``role -> (X, Y, Z, C) float32``; every role is
+            cut at the same place. Shapes may differ between volumes but must be at least
+            ``window_shape``.
         window_shape: spatial window size ``(wx, wy, wz)``; a size of 1 on one axis gives 2-D
             windows (slices).
         windows_per_volume: windows drawn each time a volume is visited.
         shuffle_buffer: size of the buffer windows are shuffled through (≤ 1: no shuffling).
         num_parallel_calls: parallel calls of the window-cutting ``map``.
         seed: makes the stream reproducible (bit-identical on CPU); ``None``: random.
+        kinds: ``{role: kind}`` (:mod:`voxflow.roles`); ``None`` = the standard kinds of
+            ``image``, ``label``, ``weight`` and ``sampler``. Samplers that treat maps differently
+            by kind (the resize sampler, the balanced sampler's class map) read it.
+        sampling_role: the weight map that steers the weighted and balanced samplers.
 
     Raises:
         SamplerError: when the volumes or the window shape are invalid.
@@ -158,6 +162,8 @@ class WindowSampler(abc.ABC):
         shuffle_buffer: int = 5,
         num_parallel_calls: int = 2,
         seed: int | None = None,
+        kinds: Mapping[str, Kind] | None = None,
+        sampling_role: str = "sampler",
     ) -> None:
         self.window_shape = as_window_shape(window_shape)
         if int(windows_per_volume) < 1:
@@ -169,8 +175,13 @@ class WindowSampler(abc.ABC):
         self.num_parallel_calls = max(int(num_parallel_calls), 1)
         self.seed = None if seed is None else int(seed)
         arrays, self.roles = check_volumes(volumes, self.window_shape, self._volumes_must_fit)
+        try:
+            self.kinds = kinds_of(self.roles, kinds)
+        except ValueError as err:
+            raise SamplerError(f"Invalid sampler roles: {err}.") from None
+        self.sampling_role = sampling_role
         self.num_volumes = len(arrays)
-        self.volume_shapes = [a["image"].shape[:3] for a in arrays]
+        self.volume_shapes = [a[self.roles[0]].shape[:3] for a in arrays]
         self.channels = {role: arrays[0][role].shape[3] for role in self.roles}
         self._prepare(arrays)
 
@@ -237,7 +248,7 @@ class CroppingSampler(WindowSampler):
     """
 
     def _prepare(self, volumes: list[dict[str, np.ndarray]]) -> None:
-        sizes = [int(np.prod(v["image"].shape[:3])) for v in volumes]
+        sizes = [int(np.prod(v[self.roles[0]].shape[:3])) for v in volumes]
         offsets = np.zeros(len(volumes), np.int64)
         total = 0
         for i, size in enumerate(sizes):

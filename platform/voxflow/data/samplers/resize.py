@@ -7,12 +7,13 @@ import tensorflow as tf
 
 from voxflow.data.aggregators.resize import resize_volume
 from voxflow.data.samplers.base import WindowSampler
+from voxflow.roles import Kind
 
 
 class ResizeSampler(WindowSampler):
     """Each visit of a volume yields the whole volume resized to the window shape.
 
-    Image, weight and sampler maps are resized linearly, labels by nearest neighbour, with
+    Label maps are resized by nearest neighbour, intensity and weight maps linearly, with
     :func:`~voxflow.data.aggregators.resize.resize_volume` (invert it with
     :class:`~voxflow.data.aggregators.resize.ResizeAggregator`). Resizing is deterministic, so the
     windows are computed once at construction; the dataset visits volumes in a shuffled order,
@@ -26,10 +27,9 @@ class ResizeSampler(WindowSampler):
     def _visits_per_volume(self) -> int:
         return 1
 
-    @staticmethod
-    def interp_order(role: str) -> int:
-        """Interpolation order for a role: 0 (nearest) for ``"label"``, else 1 (linear)."""
-        return 0 if role == "label" else 1
+    def interp_order(self, role: str) -> int:
+        """Interpolation order for a role: 0 (nearest) for a label map, else 1 (linear)."""
+        return 0 if self.kinds[role] is Kind.LABEL else 1
 
     def _prepare(self, volumes: list[dict[str, np.ndarray]]) -> None:
         self._windows = {

@@ -9,7 +9,7 @@ from voxflow.data.samplers.base import CroppingSampler, SamplerError, valid_regi
 
 
 class WeightedSampler(CroppingSampler):
-    """Windows centred on voxels drawn with probability ∝ the ``"sampler"`` role.
+    """Windows centred on voxels drawn with probability ∝ the sampling map (``sampling_role``).
 
     The centre of a window starting at ``s`` is ``s + w // 2``. Only centres whose window lies
     inside the volume are candidates; among them voxel ``v`` is drawn with probability
@@ -21,33 +21,32 @@ class WeightedSampler(CroppingSampler):
     float64 cumulative sum; a draw is one ``tf.searchsorted`` inside the volume's range.
 
     Raises:
-        SamplerError: (a ``ValueError``) when the ``"sampler"`` role is missing, has several
+        SamplerError: (a ``ValueError``) when the sampling map is missing, has several
             channels, holds negative or non-finite values, or is all zero where centres can lie.
     """
 
     def _prepare_draws(self, volumes: list[dict[str, np.ndarray]]) -> None:
-        if "sampler" not in self.roles:
+        role = self.sampling_role
+        if role not in self.roles:
             raise SamplerError(
-                f"The weighted sampler needs a 'sampler' role (the sampling-weight map). "
+                f"The weighted sampler needs a '{role}' role (the sampling-weight map). "
                 f"Received roles: {list(self.roles)}."
             )
-        if self.channels["sampler"] != 1:
-            raise SamplerError(
-                f"The 'sampler' map must have one channel. Received {self.channels['sampler']}."
-            )
+        if self.channels[role] != 1:
+            raise SamplerError(f"The '{role}' map must have one channel. Received {self.channels[role]}.")
         indices, cumulative, first, last = [], [], [], []
         running, count = 0.0, 0
         for index, volume in enumerate(volumes):
-            weights = valid_region(volume["sampler"][..., 0], self.window_shape).ravel()
+            weights = valid_region(volume[role][..., 0], self.window_shape).ravel()
             if not np.all(np.isfinite(weights)) or weights.min() < 0:
                 raise SamplerError(
-                    f"Volume {index}: the 'sampler' map must be finite and non-negative. "
+                    f"Volume {index}: the '{role}' map must be finite and non-negative. "
                     f"Received values in [{np.nanmin(weights)}, {np.nanmax(weights)}]."
                 )
             positive = np.flatnonzero(weights > 0)
             if positive.size == 0:
                 raise SamplerError(
-                    f"Volume {index}: the 'sampler' map is zero everywhere a window of "
+                    f"Volume {index}: the '{role}' map is zero everywhere a window of "
                     f"{self.window_shape} can be centred; no window can be drawn from it."
                 )
             sums = running + np.cumsum(weights[positive], dtype=np.float64)
