@@ -3,7 +3,8 @@
 Coordinates are voxel indices ``(i, j, k)`` of the input window; points outside are clamped to the
 nearest edge voxel (the application fetches a window large enough that this rarely matters).
 XLA fuses the coordinate arithmetic and the eight gathers of trilinear interpolation into one loop:
-on a CPU that is several times faster than the same ops in graph mode (see TENSORFLOW_NOTES.md).
+on a CPU that is several times faster than the same ops in graph mode (a 128³ trilinear affine
+warp: 431 ms in graph mode, 58 ms with XLA; docs/augmentation.md).
 """
 
 from __future__ import annotations

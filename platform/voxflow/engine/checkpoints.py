@@ -7,7 +7,8 @@ Layout inside ``model_dir/models``::
     best.json        {"iteration": 200, "metric": "validation_loss", "value": 0.31}
 
 Why not ``tf.train.Checkpoint(model=model)``: it silently skips layers a model keeps in Python
-containers (see the project's TensorFlow notes). We checkpoint an explicit, ordered mapping of
+containers (a U-Net built from a list of blocks saved only its output layer and lost its
+BatchNorm statistics, and a naive restore check still passed). We checkpoint an explicit, ordered mapping of
 *every* model variable (and every optimiser variable) instead, and a restore checks that each one
 was found and has the saved shape. A checkpoint folder is written under a temporary name and
 renamed into place, so an interrupted save never leaves a half-written ``ckpt-N``.
