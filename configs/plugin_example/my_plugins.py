@@ -120,10 +120,10 @@ class ReportingSegmentation(SegmentationApplication):
     """The segmentation application with one change: the training report names the network.
 
     An application plugin subclasses an application (or implements the same methods, see
-    docs/internals.md) and keeps ``REQUIRED_CONFIG_SECTION``, which names the config section it reads.
+    docs/plugins.md) and keeps ``SECTION``, which names the config section it reads.
     """
 
-    REQUIRED_CONFIG_SECTION = "SEGMENTATION"
+    SECTION = "SEGMENTATION"
 
     @classmethod
     def report(cls, action: str, result: dict) -> str:

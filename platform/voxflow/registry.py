@@ -108,6 +108,17 @@ def trust_downloaded_code(allowed: bool = True) -> None:
     _TRUSTED["downloaded"] = bool(allowed)
 
 
+def register_builtin_applications() -> None:
+    """Import every built-in application; each registers its config section with the schema (once).
+
+    The core schema knows no application: this is how ``load_config`` learns the sections of the
+    built-in ones when it needs them.
+    """
+    for target in sorted(set(_BUILTINS["application"].values())):
+        module_name, attribute = target.split(":")
+        getattr(importlib.import_module(module_name), attribute).register()
+
+
 def families() -> list[str]:
     """Return the names of all plugin families."""
     return sorted(_BUILTINS)

@@ -63,6 +63,8 @@ class Role:
             ``intensity`` roles; a regression target would say False).
         normalised: whether histogram standardisation and whitening apply (default: for
             ``intensity`` roles).
+        required: ``True`` if the config must always name its sections, or the actions that need
+            it (e.g. ``("train", "evaluation")``).
     """
 
     name: str
@@ -71,6 +73,7 @@ class Role:
     group: str = "subject"
     intensity_transforms: bool | None = None
     normalised: bool | None = None
+    required: bool | tuple[str, ...] = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", Kind(self.kind))

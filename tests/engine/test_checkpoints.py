@@ -166,7 +166,7 @@ def test_non_finite_weights_are_never_written_or_restored(tmp_path):
     with pytest.raises(CheckpointError, match="iteration 2.*1 of .* NaN or Inf"):
         store.save(2, model, optimizer)
     assert store.iterations() == [1]
-    store._write(store.path(3), 3, model, optimizer, None)  # as an older voxflow could have written it
+    store._write(store.path(3), 3, {"network": model}, {"network": optimizer}, None)  # as an older voxflow could
     fresh, _, _ = _trained_model(1)
     with pytest.raises(CheckpointError, match="ckpt-3 cannot be used"):
         store.restore(3, fresh)
@@ -181,3 +181,31 @@ def test_divergence_is_warned_about_once(caplog):
             False, False, False, True, True]
     warnings = [r.getMessage() for r in caplog.records if "diverging" in r.getMessage()]
     assert len(warnings) == 1 and "iteration 4" in warnings[0]
+
+
+def test_named_models_and_their_optimisers_round_trip(tmp_path):
+    """A checkpoint of several named models (a GAN's generator and discriminator) with an optimiser each."""
+    first, first_opt, x = _trained_model(0)
+    second, second_opt, _ = _trained_model(2)
+    store = CheckpointStore(str(tmp_path / "models"))
+    store.save(5, {"generator": first, "discriminator": second},
+               {"generator": first_opt, "discriminator": second_opt})
+    meta = store.meta(5)
+    assert sorted(meta["model_variables"]) == ["discriminator", "generator"]
+    fresh = {name: _trained_model(seed)[:2] for name, seed in (("generator", 3), ("discriminator", 4))}
+    store.restore(5, {k: v[0] for k, v in fresh.items()}, {k: v[1] for k, v in fresh.items()})
+    for original, (restored, _) in ((first, fresh["generator"]), (second, fresh["discriminator"])):
+        for saved, loaded in zip(original.variables, restored.variables):
+            np.testing.assert_array_equal(saved.numpy(), loaded.numpy())
+    with pytest.raises(CheckpointError, match="holds the models"):
+        store.restore(5, {"network": _trained_model(5)[0]})
+
+
+def test_a_single_model_keeps_the_layout_older_checkpoints_have(tmp_path):
+    """Checkpoints written before named models (and the shipped zoo entry) keep loading."""
+    model, optimizer, _ = _trained_model(0)
+    store = CheckpointStore(str(tmp_path / "models"))
+    store.save(1, {"network": model}, {"network": optimizer})
+    keys = tf.train.load_checkpoint(os.path.join(store.path(1), "ckpt")).get_variable_to_shape_map()
+    assert any(k.startswith("model/v00000/") for k in keys) and any(k.startswith("optimizer/") for k in keys)
+    assert isinstance(store.meta(1)["model_variables"], list)

@@ -45,7 +45,7 @@ PLUGIN_MODULE = textwrap.dedent('''\
 
 
     class MarkedApplication(SegmentationApplication):
-        REQUIRED_CONFIG_SECTION = "SEGMENTATION"
+        SECTION = "SEGMENTATION"
 
         @classmethod
         def report(cls, action, result):

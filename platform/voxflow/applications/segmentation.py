@@ -26,6 +26,9 @@ import numpy as np
 
 from voxflow import registry
 from voxflow.applications import segmentation_outputs as outputs
+from voxflow.applications.base import Application
+from voxflow.config import Key
+from voxflow.config.values import BoolType, ChoiceType, IntType
 from voxflow.data.preprocessing import Preprocessor
 from voxflow.data.subjects import find_subjects, split_subjects, subjects_to_infer
 from voxflow.errors import ConfigError, DataError
@@ -34,15 +37,27 @@ from voxflow.roles import Kind, Role
 log = logging.getLogger("voxflow")
 
 
-class SegmentationApplication:
+class SegmentationApplication(Application):
     """The ``net_segment`` application (config section ``[SEGMENTATION]``)."""
 
-    REQUIRED_CONFIG_SECTION = "SEGMENTATION"
+    SECTION = "SEGMENTATION"
+    ALIASES = ("segmentation", "net_segment")
+    CONSOLE_SCRIPT = "net_segment"
     ROLES = (
-        Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels."),
-        Role("label", Kind.LABEL, "Input section of the label maps."),
+        Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels.",
+             required=True),
+        Role("label", Kind.LABEL, "Input section of the label maps.", required=("train", "evaluation")),
         Role("weight", Kind.WEIGHT, "Input section of voxel-wise loss weights."),
         Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers)."),
+        Role("inferred", Kind.LABEL, "Input section of segmentations to evaluate (evaluation action)."),
+    )
+    KEYS = (
+        Key("num_classes", IntType(2), None, "Number of classes including background.", required=True),
+        Key("output_prob", BoolType(), False, "Write class probabilities instead of the label map."),
+        Key("label_normalisation", BoolType(), False, "Map the training label values to 0..K-1 (undone on output)."),
+        Key("evaluation_units", ChoiceType(("label", "foreground", "cc")), "label",
+            "What evaluation compares: each label, foreground (all labels > 0) vs background, or each connected "
+            "component (`cc`) (≠NiftyNet: default `label`, not `foreground`)."),
     )
     KINDS = {role.name: role.kind for role in ROLES}
     # Keys that define a trained model: inference and evaluation take them from settings_train.ini.
@@ -56,8 +71,7 @@ class SegmentationApplication:
     )
 
     def __init__(self, cfg: Any, action: str) -> None:
-        self.cfg = cfg
-        self.action = action
+        super().__init__(cfg, action)
         self.num_classes = int(cfg.app.num_classes)
         self.window = self._window_shape()
         flat = [axis for axis, size in enumerate(self.window) if size == 1]
@@ -280,6 +294,15 @@ class SegmentationApplication:
         except TypeError as err:
             raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
 
+    def checkpoint_info(self) -> dict[str, Any]:
+        """The network's input shape, so ``export`` can rebuild it without reading data."""
+        return {"input_shape": [int(v) for v in self.example_input().shape]}
+
+    def configure_from_checkpoint(self, info: dict[str, Any]) -> None:
+        """The channel count of the saved input shape (``export`` reads no image)."""
+        if info.get("input_shape"):
+            self.channels = int(info["input_shape"][-1])
+
     def example_input(self) -> Any:
         """A zero batch of one window, shaped as the network sees it (builds the model)."""
         shape = [v for i, v in enumerate(self.window) if i != self.flat_axis]
@@ -351,10 +374,10 @@ class SegmentationApplication:
         return self._sampler(volumes, int(self.cfg.system.seed) + 1).dataset()
 
     # ------------------------------------------------------------------------------- loss
-    def loss(self, batch: dict, logits: Any) -> Any:
-        """``[TRAINING] loss_type`` on a batch (weight map applied if configured)."""
+    def losses(self, batch: dict, outputs: Any) -> dict[str, Any]:
+        """``[TRAINING] loss_type`` on a batch of logits (weight map applied if configured)."""
         weight = self.to_network_layout(batch["weight"]) if "weight" in batch else None
-        return self._loss_fn(self.to_network_layout(batch["label"]), logits, weight)
+        return {"loss": self._loss_fn(self.to_network_layout(batch["label"]), outputs, weight)}
 
     def validation_metrics(self, batch: dict, logits: Any) -> dict[str, float]:
         """Per-class Dice of the argmax prediction on one (local) batch."""
@@ -365,7 +388,7 @@ class SegmentationApplication:
         dice = per_class_dice(reference, prediction, self.num_classes)
         return {f"dice_class_{k}": float(dice[k]) for k in range(1, self.num_classes)}
 
-    def summary_volumes(self, batch: dict, logits: Any) -> dict[str, np.ndarray]:
+    def summary_images(self, batch: dict, logits: Any) -> dict[str, np.ndarray]:
         """Image, label and prediction of the first window, for TensorBoard (un-augmented, centre crop)."""
         prediction = np.argmax(np.asarray(self.from_network_layout(logits))[0], axis=-1)
         m = [int(v) for v in self.margin] if np.asarray(batch["image"]).shape[1:4] != self.window else [0, 0, 0]
@@ -375,9 +398,9 @@ class SegmentationApplication:
                 "prediction": prediction.astype(np.float32)}
 
     # ------------------------------------------------------------------ inference, evaluation
-    def infer(self, model: Any, strategy: Any) -> dict:
+    def infer(self, models: dict[str, Any], strategy: Any) -> dict:
         """Segment every subject to infer; see :mod:`voxflow.applications.segmentation_outputs`."""
-        return outputs.infer(self, model, strategy)
+        return outputs.infer(self, models["network"], strategy)
 
     def evaluate(self) -> dict:
         """Metrics of the inferred outputs against the labels, to CSV."""

@@ -12,6 +12,7 @@ import os
 import sys
 
 from voxflow import __version__, registry
+from voxflow.errors import PluginError
 from voxflow.cli.guard import run_guarded
 
 ACTION_WORDS = {"train": "train", "training": "train", "inference": "inference", "infer": "inference",
@@ -69,7 +70,13 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
     registry.trust_downloaded_code(args.trust_downloaded_code)
     conf_dir = os.path.dirname(os.path.abspath(args.conf))
     app_class = registry.resolve("application", app_name, search_dirs=(os.getcwd(), conf_dir))
-    cfg = load_config(args.conf, overrides=overrides, app_section=app_class.REQUIRED_CONFIG_SECTION, action=action)
+    from voxflow.applications.base import Application  # noqa: PLC0415
+
+    if not (isinstance(app_class, type) and issubclass(app_class, Application)):
+        raise PluginError(f"Application '{app_name}' is a {type(app_class).__name__}, not a subclass of "
+                          "voxflow.applications.base.Application (docs/plugins.md).")
+    app_class.register()
+    cfg = load_config(args.conf, overrides=overrides, app_section=app_class.SECTION, action=action)
     if cfg.system.cuda_devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(cfg.system.cuda_devices)
     from voxflow.engine.quiet import import_tensorflow_quietly  # noqa: PLC0415
@@ -81,9 +88,7 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
     if action == "export":
         print(f"export: SavedModel and .keras file of iteration {result['iteration']} written to {result['folder']}")
         return 0
-    report = getattr(app_class, "report", None)
-    if report is not None:
-        print(report(action, result))
+    print(app_class.report(action, result))
     return 0
 
 

@@ -161,7 +161,8 @@ def _zoo_parser() -> argparse.ArgumentParser:
     pack.add_argument("--description", default="", help="one line for the index")
     pack.add_argument("--entry-version", type=int, default=None, metavar="N",
                       help="entry version (default: previous + 1 if any file changed, 1 if new)")
-    pack.add_argument("--app-section", default="SEGMENTATION", help="the application's config section")
+    pack.add_argument("--app-section", default=None,
+                      help="the application's config section (default: the one in the config)")
     pack.add_argument("--force", action="store_true", help="replace an existing entry (keeps README edits)")
     pack.add_argument("--debug", action="store_true", help="show full tracebacks")
     verify = sub.add_parser("verify", help="check a zoo's index.yaml against its files")

@@ -39,14 +39,15 @@ __all__ = [
 
 
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = (),
-                app_section: str = "SEGMENTATION", action: str = "train") -> Config:
+                app_section: str | None = None, action: str = "train") -> Config:
     """Read, validate and resolve a configuration file.
 
     Args:
         path: an INI file (NiftyNet format) or a ``.yaml``/``.yml`` file with the same sections.
         overrides: leftover command-line tokens: ``--key value``, ``--key=value``,
             ``--SECTION.key value``; they beat file values, which beat defaults.
-        app_section: the application's section, e.g. ``SEGMENTATION``.
+        app_section: the application's section, e.g. ``SEGMENTATION``; ``None`` = the one
+            application section in the file.
         action: ``train``, ``inference`` or ``evaluation`` (decides which keys are required).
 
     Returns:
@@ -63,7 +64,7 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = (),
 
 
 def config_from_dict(data: Mapping[str, Mapping[str, Any]], config_dir: str | os.PathLike[str],
-                     overrides: Sequence[str] = (), app_section: str = "SEGMENTATION",
+                     overrides: Sequence[str] = (), app_section: str | None = None,
                      action: str = "train", source: str = "the configuration mapping") -> Config:
     """Validate a ``{section: {key: value}}`` mapping exactly like a file.
 
@@ -73,7 +74,7 @@ def config_from_dict(data: Mapping[str, Mapping[str, Any]], config_dir: str | os
         data: the sections.
         config_dir: folder relative paths in ``data`` are resolved against (the "config folder").
         overrides: command-line tokens, as in :func:`load_config`.
-        app_section: the application's section.
+        app_section: the application's section; ``None`` = the one in ``data``.
         action: ``train``, ``inference`` or ``evaluation``.
         source: how error messages name the origin.
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from voxflow import registry
 from voxflow.config import messages, schema
 from voxflow.config.config import Config, Section
 from voxflow.config.overrides import override_targets, parse_overrides
@@ -51,7 +52,7 @@ class _Context:
 
 
 def build_config(raw: RawConfig, *, source: str, config_dir: str, path: str | None,
-                 overrides: Sequence[str] = (), app_section: str = "SEGMENTATION",
+                 overrides: Sequence[str] = (), app_section: str | None = None,
                  action: str = "train") -> Config:
     """Validate raw sections and overrides into a :class:`Config`.
 
@@ -61,18 +62,16 @@ def build_config(raw: RawConfig, *, source: str, config_dir: str, path: str | No
         config_dir: folder that relative paths written in ``raw`` are resolved against.
         path: the absolute config file path, or ``None``.
         overrides: leftover argv tokens (``--key value`` ...).
-        app_section: the application section name, e.g. ``SEGMENTATION``.
+        app_section: the application section name, e.g. ``SEGMENTATION``; ``None`` = the one
+            application section found in ``raw``.
         action: ``train``, ``inference`` or ``evaluation``.
 
     Raises:
         ConfigError: anything invalid (one line).
     """
-    app_name = app_section.upper()
-    if app_name not in schema.app_section_names():
-        raise ConfigError(f"Unknown application section [{app_section}]. "
-                          f"Registered: {', '.join(schema.app_section_names())}.")
     if action not in schema.ACTIONS:
         raise ConfigError(f"Unknown action '{action}'. Expected one of: {', '.join(schema.ACTIONS)}.")
+    app_name = _application_section(raw, source, app_section)
     entries, ctx = _classify(raw, source, os.path.abspath(config_dir), app_name, action)
     _apply_overrides(entries, overrides, ctx)
 
@@ -97,6 +96,33 @@ def build_config(raw: RawConfig, *, source: str, config_dir: str, path: str | No
         inputs={name: Section(name, values) for name, values in inputs.items()},
         path=path, config_dir=ctx.config_dir, action=action,
     )
+
+
+def _application_section(raw: RawConfig, source: str, app_section: str | None) -> str:
+    """The application section to validate: ``app_section``, or the one section of ``raw`` that a
+    registered or built-in application reads. Built-in applications register their sections the
+    first time one is needed (the core schema knows none)."""
+    if app_section is None or app_section.upper() not in schema.app_section_names():
+        registry.register_builtin_applications()
+    known = schema.app_section_names()
+    if app_section is not None:
+        if app_section.upper() not in known:
+            raise ConfigError(f"Unknown application section [{messages.clip(app_section)}]. Registered: "
+                              f"{', '.join(known)}.")
+        return app_section.upper()
+    found = sorted({name.upper() for name in raw if name.upper() in known})
+    if len(found) > 1:
+        raise ConfigError(f"{source} has several application sections ({', '.join(found)}): expected one "
+                          "(or give the application: net_run -a NAME).")
+    if not found:
+        for name in raw:  # a misspelt application section: name the one meant
+            near = messages.closest(name, known, cutoff=SECTION_TYPO_CUTOFF)
+            if near:
+                raise ConfigError(f"Missing section [{near}] in {source} (required by the application). "
+                                  f"Did you mean [{messages.clip(name)}]?")
+        raise ConfigError(f"{source} has no application section: expected one of "
+                          f"{', '.join(f'[{n}]' for n in known)}.")
+    return found[0]
 
 
 def _classify(raw: RawConfig, source: str, config_dir: str, app_name: str,
@@ -159,8 +185,11 @@ def _parse_section(kind: str, section: str, entries: dict[str, _Raw], ctx: _Cont
         return {table._find(name) or name: value for name, value in values.items()}
     ordered = {}
     for name, key in table.items():
+        has_own, own = schema.shared_default(ctx.app_name, kind, name)
         if name in values:
             ordered[name] = values[name]
+        elif has_own:  # the application's default for a shared key
+            ordered[name] = copy.deepcopy(own)
         elif not isinstance(key.default, PathDefault):
             ordered[name] = copy.deepcopy(key.default)
         elif model_dir is not None or key.default.base == "config_dir":

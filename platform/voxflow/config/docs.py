@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from voxflow import registry
 from voxflow.config import schema
 from voxflow.config.paths import PathDefault
 from voxflow.config.values import ChoiceType, FloatType, IntType, ValueType, range_text
@@ -95,6 +96,7 @@ def render_reference(heading_level: int = 3) -> str:
                  "source; the application section's roles name them.\n\n" + render_table(schema.INPUT_KEYS))
     for name in schema.SYSTEM_SECTIONS:
         parts.append(f"{hashes} `[{name}]`\n\n" + render_table(schema.section_keys(name)))
+    registry.register_builtin_applications()  # the core schema knows no application: they declare their own
     for name in schema.app_section_names():
         parts.append(f"{hashes} `[{name}]` (application section)\n\n"
                      "Role keys list input-section names; several names are concatenated as channels.\n\n"

@@ -273,6 +273,8 @@ _SYSTEM_TABLES: dict[str, dict[str, Key]] = {
 }
 
 _APP_TABLES: dict[str, dict[str, Key]] = {}
+_APP_OWNERS: dict[str, Any] = {}
+_APP_DEFAULTS: dict[str, dict[tuple[str, str], Any]] = {}
 
 #: NiftyNet keys voxflow dropped, with what to do instead.
 NIFTYNET_ONLY_KEYS: dict[str, str] = {
@@ -309,21 +311,51 @@ def app_section_names() -> list[str]:
     return sorted(_APP_TABLES)
 
 
-def register_app_section(name: str, keys: list[Key] | tuple[Key, ...]) -> None:
+def register_app_section(name: str, keys: list[Key] | tuple[Key, ...], owner: Any = None,
+                         shared_defaults: dict[tuple[str, str], Any] | None = None) -> None:
     """Register the section an application reads (e.g. ``REGRESSION``) with its keys.
 
-    Role keys (``role=True``) name input sections; the validator checks they exist.
+    Role keys (``role=True``) name input sections; the validator checks they exist. The core
+    schema registers no application: each application registers its own section
+    (:meth:`voxflow.applications.base.Application.register`). Registering the same keys again
+    (the same application, or a subclass that keeps its parent's section) does nothing.
+
+    Args:
+        name: the section name.
+        keys: its keys.
+        owner: the application class (for messages).
+        shared_defaults: the application's defaults for keys of the system sections,
+            ``{(SECTION, key): value}``.
 
     Raises:
-        ValueError: the name is a system section or already registered, or keys repeat.
+        ValueError: the name is a system section, or registered with other keys, or keys repeat.
     """
     name = name.upper()
-    if name in _SYSTEM_TABLES or name in _APP_TABLES:
-        raise ValueError(f"Section [{name}] is already defined.")
     table = _table(*keys)
     if len(table) != len(keys):
         raise ValueError(f"Section [{name}] lists a key twice.")
+    defaults = {(section.upper(), key): value for (section, key), value in (shared_defaults or {}).items()}
+    for section, key in defaults:
+        if section not in _SYSTEM_TABLES or key not in _SYSTEM_TABLES[section]:
+            raise ValueError(f"Section [{name}] gives a default for an unknown key `{key}` of [{section}].")
+    if name in _SYSTEM_TABLES:
+        raise ValueError(f"Section [{name}] is a system section.")
+    if name in _APP_TABLES:
+        if list(_APP_TABLES[name]) == list(table) and _APP_DEFAULTS.get(name, {}) == defaults:
+            return
+        raise ValueError(f"Section [{name}] is already defined by {_APP_OWNERS.get(name, 'another application')} "
+                         "with other keys.")
     _APP_TABLES[name] = table
+    _APP_OWNERS[name] = getattr(owner, "__qualname__", owner)
+    _APP_DEFAULTS[name] = defaults
+
+
+def shared_default(app_section: str, section: str, key: str) -> tuple[bool, Any]:
+    """``(True, value)`` if the application of ``app_section`` sets its own default for
+    ``[section] key``, else ``(False, None)``."""
+    defaults = _APP_DEFAULTS.get(app_section.upper(), {})
+    found = (section.upper(), key) in defaults
+    return found, defaults.get((section.upper(), key))
 
 
 def register_keys(section: str, keys: list[Key] | tuple[Key, ...]) -> None:
@@ -337,23 +369,3 @@ def register_keys(section: str, keys: list[Key] | tuple[Key, ...]) -> None:
         if key.name in table:
             raise ValueError(f"Key `{key.name}` is already defined in [{section}].")
     table.update(_table(*keys))
-
-
-def _role(name: str, doc: str, required: bool | tuple[str, ...] = False) -> Key:
-    return Key(name, SectionNamesType(), (), doc, required=required, role=True)
-
-
-register_app_section("SEGMENTATION", [
-    _role("image", "Input sections whose images are the network input, concatenated as channels.",
-          required=True),
-    _role("label", "Input section of the label maps.", required=("train", "evaluation")),
-    _role("weight", "Input section of voxel-wise loss weights."),
-    _role("sampler", "Input section of sampling-probability maps (weighted/balanced samplers)."),
-    _role("inferred", "Input section of segmentations to evaluate (evaluation action)."),
-    Key("num_classes", IntType(2), None, "Number of classes including background.", required=True),
-    Key("output_prob", BoolType(), False, "Write class probabilities instead of the label map."),
-    Key("label_normalisation", BoolType(), False, "Map the training label values to 0..K-1 (undone on output)."),
-    Key("evaluation_units", ChoiceType(("label", "foreground", "cc")), "label",
-        "What evaluation compares: each label, foreground (all labels > 0) vs background, or each connected "
-        "component (`cc`) (≠NiftyNet: default `label`, not `foreground`)."),
-])

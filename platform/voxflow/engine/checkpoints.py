@@ -113,16 +113,24 @@ class CheckpointStore:
         return iteration
 
     # ------------------------------------------------------------------------------ saving
-    def save(self, iteration: int, model: Any, optimizer: Any = None, extra: dict | None = None) -> str:
+    def save(self, iteration: int, models: Any, optimizers: Any = None, extra: dict | None = None) -> str:
         """Write the checkpoint of ``iteration`` atomically and prune old ones.
+
+        Args:
+            iteration: the iteration.
+            models: ``{name: model}`` (or one model, named ``network``).
+            optimizers: ``{name: optimiser}`` for the models that have one (or one optimiser).
+            extra: more fields for ``meta.json``.
 
         Returns:
             The checkpoint folder.
         """
+        models, optimizers = _named(models, optimizers)
         final = self.path(iteration)
-        _refuse_non_finite(model, f"Refusing to write the checkpoint of iteration {iteration}")
+        for model in models.values():
+            _refuse_non_finite(model, f"Refusing to write the checkpoint of iteration {iteration}")
         try:
-            self._write(final, iteration, model, optimizer, extra)
+            self._write(final, iteration, models, optimizers, extra)
         except tf.errors.OpError as err:
             latest = self.latest()
             kept = f"; ckpt-{latest} is kept" if latest is not None else ""
@@ -131,17 +139,20 @@ class CheckpointStore:
         self._prune()
         return final
 
-    def _write(self, final: str, iteration: int, model: Any, optimizer: Any, extra: dict | None) -> None:
+    def _write(self, final: str, iteration: int, models: dict, optimizers: dict, extra: dict | None) -> None:
         with atomic_directory(final, kind=f"ckpt-{iteration}", replace=True) as tmp:
-            checkpoint = _make_checkpoint(model, optimizer, iteration)
+            checkpoint = _make_checkpoint(models, optimizers, iteration)
             try:
                 checkpoint.write(os.path.join(tmp, "ckpt"))
             except tf.errors.OpError as err:  # name the checkpoint, not its temporary folder
                 raise type(err)(err.node_def, err.op, err.message.replace(tmp, final)) from None
+            listed = {name: [[v.path, list(v.shape)] for v in m.variables] for name, m in models.items()}
+            counts = {name: len(optimizers[name].variables) for name in optimizers}
+            single = list(models) == [SINGLE]
             meta = {
                 "iteration": int(iteration),
-                "model_variables": [[v.path, list(v.shape)] for v in model.variables],
-                "optimizer_variables": len(optimizer.variables) if optimizer is not None else 0,
+                "model_variables": listed[SINGLE] if single else listed,
+                "optimizer_variables": counts.get(SINGLE, 0) if single else counts,
                 **(extra or {}),
             }
             atomic_write_json(os.path.join(tmp, "meta.json"), meta)
@@ -167,8 +178,8 @@ class CheckpointStore:
     def restore(
         self,
         selector: int | str,
-        model: Any,
-        optimizer: Any = None,
+        models: Any,
+        optimizers: Any = None,
         include: str = "",
         rename: dict[str, str] | None = None,
     ) -> int:
@@ -176,12 +187,12 @@ class CheckpointStore:
 
         Args:
             selector: iteration, ``-1``/``latest`` or ``best``.
-            model: a built model (called once).
-            optimizer: a built optimiser, or None to restore the model only.
+            models: ``{name: built model}`` (or one model, named ``network``).
+            optimizers: ``{name: built optimiser}``, or None to restore the models only.
             include: regular expression; when given, only model variables whose (renamed) saved
-                path matches are restored, matched to the model's variables by path, and the
-                optimiser is left fresh (fine-tuning, NiftyNet's ``vars_to_restore``). The rest
-                of the model may differ from the checkpoint (e.g. a new classifier head).
+                path matches are restored, matched to the models' variables by path, and the
+                optimisers are left fresh (fine-tuning, NiftyNet's ``vars_to_restore``). The rest
+                of a model may differ from the checkpoint (e.g. a new classifier head).
             rename: ``{old_prefix: new_prefix}`` applied to the saved paths first (layers renamed
                 since the checkpoint was written).
 
@@ -189,12 +200,13 @@ class CheckpointStore:
             The restored checkpoint's iteration.
 
         Raises:
-            CheckpointError: missing checkpoint, or variables that do not match the network.
+            CheckpointError: missing or damaged checkpoint, or variables that do not match the models.
         """
+        models, optimizers = _named(models, optimizers)
         iteration = self.select(selector)
         folder = self.path(iteration)
         try:
-            self._restore(iteration, model, optimizer, include, rename)
+            self._restore(iteration, models, optimizers, include, rename)
         except VoxflowError:
             raise
         except Exception as err:  # noqa: BLE001 - TensorFlow's readers raise many types for a damaged file
@@ -202,29 +214,34 @@ class CheckpointStore:
             raise CheckpointError(f"Cannot read checkpoint {folder}: {first_line(text)} (a truncated or damaged "
                                   "file?). Choose another with [INFERENCE] inference_iter or [TRAINING] starting_iter."
                                   ) from None
-        _refuse_non_finite(model, f"Checkpoint {folder} cannot be used")
+        for model in models.values():
+            _refuse_non_finite(model, f"Checkpoint {folder} cannot be used")
         return iteration
 
-    def _restore(self, iteration: int, model: Any, optimizer: Any, include: str, rename: dict[str, str] | None) -> None:
+    def _restore(self, iteration: int, models: dict, optimizers: dict, include: str,
+                 rename: dict[str, str] | None) -> None:
         folder = self.path(iteration)
         meta = self.meta(iteration)
-        saved = meta["model_variables"]
+        saved = _saved_variables(meta, list(models), folder)
         if include or rename:
-            self._restore_by_path(folder, saved, model, include or ".", rename or {})
+            self._restore_by_path(folder, saved, models, include or ".", rename or {})
             return
-        variables = list(model.variables)
-        if len(saved) != len(variables) or any(
-            list(v.shape) != list(shape) for v, (_, shape) in zip(variables, saved)
-        ):
-            raise CheckpointError(
-                f"Checkpoint {folder} holds {len(saved)} model variables that do not match the "
-                f"network built from the config ({len(variables)} variables): was it trained with "
-                "another [NETWORK] name, network_args, num_classes or channel count?"
-            )
-        use_optimizer = optimizer is not None and meta.get("optimizer_variables", 0) == len(optimizer.variables)
-        checkpoint = _make_checkpoint(model, optimizer if use_optimizer else None, iteration)
+        for name, model in models.items():
+            variables = list(model.variables)
+            if len(saved[name]) != len(variables) or any(
+                list(v.shape) != list(shape) for v, (_, shape) in zip(variables, saved[name])
+            ):
+                raise CheckpointError(
+                    f"Checkpoint {folder} holds {len(saved[name])} variables for model '{name}' that do not match "
+                    f"the network built from the config ({len(variables)} variables): was it trained with another "
+                    "[NETWORK] name, network_args, num_classes or channel count?"
+                )
+        counts = meta.get("optimizer_variables", 0)
+        counts = counts if isinstance(counts, dict) else {SINGLE: counts}
+        use = {name: opt for name, opt in optimizers.items() if counts.get(name, 0) == len(opt.variables)}
+        checkpoint = _make_checkpoint(models, use if len(use) == len(optimizers) else {}, iteration)
         status = checkpoint.read(os.path.join(folder, "ckpt"))
-        if use_optimizer:
+        if optimizers and len(use) == len(optimizers):
             status.assert_existing_objects_matched()
         else:
             status.expect_partial()
@@ -238,39 +255,78 @@ class CheckpointStore:
         path = os.path.join(self.path(iteration), "meta.json")
         meta = _read_json(path, "{iteration, model_variables, ...}")
         variables = meta.get("model_variables")
-        if not isinstance(variables, list) or not all(
-                isinstance(v, list) and len(v) == 2 and isinstance(v[1], list) for v in variables):
+        lists = variables.values() if isinstance(variables, dict) else [variables]
+        if not all(isinstance(listed, list) and all(isinstance(v, list) and len(v) == 2 and isinstance(v[1], list)
+                                                    for v in listed) for listed in lists):
             raise CheckpointError(f"Malformed {path}: expected `model_variables` as [[path, shape], ...]; "
                                   "the checkpoint cannot be used.")
         return meta
 
     @staticmethod
-    def _restore_by_path(folder: str, saved: list, model: Any, include: str, rename: dict[str, str]) -> None:
+    def _restore_by_path(folder: str, saved: dict[str, list], models: dict, include: str,
+                         rename: dict[str, str]) -> None:
         pattern = re.compile(include)
-        current = {v.path: v for v in model.variables}
-        chosen: dict[str, Any] = {}
-        for index, (path, shape) in enumerate(saved):
-            for old, new in rename.items():
-                if path.startswith(old):
-                    path = new + path[len(old):]
-                    break
-            if not pattern.search(path) or path not in current:
-                continue
-            if list(current[path].shape) != list(shape):
-                raise CheckpointError(
-                    f"Variable '{path}' has shape {list(shape)} in {folder} but {list(current[path].shape)} in the "
-                    "network: exclude it from [TRAINING] vars_to_restore."
-                )
-            chosen[f"v{index:05d}"] = current[path]
-        if not chosen:
-            example = saved[0][0] if saved else "none"
+        parts: dict[str, dict[str, Any]] = {}
+        total = 0
+        for name, model in models.items():
+            current = {v.path: v for v in model.variables}
+            total += len(current)
+            chosen: dict[str, Any] = {}
+            for index, (path, shape) in enumerate(saved[name]):
+                for old, new in rename.items():
+                    if path.startswith(old):
+                        path = new + path[len(old):]
+                        break
+                if not pattern.search(path) or path not in current:
+                    continue
+                if list(current[path].shape) != list(shape):
+                    raise CheckpointError(
+                        f"Variable '{path}' has shape {list(shape)} in {folder} but {list(current[path].shape)} in "
+                        "the network: exclude it from [TRAINING] vars_to_restore."
+                    )
+                chosen[f"v{index:05d}"] = current[path]
+            if chosen:
+                parts[_model_key(name, list(models))] = chosen
+        if not parts:
+            example = next((v[0][0] for v in saved.values() if v), "none")
+            network = next((v.path for m in models.values() for v in m.variables), "none")
             raise CheckpointError(
                 f"[TRAINING] vars_to_restore = '{include}' matches no variable shared by {folder} and the network "
-                f"(saved names look like '{example}'; the network's like '{next(iter(current), 'none')}')."
+                f"(saved names look like '{example}'; the network's like '{network}')."
             )
-        tf.train.Checkpoint(model=chosen).read(os.path.join(folder, "ckpt")).expect_partial()
-        log_restored = len(chosen), len(current)
-        logging.getLogger("voxflow").info("restored %d of the network's %d variables by name", *log_restored)
+        tf.train.Checkpoint(**parts).read(os.path.join(folder, "ckpt")).expect_partial()
+        restored = sum(len(chosen) for chosen in parts.values())
+        logging.getLogger("voxflow").info("restored %d of the network's %d variables by name", restored, total)
+
+
+#: The name of the model of a single-model application. Its checkpoint keeps the layout voxflow
+#: always wrote (``model/`` and ``optimizer/``), so checkpoints and zoo entries made before named
+#: models still load.
+SINGLE = "network"
+
+
+def _named(models: Any, optimizers: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Models and optimisers as ``{name: ...}`` (a bare model or optimiser is ``network``'s)."""
+    models = dict(models) if isinstance(models, dict) else {SINGLE: models}
+    if optimizers is None:
+        optimizers = {}
+    elif not isinstance(optimizers, dict):
+        optimizers = {SINGLE: optimizers}
+    return models, dict(optimizers)
+
+
+def _model_key(name: str, names: list[str]) -> str:
+    return "model" if names == [SINGLE] else f"model_{name}"
+
+
+def _saved_variables(meta: dict[str, Any], names: list[str], folder: str) -> dict[str, list]:
+    listed = meta["model_variables"]
+    saved = listed if isinstance(listed, dict) else {SINGLE: listed}
+    missing = [name for name in names if name not in saved]
+    if missing:
+        raise CheckpointError(f"Checkpoint {folder} holds the models {sorted(saved)}, not {missing}: was it "
+                              "written by another application?")
+    return saved
 
 
 def _read_json(path: str, expected: str) -> dict[str, Any]:
@@ -293,11 +349,14 @@ def _refuse_non_finite(model: Any, what: str) -> None:
                               f"(e.g. {bad[0]}).")
 
 
-def _make_checkpoint(model: Any, optimizer: Any, iteration: int) -> tf.train.Checkpoint:
+def _make_checkpoint(models: dict[str, Any], optimizers: dict[str, Any], iteration: int) -> tf.train.Checkpoint:
+    names = list(models)
     parts: dict[str, Any] = {
-        "model": {f"v{i:05d}": v for i, v in enumerate(model.variables)},
-        "iteration": tf.Variable(int(iteration), dtype=tf.int64, trainable=False),
+        _model_key(name, names): {f"v{i:05d}": v for i, v in enumerate(model.variables)}
+        for name, model in models.items()
     }
-    if optimizer is not None:
-        parts["optimizer"] = {f"v{i:05d}": v for i, v in enumerate(optimizer.variables)}
+    parts["iteration"] = tf.Variable(int(iteration), dtype=tf.int64, trainable=False)
+    for name, optimizer in optimizers.items():
+        key = "optimizer" if names == [SINGLE] else f"optimizer_{name}"
+        parts[key] = {f"v{i:05d}": v for i, v in enumerate(optimizer.variables)}
     return tf.train.Checkpoint(**parts)

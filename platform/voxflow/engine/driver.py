@@ -65,7 +65,7 @@ def apply_trained_settings(cfg: Any, app_class: type) -> None:
     path = os.path.join(cfg.system.model_dir, "settings_train.ini")
     if not os.path.isfile(path):
         return
-    trained = load_config(path, app_section=app_class.REQUIRED_CONFIG_SECTION, action="evaluation")
+    trained = load_config(path, app_section=app_class.SECTION, action="evaluation")
     if registry.canonical_name("network", trained.network.name) != registry.canonical_name("network", cfg.network.name):
         raise ConfigError(
             f"[NETWORK] name = {cfg.network.name!r} in {cfg.path or 'the config'}, but the model in {cfg.system.model_dir} "
@@ -73,7 +73,7 @@ def apply_trained_settings(cfg: Any, app_class: type) -> None:
             "Set [NETWORK] name to the trained network if you trust it, or use another model_dir.")
     rebase = _model_file_rebase(trained.system.model_dir, cfg.system.model_dir)
     pairs = []
-    for section, key in getattr(app_class, "TRAINED_KEYS", ()):
+    for section, key in app_class.TRAINED_KEYS:
         if section == "inputs":
             pairs += [(cfg.inputs[name], trained.inputs[name], name, key) for name in cfg.inputs if name in trained.inputs]
         else:
@@ -177,10 +177,10 @@ class ApplicationDriver:
         iteration = store.select(cfg.inference.inference_iter)
         app.prepare()
         with strategy.scope():
-            model = app.build_network()  # built on an example window
-        store.restore(iteration, model)
+            models = app.build_models()  # each built on an example input
+        store.restore(iteration, models)
         log.info("inference with the checkpoint of iteration %d", iteration)
-        return app.infer(model, strategy)
+        return app.infer(models, strategy)
 
     def _export(self, app: Any, output: str | None) -> dict:
         from voxflow.engine.export import export_model  # noqa: PLC0415

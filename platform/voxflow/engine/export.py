@@ -60,12 +60,11 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
         raise ConfigError(f"--output {output_dir} already exists: choose a new folder (an export never overwrites).")
     store = CheckpointStore(os.path.join(cfg.system.model_dir, "models"))
     iteration = store.select(cfg.inference.inference_iter)
-    input_shape = store.meta(iteration).get("input_shape")
-    if input_shape:
-        app.channels = int(input_shape[-1])
-    model = app.build_network()  # built on an example window
+    app.configure_from_checkpoint(store.meta(iteration))
+    models = app.build_models()  # each built on an example input
+    store.restore(iteration, models)
+    model = app.serving_model(models)
     example = app.example_input()
-    store.restore(iteration, model)
     spatial_dims = example.ndim - 2
     # Written beside the output and renamed into place: an interrupted export leaves nothing behind.
     with atomic_directory(output_dir, kind="export") as staging:

@@ -1,18 +1,17 @@
-"""The training loop: compiled train step under a ``tf.distribute`` strategy, checkpoints,
-validation with best-model tracking, TensorBoard and a progress bar.
+"""The training loop: the compiled step under a ``tf.distribute`` strategy, checkpoints, validation
+with the application's best-checkpoint rule, TensorBoard and a progress bar.
 
-The loop is task-agnostic: an application provides the data (``training_dataset``,
-``validation_dataset``), the network (``build_network``, ``network_input``) and the loss and
-validation metrics (``loss``, ``validation_metrics``).
+The loop knows no task. It runs an :class:`~voxflow.applications.base.Application` through its
+contract: the named models it builds, a step pattern (:mod:`voxflow.engine.steps`), and every named
+scalar the step returns — each is shown by the progress bar, checked for NaN and Inf, and written
+to TensorBoard.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -23,24 +22,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from voxflow import registry
 from voxflow.atomic import temp_prefix
 from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.engine.steps import TOTAL, SupervisedStep
 from voxflow.engine.strategy import is_chief, worker_index
 from voxflow.engine.summaries import SummaryLogger
-from voxflow.errors import CheckpointError, ConfigError, TrainingDiverged
+from voxflow.engine.training_setup import (  # noqa: F401 - check_model_dir, refuse_overwrite: the driver's
+    DivergenceWatch,
+    build_optimiser,
+    check_model_dir,
+    frozen_split,
+    refuse_overwrite,
+)
+from voxflow.errors import TrainingDiverged
 from voxflow.progress import progress_bar
 
 log = logging.getLogger("voxflow")
-
-
-def build_optimiser(cfg: Any) -> Any:
-    """Optimiser named by ``[TRAINING] optimiser`` with ``lr``."""
-    factory = registry.resolve("optimiser", cfg.training.optimiser, search_dirs=(cfg.config_dir,))
-    try:
-        return factory(cfg.training.lr)
-    except TypeError:
-        return factory(learning_rate=cfg.training.lr)
 
 
 class Trainer:
@@ -69,15 +66,22 @@ class Trainer:
         self.summaries = SummaryLogger(os.path.join(root, "logs"))
         self.chief_store = CheckpointStore(os.path.join(model_dir, "models"), cfg.training.max_checkpoints)
         with strategy.scope():
-            self.model = app.build_network()  # built on an example window
-            self.trainable = frozen_split(self.model, cfg.training.vars_to_freeze or "")
-            self.optimizer = build_optimiser(cfg)
-            if keras.mixed_precision.global_policy().name == "mixed_float16":
-                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
-            self.optimizer.build(self.trainable)
+            self.models = app.build_models()  # each built on an example input
+            self.trainable = frozen_split(self.models, cfg.training.vars_to_freeze or "")
+            self.optimizers = {name: self._optimiser(variables) for name, variables in self.trainable.items()
+                               if variables}
+        self.trainable = {name: self.trainable[name] for name in self.optimizers}
         self.iteration = 0
-        self.best_loss = math.inf
+        self.best: float | None = None
         self._bar: Any = None
+        self._validation: Any = None
+
+    def _optimiser(self, variables: list) -> Any:
+        optimizer = build_optimiser(self.cfg)
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(variables)
+        return optimizer
 
     # ------------------------------------------------------------------------- set-up
     def restore(self) -> int:
@@ -90,53 +94,12 @@ class Trainer:
             log.info("starting_iter = -1 but no checkpoint yet in %s: starting from scratch", self.chief_store.folder)
             return 0
         rename = dict(self.cfg.training.vars_to_restore_rename or {})
-        restored = self.chief_store.restore(start, self.model, self.optimizer, include=include, rename=rename)
+        restored = self.chief_store.restore(start, self.models, self.optimizers, include=include, rename=rename)
         best = self.chief_store.best_info()
         if best is not None and not include:
-            self.best_loss = float(best["value"])
+            self.best = float(best["value"])
         log.info("restored checkpoint of iteration %d%s", restored, f" (variables matching '{include}')" if include else "")
         return restored
-
-    def _compile_steps(self) -> None:
-        model, optimizer, app, strategy = self.model, self.optimizer, self.app, self.strategy
-        replicas = float(self.replicas)
-        # Applications may augment a batch on the device, inside the compiled step.
-        augment = getattr(app, "augment", None)
-        variables = self.trainable
-
-        def replica_train_step(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
-            if augment is not None:
-                batch = augment(batch)
-            with tf.GradientTape() as tape:
-                logits = model(app.network_input(batch), training=True)
-                loss = app.loss(batch, logits)
-                total = loss + (tf.add_n(model.losses) if model.losses else 0.0)
-                scaled = total / replicas
-                if hasattr(optimizer, "scale_loss"):
-                    scaled = optimizer.scale_loss(scaled)
-            grads = tape.gradient(scaled, variables)
-            optimizer.apply_gradients(zip(grads, variables))
-            # The loss is computed before the update: the weights after it are checked on their own.
-            return loss, tf.cast(all_finite(model.variables), tf.float32)
-
-        def replica_eval_step(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
-            logits = model(app.network_input(batch), training=False)
-            return app.loss(batch, logits), logits
-
-        if getattr(self.cfg.system, "jit_compile", False):
-            replica_train_step = tf.function(replica_train_step, jit_compile=True)
-
-        @tf.function
-        def train_step(dist_batch: Any) -> tuple[tf.Tensor, tf.Tensor]:
-            loss, finite = strategy.run(replica_train_step, args=(dist_batch,))
-            return (strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
-                    strategy.reduce(tf.distribute.ReduceOp.MEAN, finite, axis=None))  # 1.0: all replicas
-
-        @tf.function
-        def eval_step(dist_batch: Any) -> tuple[Any, Any]:
-            return strategy.run(replica_eval_step, args=(dist_batch,))
-
-        self._train_step, self._eval_step = train_step, eval_step
 
     # --------------------------------------------------------------------------- loop
     def run(self) -> dict[str, float]:
@@ -149,7 +112,8 @@ class Trainer:
             if store.latest() is None:
                 self._save(start)
             return {}
-        self._compile_steps()
+        self.step = SupervisedStep(self.app, self.models, self.optimizers, self.trainable, self.strategy,
+                                   jit_compile=bool(self.cfg.system.jit_compile))
         batches = iter(self._distribute(self.app.training_dataset))
         results: dict[str, float] = {}
         rate = wait = None
@@ -162,22 +126,22 @@ class Trainer:
                 tick = time.perf_counter()
                 batch = next(batches)
                 waited = time.perf_counter() - tick
-                loss, finite = (float(v) for v in self._train_step(batch))
+                scalars = {name: float(value) for name, value in self.step.train_step(batch).items()}
                 elapsed = time.perf_counter() - tick
-                if not (math.isfinite(loss) and finite == 1.0):
-                    raise self._diverged(iteration, loss)
+                finite = scalars.pop("finite")
+                self._check_finite(iteration, scalars, finite)
                 self.iteration = iteration
-                watch.check(iteration, loss)
+                watch.check(iteration, scalars[TOTAL] if TOTAL in scalars else next(iter(scalars.values())))
                 speed = self.global_batch / max(elapsed, 1e-9)
                 rate = speed if rate is None else 0.9 * rate + 0.1 * speed
                 waiting = waited / max(elapsed, 1e-9)
                 wait = waiting if wait is None else 0.9 * wait + 0.1 * waiting
-                bar.set_postfix(loss=f"{loss:.4f}", windows_s=f"{rate:.1f}", data_wait=f"{100 * wait:.0f}%",
-                                refresh=False)
-                results.update(loss=loss, windows_per_s=rate)
+                bar.set_postfix(**{name: f"{value:.4f}" for name, value in scalars.items()}, windows_s=f"{rate:.1f}",
+                                data_wait=f"{100 * wait:.0f}%", refresh=False)
+                results.update(scalars, windows_per_s=rate)
                 if cfg.tensorboard_every_n > 0 and iteration % cfg.tensorboard_every_n == 0:
                     self.summaries.scalars("train", iteration, {
-                        "loss": loss, "windows_per_second": rate, "data_wait_fraction": waiting})
+                        **scalars, "windows_per_second": rate, "data_wait_fraction": waiting})
                     if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
                         # (a forward pass outside the step would need every worker's participation)
                         self._log_images(batch, iteration)
@@ -202,12 +166,15 @@ class Trainer:
                 shutil.rmtree(self.scratch, ignore_errors=True)
         return results
 
-    def _diverged(self, iteration: int, loss: float) -> TrainingDiverged:
-        what = f"the loss became {loss}" if not math.isfinite(loss) else "the weights became NaN or Inf"
+    def _check_finite(self, iteration: int, scalars: dict[str, float], finite: float) -> None:
+        bad = [f"{name} became {value}" for name, value in scalars.items() if not math.isfinite(value)]
+        if not bad and finite == 1.0:
+            return
+        what = ", ".join(bad) if bad else "the weights became NaN or Inf"
         last = self.chief_store.latest()
         kept = f"the last checkpoint, ckpt-{last}, is kept" if last is not None else "no checkpoint was written"
-        return TrainingDiverged(f"Training stopped at iteration {iteration}: {what} after its update; {kept}. "
-                                f"Lower [TRAINING] lr (now {self.cfg.training.lr:g}) or check the data.")
+        raise TrainingDiverged(f"Training stopped at iteration {iteration}: {what} after its update; {kept}. "
+                               f"Lower [TRAINING] lr (now {self.cfg.training.lr:g}) or check the data.")
 
     def _bar_write(self, line: str) -> None:
         if self._bar is not None:
@@ -215,122 +182,65 @@ class Trainer:
         else:
             print(line, file=sys.stderr, flush=True)
 
-    def _distribute(self, make_dataset: Any) -> Any:
-        """One input pipeline per worker, batched per replica; workers draw different windows."""
-        accepts_worker = "worker" in inspect.signature(make_dataset).parameters
+    def _distribute(self, make_dataset: Any, steps: int | None = None) -> Any:
+        """One input pipeline per worker, batched per replica; workers draw different elements.
+
+        With ``steps``, each pipeline keeps the batches of its first ``steps`` steps in memory: every
+        pass over the result gives those same batches.
+        """
 
         def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-            dataset = make_dataset(worker=context.input_pipeline_id) if accepts_worker else make_dataset()
+            dataset = make_dataset(context.input_pipeline_id)
             per_replica = context.get_per_replica_batch_size(self.global_batch)
-            return dataset.batch(per_replica, drop_remainder=True).prefetch(2)
+            dataset = dataset.batch(per_replica, drop_remainder=True)
+            if steps is not None:
+                local_replicas = context.num_replicas_in_sync // context.num_input_pipelines
+                dataset = dataset.take(steps * local_replicas).cache()
+            return dataset.prefetch(2)
 
         return self.strategy.distribute_datasets_from_function(dataset_fn)
 
     def _save(self, iteration: int) -> None:
-        # The input shape lets `net_segment export` rebuild the network without reading data.
-        self.store.save(iteration, self.model, self.optimizer,
-                        extra={"input_shape": [int(v) for v in self.app.example_input().shape]})
+        self.store.save(iteration, self.models, self.optimizers, extra=self.app.checkpoint_info())
+
+    def _validation_batches(self) -> Any:
+        """The ``validation_max_iter`` validation batches, or None: built (and read) once, kept in memory,
+        the same every round."""
+        if self._validation is None:
+            dataset = self.app.validation_dataset()
+            steps = self.cfg.training.validation_max_iter
+            self._validation = False if dataset is None else self._distribute(lambda worker: dataset, steps)
+        return self._validation or None
 
     def validate(self, iteration: int, saved: bool) -> dict[str, float]:
-        """Loss and per-class Dice on ``validation_max_iter`` validation batches."""
-        if self.app.validation_dataset() is None:
+        """The step's scalars and the application's metrics on ``validation_max_iter`` batches."""
+        if not hasattr(self, "step"):
+            self.step = SupervisedStep(self.app, self.models, self.optimizers, self.trainable, self.strategy)
+        distributed = self._validation_batches()
+        if distributed is None:
             return {}
-        losses, metric_rows = [], []
-        distributed = self._distribute(self.app.validation_dataset)
-        for step, batch in enumerate(distributed):
-            if step >= self.cfg.training.validation_max_iter:
-                break
-            loss, logits = self._eval_step(batch)
-            losses.extend(float(x) for x in self.strategy.experimental_local_results(loss))
-            local_batches = self.strategy.experimental_local_results(batch)
-            for local_batch, local_logits in zip(local_batches, self.strategy.experimental_local_results(logits)):
-                metric_rows.append(self.app.validation_metrics(local_batch, local_logits))
-        if not losses:
+        rows: list[dict[str, float]] = []
+        for batch in distributed:
+            scalars, outputs = self.step.eval_step(batch)
+            local = self.strategy.experimental_local_results
+            for replica, (local_batch, local_outputs) in enumerate(zip(local(batch), local(outputs))):
+                row = {name: float(local(value)[replica]) for name, value in scalars.items()}
+                rows.append({**row, **self.app.validation_metrics(local_batch, local_outputs)})
+        if not rows:
             return {}
-        values = {"loss": float(np.mean(losses))}
-        for key in metric_rows[0]:
-            values[key] = float(np.nanmean([row[key] for row in metric_rows]))
+        values = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
         self.summaries.scalars("validation", iteration, values)
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
         self._bar_write(f"validation @ {iteration}: {shown}")
-        if values["loss"] < self.best_loss:
-            self.best_loss = values["loss"]
+        rule = self.app.BEST
+        if rule.metric in values and math.isfinite(values[rule.metric]) and rule.better(values[rule.metric], self.best):
+            self.best = values[rule.metric]
             if not saved:
                 self._save(iteration)
-            self.store.mark_best(iteration, "validation_loss", values["loss"])
+            self.store.mark_best(iteration, f"validation_{rule.metric}", values[rule.metric])
         return {f"validation_{k}": v for k, v in values.items()}
 
     def _log_images(self, dist_batch: Any, iteration: int) -> None:
-        local = self.strategy.experimental_local_results(dist_batch)[0]
-        augment = getattr(self.app, "augment", None)
-        if augment is not None:
-            local = augment(local)  # what the network saw: augmented, cropped to the window
-        logits = self.model(self.app.network_input(local), training=False)
-        self.summaries.image_slices("train", iteration, self.app.summary_volumes(local, logits))
-
-
-def all_finite(variables: list) -> tf.Tensor:
-    """Whether every floating-point variable holds only finite values (one fused pass, on the device)."""
-    checks = [tf.reduce_all(tf.math.is_finite(v)) for v in variables if tf.as_dtype(v.dtype).is_floating]
-    return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
-
-
-class DivergenceWatch:
-    """Warns once when the training loss explodes (grows ``factor`` times past its first value).
-
-    A loss that grows without bound (``lr = 1e6``) may stay finite for a long time; the run should
-    not end with exit 0 and no word. NaN and Inf stop the run (see :meth:`Trainer.run`).
-    """
-
-    def __init__(self, factor: float = 100.0) -> None:
-        self.factor = factor
-        self.first: float | None = None
-        self.warned = False
-
-    def check(self, iteration: int, loss: float) -> bool:
-        """Record ``loss``; returns True (and warns, once) if it diverges."""
-        if self.first is None:
-            self.first = loss
-            return False
-        if abs(loss) > self.factor * max(abs(self.first), 1e-3):
-            if not self.warned:
-                log.warning("the training loss is diverging: %.4g at iteration %d, %.0f times its first value "
-                            "%.4g; lower [TRAINING] lr", loss, iteration, abs(loss) / max(abs(self.first), 1e-3),
-                            self.first)
-            self.warned = True
-            return True
-        return False
-
-
-def frozen_split(model: Any, pattern: str) -> list:
-    """The trainable variables left to the optimiser once ``vars_to_freeze`` is applied."""
-    if not pattern:
-        return list(model.trainable_variables)
-    regex = re.compile(pattern)
-    frozen = [v for v in model.trainable_variables if regex.search(v.path)]
-    if not frozen:
-        names = ", ".join(v.path for v in model.trainable_variables[:3])
-        raise ConfigError(f"[TRAINING] vars_to_freeze = '{pattern}' matches no trainable variable (e.g. {names}).")
-    log.info("vars_to_freeze: %d of %d trainable variables frozen", len(frozen), len(model.trainable_variables))
-    return [v for v in model.trainable_variables if not regex.search(v.path)]
-
-
-def refuse_overwrite(store: CheckpointStore, starting_iter: int) -> None:
-    """A fresh start (``starting_iter = 0``) never overwrites an existing trained model."""
-    existing = store.latest()
-    if starting_iter == 0 and existing is not None:
-        raise ConfigError(
-            f"[TRAINING] starting_iter = 0 but {store.folder} already holds checkpoints up to "
-            f"iteration {existing}: set starting_iter = -1 to resume, or use another model_dir "
-            "(voxflow never overwrites a trained model)."
-        )
-
-
-def check_model_dir(model_dir: str, create: bool, must_exist: bool = True) -> None:
-    """A ``model_dir`` must be a folder (created for training; it must exist for the other actions)."""
-    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise ConfigError(f"[SYSTEM] model_dir = '{model_dir}' exists but is not a folder.")
-    if create:
-        os.makedirs(model_dir, exist_ok=True)
-    elif must_exist and not os.path.isdir(model_dir):
-        raise CheckpointError(f"[SYSTEM] model_dir '{model_dir}' does not exist: train first (net_segment train -c ...).")
+        local = self.app.augment(self.strategy.experimental_local_results(dist_batch)[0])  # what the network saw
+        outputs = self.app.forward(self.models, local, training=False)
+        self.summaries.image_slices("train", iteration, self.app.summary_images(local, outputs))

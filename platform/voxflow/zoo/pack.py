@@ -183,7 +183,7 @@ def _weights_members(cfg, models: Path, iteration: int, best: dict | None, work:
 
 
 def pack(config: str | os.PathLike[str], entry_id: str, zoo: str | os.PathLike[str],
-         checkpoint: str = "best", overrides: Sequence[str] = (), app_section: str = "SEGMENTATION",
+         checkpoint: str = "best", overrides: Sequence[str] = (), app_section: str | None = None,
          description: str = "", force: bool = False, version: int | None = None) -> PackResult:
     """Turn the trained ``model_dir`` of ``config`` into the zoo entry ``<zoo>/<entry_id>``.
 

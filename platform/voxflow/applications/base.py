@@ -1,0 +1,194 @@
+"""The application contract: what a task declares, so that the engine can run it.
+
+An application is a class; the engine builds it as ``App(cfg, action)`` and calls the hooks
+below — nothing else, and never by guessing (no ``getattr`` with a fallback, no signature
+inspection). Declarations are class attributes; hooks with a sensible default have one here, the
+others raise ``NotImplementedError`` naming what the subclass must provide.
+
+Declarations:
+
+- ``SECTION`` and its keys: the roles (:data:`ROLES`, each a :class:`~voxflow.roles.Role` with a
+  kind) and the other keys (:data:`KEYS`, :class:`~voxflow.config.Key`); registered with the
+  config schema by :meth:`register` (the core schema knows no application);
+- ``SHARED_DEFAULTS``: the application's defaults for shared keys (``(section, key) → value``);
+- ``TRAINED_KEYS``: the ``(section, key)`` pairs that define a trained model (inference and
+  evaluation take them from the model's ``settings_train.ini``);
+- ``ALIASES`` (names for ``net_run -a``) and ``CONSOLE_SCRIPT``;
+- ``BEST``: the validation scalar that picks the best checkpoint, and whether lower or higher is
+  better.
+
+The training step is the engine's (:mod:`voxflow.engine.steps`): a supervised step calls
+:meth:`augment`, :meth:`forward` and :meth:`losses` inside the compiled, distributed step, adds
+the models' regularisation losses, updates every model with its optimiser, and returns every loss
+as a named scalar that the progress bar, the NaN check and TensorBoard all show.
+
+Example — the skeleton of a task (``docs/plugins.md`` walks through a complete one)::
+
+    class Denoising(Application):
+        SECTION = "DENOISING"
+        ROLES = (Role("image", Kind.INTENSITY), Role("clean", Kind.INTENSITY, intensity_transforms=False))
+        KEYS = (Key("noise", FloatType(0.0), 0.1, "Std of the added noise."),)
+
+        def prepare(self): ...
+        def training_dataset(self, worker): ...
+        def build_network(self): ...
+        def losses(self, batch, outputs): return {"loss": tf.reduce_mean(tf.abs(outputs - batch["clean"]))}
+        def infer(self, models, strategy): ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from voxflow.roles import Kind, Role
+
+ACTIONS = ("train", "inference", "evaluation", "export")
+
+
+@dataclass(frozen=True)
+class BestRule:
+    """Which validation scalar marks the best checkpoint: ``metric`` (a name the validation round
+    reports, e.g. ``loss`` or ``dice_class_1``) and ``mode`` (``min`` or ``max``)."""
+
+    metric: str = "loss"
+    mode: str = "min"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"BestRule mode must be 'min' or 'max', got {self.mode!r}")
+
+    def better(self, value: float, best: float | None) -> bool:
+        """Whether ``value`` beats ``best`` (any finite value beats ``None``)."""
+        if best is None:
+            return True
+        return value < best if self.mode == "min" else value > best
+
+
+class Application:
+    """Base class of every application (see the module docstring for the contract)."""
+
+    SECTION: ClassVar[str] = ""
+    ALIASES: ClassVar[tuple[str, ...]] = ()
+    CONSOLE_SCRIPT: ClassVar[str | None] = None
+    ROLES: ClassVar[tuple[Role, ...]] = ()
+    KEYS: ClassVar[tuple[Any, ...]] = ()
+    SHARED_DEFAULTS: ClassVar[dict[tuple[str, str], Any]] = {}
+    TRAINED_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    BEST: ClassVar[BestRule] = BestRule()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the name of SECTION before the contract was written down
+        legacy = cls.__dict__.get("REQUIRED_CONFIG_SECTION")
+        if legacy and "SECTION" not in cls.__dict__:
+            cls.SECTION = str(legacy)
+
+    # ------------------------------------------------------------------ declarations
+    @classmethod
+    def kinds(cls) -> dict[str, Kind]:
+        """``{role: kind}`` of every declared role."""
+        return {role.name: role.kind for role in cls.ROLES}
+
+    @classmethod
+    def section_keys(cls) -> list[Any]:
+        """The keys of :data:`SECTION`: one per role (naming input sections), then :data:`KEYS`."""
+        from voxflow.config.schema import Key, SectionNamesType  # noqa: PLC0415
+
+        roles = [Key(role.name, SectionNamesType(), (), role.doc, required=role.required or False, role=True)
+                 for role in cls.ROLES]
+        return [*roles, *cls.KEYS]
+
+    @classmethod
+    def register(cls) -> None:
+        """Register :data:`SECTION` and :data:`SHARED_DEFAULTS` with the config schema (once)."""
+        from voxflow.config import schema  # noqa: PLC0415
+
+        if not cls.SECTION:
+            raise TypeError(f"{cls.__name__} declares no SECTION (the config section it reads)")
+        schema.register_app_section(cls.SECTION, cls.section_keys(), owner=cls,
+                                    shared_defaults=cls.SHARED_DEFAULTS)
+
+    # ------------------------------------------------------------------ life cycle
+    def __init__(self, cfg: Any, action: str) -> None:
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        self.cfg = cfg
+        self.action = action
+
+    def prepare(self) -> None:
+        """Check everything that can be checked, then load what the action needs (before any work)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement prepare()")
+
+    # ------------------------------------------------------------------ training data
+    def training_dataset(self, worker: int) -> Any:
+        """The infinite, unbatched ``tf.data.Dataset`` of training elements of worker ``worker``
+        (each worker of a multi-machine run draws its own)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement training_dataset(worker)")
+
+    def validation_dataset(self) -> Any:
+        """The unbatched validation elements (the same every round), or None: no validation."""
+        return None
+
+    def augment(self, batch: dict) -> dict:
+        """Augment a training batch inside the compiled step, on its device (default: unchanged)."""
+        return batch
+
+    # ------------------------------------------------------------------ models
+    def build_models(self) -> dict[str, Any]:
+        """The named Keras models, built (called once); by default ``{"network": build_network()}``."""
+        return {"network": self.build_network()}
+
+    def build_network(self) -> Any:
+        """The one model of a single-model application, built on an example input."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_network() or build_models()")
+
+    def forward(self, models: dict[str, Any], batch: dict, training: bool) -> Any:
+        """The outputs the losses and metrics compare (default: the network on :meth:`network_input`)."""
+        return models["network"](self.network_input(batch), training=training)
+
+    def network_input(self, batch: dict) -> Any:
+        """What the network reads from a batch."""
+        raise NotImplementedError(f"{type(self).__name__} must implement network_input(batch) or forward()")
+
+    def losses(self, batch: dict, outputs: Any) -> dict[str, Any]:
+        """Named loss tensors of one batch; the step minimises their sum (the models' own
+        regularisation losses added). A single loss is best called ``loss``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement losses(batch, outputs)")
+
+    def validation_metrics(self, batch: dict, outputs: Any) -> dict[str, float]:
+        """Named validation scalars of one (local) batch, averaged over a round (default: none)."""
+        return {}
+
+    def summary_images(self, batch: dict, outputs: Any) -> dict[str, Any]:
+        """``{name: (X, Y, Z) array}`` whose middle slices go to TensorBoard (default: none)."""
+        return {}
+
+    def checkpoint_info(self) -> dict[str, Any]:
+        """Facts saved in each checkpoint's ``meta.json`` that rebuilding the models needs
+        without data (e.g. the input shape, for ``export``)."""
+        return {}
+
+    def configure_from_checkpoint(self, info: dict[str, Any]) -> None:
+        """Take what :meth:`checkpoint_info` saved (called before :meth:`build_models` by export)."""
+
+    # ------------------------------------------------------------------ outputs
+    def infer(self, models: dict[str, Any], strategy: Any) -> dict:
+        """Run inference and write its outputs; returns what :meth:`report` summarises."""
+        raise NotImplementedError(f"{type(self).__name__} has no inference")
+
+    def evaluate(self) -> dict:
+        """Compare outputs with references and write the evaluation; returns what :meth:`report` summarises."""
+        raise NotImplementedError(f"{type(self).__name__} has no evaluation")
+
+    def serving_model(self, models: dict[str, Any]) -> Any:
+        """The model ``export`` writes for serving (default: the one named ``network``)."""
+        return models["network"]
+
+    @classmethod
+    def report(cls, action: str, result: dict) -> str:
+        """The closing lines the console script prints."""
+        if action == "train":
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in result.items())
+            return f"training finished: {shown}" if result else "training: nothing to do"
+        return f"{action} finished"
