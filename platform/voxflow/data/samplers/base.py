@@ -236,8 +236,6 @@ class WindowSampler(abc.ABC):
         ds = ds.enumerate()
         ds = ds.map(make_element, num_parallel_calls=self.num_parallel_calls, deterministic=True)
         if self.shuffle_buffer > 1:
-            # one order for every pass over this dataset: a validation set iterated each round gives
-            # the same windows each round
             ds = ds.shuffle(self.shuffle_buffer, seed=seed % (1 << 31))
         return ds.prefetch(tf.data.AUTOTUNE)
 

@@ -164,7 +164,5 @@ class StreamingSampler:
         seed = self.seed if self.seed is not None else secrets.randbits(62)
         ds = tf.data.Dataset.from_generator(lambda: self.windows(seed), output_signature=self.element_spec)
         if self.shuffle_buffer > 1:
-            # one order for every pass over this dataset: a validation set iterated each round gives
-            # the same windows each round
             ds = ds.shuffle(self.shuffle_buffer, seed=seed % (1 << 31))
         return ds.prefetch(tf.data.AUTOTUNE)
