@@ -1,0 +1,221 @@
+"""Dense prediction: a network maps windows of input images to windows of outputs, voxel by voxel.
+
+The base of segmentation, regression and image-to-image tasks (a plugin's denoising, say). It
+wires the generic parts of :mod:`voxflow.data` to the application contract, so a task declares
+only what is its own:
+
+- its roles (:data:`~voxflow.applications.base.Application.ROLES`), the ones it reads per action
+  (:meth:`roles_for`) and the role the network reads (:data:`INPUT_ROLE`);
+- how many channels the network returns (:meth:`output_channels`), the activation that turns them
+  into the written output (:meth:`output_activation`: softmax for class probabilities, identity for
+  intensities) and what is written per voxel (:meth:`to_output`);
+- its losses, validation metrics and evaluation.
+
+What this class does for it: the window (2-D or 3-D, :class:`~voxflow.data.windows.WindowLayout`)
+and its memory check; the network named in ``[NETWORK]`` built with ``network_args`` and checked
+on one window; subjects, split, learnt preprocessing, volumes in memory or streamed, and seeded
+window samplers (:class:`~voxflow.data.window_data.WindowData`); augmentation on the device by
+each role's kind, with the margin spatial transforms need; grid inference stitched with blending,
+every preprocessing step undone, outputs written on each input's grid
+(:mod:`voxflow.data.volume_outputs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from voxflow import registry
+from voxflow.applications.base import Application
+from voxflow.errors import ConfigError
+
+log = logging.getLogger("voxflow")
+
+
+class DenseApplication(Application):
+    """Base class of dense-prediction applications (see the module docstring)."""
+
+    #: The role the network reads (concatenated sections as channels).
+    INPUT_ROLE = "image"
+    #: The weight map that steers the weighted and balanced samplers.
+    SAMPLING_ROLE = "sampler"
+    #: How output messages name one output file.
+    OUTPUT_NAME = "output"
+
+    def __init__(self, cfg: Any, action: str) -> None:
+        super().__init__(cfg, action)
+        read = self.roles_for("train") if action != "inference" else self.roles_for("inference")
+        sections = [s for names in read.values() for s in names] or list(getattr(cfg.app, self.INPUT_ROLE))
+        self.layout = self._layout(sections)
+        self.channels = len(getattr(cfg.app, self.INPUT_ROLE) or ())
+        self.layout.check_fits_memory(cfg.network.batch_size, self.channels)
+        self.augmentation: Any = None  # voxflow.augment.pipeline.Augmentation while training
+        self.data: Any = None  # voxflow.data.window_data.WindowData once prepared
+        self.outputs: Any = None  # voxflow.data.volume_outputs.VolumeOutputs for inference
+
+    def _layout(self, sections: list[str]) -> Any:
+        from voxflow.data.windows import WindowLayout  # noqa: PLC0415
+
+        return WindowLayout.from_config(self.cfg, self.action, sections)
+
+    # ------------------------------------------------------------------ declarations to give
+    def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:
+        """``{role: input sections}`` read for ``action`` (roles left unset in the config omitted)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement roles_for(action)")
+
+    def output_channels(self) -> int:
+        """The channels the network returns."""
+        raise NotImplementedError(f"{type(self).__name__} must implement output_channels()")
+
+    def output_activation(self, outputs: Any) -> Any:
+        """What inference stitches, from the network's float32 outputs (default: them, unchanged)."""
+        return outputs
+
+    def to_output(self, restored: np.ndarray) -> np.ndarray:
+        """The voxels written, from the stitched prediction on the input grid (default: float32)."""
+        return restored.astype(np.float32)
+
+    def prepare_training(self) -> None:
+        """Task-specific set-up before training data are loaded (e.g. the loss function)."""
+
+    # ---------------------------------------------------------------------------- prepare
+    def prepare(self) -> None:
+        """Check the network against the window, then load what the action needs."""
+        from voxflow.data.window_data import WindowData  # noqa: PLC0415
+
+        if self.action != "evaluation":
+            self._check_network_fits()
+        if self.action == "train":
+            self.prepare_training()
+            self._prepare_augmentation()
+        self.data = WindowData(self.cfg, self.action, self.roles_for(self.action), self.kinds(), self.layout,
+                               sampling_role=self.SAMPLING_ROLE)
+        self.data.prepare()
+        if self.action == "train":
+            self.channels = self.data.channels(self.INPUT_ROLE) or self.channels
+        if self.action == "inference":
+            from voxflow.data.volume_outputs import VolumeOutputs  # noqa: PLC0415
+
+            self.outputs = VolumeOutputs(self.cfg.inference.save_seg_dir, self.cfg.inference.output_postfix,
+                                         self.data.infer_subjects, what=self.OUTPUT_NAME)
+
+    @property
+    def pre(self) -> Any:
+        """The :class:`~voxflow.data.preprocessing.Preprocessor` of the prepared data."""
+        return self.data.pre
+
+    def _prepare_augmentation(self) -> None:
+        """Build the augmentation layers and the margin that spatial ones need (docs/augmentation.md)."""
+        from voxflow.augment.steps import augmentation_steps  # noqa: PLC0415
+
+        steps = augmentation_steps(self.cfg)
+        if not steps:
+            return
+        from voxflow.augment.pipeline import Augmentation  # noqa: PLC0415 - TensorFlow on demand
+
+        first = self.cfg.inputs[getattr(self.cfg.app, self.INPUT_ROLE)[0]]
+        spacing = tuple(first.pixdim) if first.pixdim else (1.0, 1.0, 1.0)
+        seed = None if self.cfg.system.seed is None else int(self.cfg.system.seed)
+        intensity = tuple(role.name for role in self.ROLES if role.intensity_transforms)
+        self.augmentation = Augmentation(steps, spacing=spacing, seed=seed, maps=self.kinds(), intensity_keys=intensity)
+        if self.augmentation.spatial:
+            self.layout.margin = self.augmentation.margin(self.layout.window)
+            self.layout.check_fits_memory(self.cfg.network.batch_size, self.channels)
+        log.info("augmentation: %s; margin %s voxels", ", ".join(n for n, _ in steps), self.layout.margin)
+
+    def augment(self, batch: dict) -> dict:
+        """Augment a training batch on its device (inside the train step) and crop it to the window."""
+        if not self.augmentation:
+            return batch
+        return self.augmentation(batch, margin=self.layout.margin)
+
+    # ---------------------------------------------------------------------------- network
+    def _network_class(self) -> Any:
+        return registry.resolve("network", self.cfg.network.name, search_dirs=(self.cfg.config_dir,))
+
+    def _check_network_fits(self) -> None:
+        from voxflow.networks import check_window  # noqa: PLC0415 - TensorFlow on demand
+
+        try:
+            check_window(self._network_class(), self.layout.network_window)
+        except ValueError as err:
+            raise ConfigError(f"spatial_window_size {self.layout.text} cannot be used with [NETWORK] name = "
+                              f"{self.cfg.network.name}: {err}") from err
+
+    def build_network(self) -> Any:
+        """The network named in ``[NETWORK]`` with its ``network_args``, built on one example window.
+
+        Raises:
+            ConfigError: ``network_args`` the network does not take.
+            PluginError: a plugin network that fails to build, is not a ``keras.Model``, or does not
+                return :meth:`output_channels` values at every voxel of its input window.
+        """
+        import keras  # noqa: PLC0415
+
+        from voxflow.networks.contract import build_network  # noqa: PLC0415
+
+        cfg = self.cfg.network
+        regulariser = None
+        if cfg.decay > 0:
+            regulariser = keras.regularizers.L1(cfg.decay) if cfg.reg_type == "L1" else keras.regularizers.L2(cfg.decay)
+        kwargs = dict(num_classes=self.output_channels(), spatial_dims=self.layout.spatial_dims,
+                      acti_func=cfg.activation_function, keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer,
+                      w_regularizer=regulariser, **dict(cfg.network_args or {}))
+        try:
+            return build_network(self._network_class(), kwargs, self.example_input(), self.output_channels(),
+                                 f"[NETWORK] name = {cfg.name}", plugin=not registry.is_builtin("network", cfg.name))
+        except TypeError as err:
+            raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
+
+    def example_input(self) -> np.ndarray:
+        """A zero batch of one window, shaped as the network sees it (builds the model)."""
+        return self.layout.example(self.channels)
+
+    def network_input(self, batch: dict) -> Any:
+        """The input role's windows in the network's layout."""
+        return self.layout.to_network(batch[self.INPUT_ROLE])
+
+    def checkpoint_info(self) -> dict[str, Any]:
+        """The network's input shape, so ``export`` can rebuild it without reading data."""
+        return {"input_shape": [int(v) for v in self.example_input().shape]}
+
+    def configure_from_checkpoint(self, info: dict[str, Any]) -> None:
+        """The channel count of the saved input shape (``export`` reads no image)."""
+        if info.get("input_shape"):
+            self.channels = int(info["input_shape"][-1])
+
+    # ------------------------------------------------------------------------------- data
+    def training_dataset(self, worker: int) -> Any:
+        """Training windows of ``worker``, larger by the augmentation margin, seeded per window."""
+        return self.data.training_dataset(worker, seeded=bool(self.augmentation))
+
+    def validation_dataset(self) -> Any:
+        """The same validation windows every round, or None without validation subjects."""
+        return self.data.validation_dataset()
+
+    # -------------------------------------------------------------------------- inference
+    def infer(self, models: dict[str, Any], strategy: Any) -> dict:
+        """Predict every subject to infer window by window, undo preprocessing, write each output."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        from voxflow.data.volume_outputs import GridSettings, predict_volume  # noqa: PLC0415
+
+        network = models["network"]
+
+        @tf.function(reduce_retracing=True)
+        def compiled(windows: tf.Tensor) -> tf.Tensor:
+            return self.output_activation(tf.cast(network(windows, training=False), tf.float32))
+
+        def predict(windows: Any) -> Any:
+            return self.layout.from_network(compiled(self.layout.to_network(windows)))
+
+        settings = GridSettings.from_config(self.cfg)
+        for subject in self.data.infer_subjects:
+            volume = self.pre.load(subject)
+            prediction = predict_volume(volume.arrays[self.INPUT_ROLE], predict, self.layout, self.output_channels(),
+                                        settings, strategy)
+            restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
+            self.outputs.write(subject, self.to_output(restored), volume.geometry)
+        return {"outputs": self.outputs.rows, "folder": self.outputs.folder}
