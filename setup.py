@@ -8,6 +8,12 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "platform/voxflow/__init__.py").read_text()).group(1)
 
+# Each built-in application declares its console script (CONSOLE_SCRIPT = "net_segment"): one entry
+# point serves them all, choosing the application by the script's name.
+APPLICATION_SCRIPTS = sorted({m.group(1) for path in (HERE / "platform/voxflow/applications").glob("*.py")
+                              for m in re.finditer(r'^    CONSOLE_SCRIPT = "([a-z_]+)"', path.read_text(encoding="utf-8"),
+                                                   re.MULTILINE)})
+
 # Each zoo entry folder is listed as a data-only package so setuptools ships it without warnings.
 ZOO_ENTRIES = sorted(f"voxflow.model_zoo.{p.name}" for p in (HERE / "model_zoo").iterdir() if p.is_dir()
                      and not p.name.startswith((".", "_")))
@@ -44,7 +50,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "net_segment=voxflow.cli.main:net_segment",
+            *(f"{script}=voxflow.cli.main:application_script" for script in APPLICATION_SCRIPTS),
             "net_run=voxflow.cli.main:net_run",
             "net_evaluate=voxflow.cli.evaluate:main",
             "net_transform=voxflow.cli.transform:main",

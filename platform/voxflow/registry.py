@@ -108,15 +108,39 @@ def trust_downloaded_code(allowed: bool = True) -> None:
     _TRUSTED["downloaded"] = bool(allowed)
 
 
-def register_builtin_applications() -> None:
+def register_builtin_applications() -> list[str]:
     """Import every built-in application; each registers its config section with the schema (once).
 
     The core schema knows no application: this is how ``load_config`` learns the sections of the
     built-in ones when it needs them.
+
+    Returns:
+        The built-in applications' sections, sorted.
     """
+    sections = set()
     for target in sorted(set(_BUILTINS["application"].values())):
         module_name, attribute = target.split(":")
-        getattr(importlib.import_module(module_name), attribute).register()
+        application = getattr(importlib.import_module(module_name), attribute)
+        application.register()
+        sections.add(application.SECTION)
+    return sorted(sections)
+
+
+def builtin_applications() -> dict[str, Any]:
+    """``{first alias: application class}`` of the built-in applications (imports them)."""
+    found: dict[Any, str] = {}
+    for alias, target in _BUILTINS["application"].items():
+        module_name, attribute = target.split(":")
+        found.setdefault(getattr(importlib.import_module(module_name), attribute), alias)
+    return {alias: app for app, alias in found.items()}
+
+
+def application_of_script(script: str) -> str | None:
+    """The alias of the built-in application whose ``CONSOLE_SCRIPT`` is ``script``, or None."""
+    for alias, app in builtin_applications().items():
+        if getattr(app, "CONSOLE_SCRIPT", None) == script:
+            return alias
+    return None
 
 
 def families() -> list[str]:

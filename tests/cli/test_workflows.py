@@ -260,3 +260,16 @@ def test_volumes_within_cache_size_mb_stay_in_memory_each_loaded_once(tmp_path, 
     config = write_config(tmp_path)
     assert run("train", "-c", config, "--cache_size_mb", "100", "--max_iter", "2", "--validation_every_n", "-1") == 0
     assert sorted(loaded) == sorted(set(loaded)) and len(loaded) == 5  # the estimate's volume is reused
+
+
+def test_evaluation_reads_the_inferred_sections_when_given(tmp_path, tiny_dataset):
+    """[SEGMENTATION] inferred names the segmentations to evaluate (it was accepted and ignored)."""
+    extra = "\n[pred]\npath_to_search = data\nfilename_contains = seg\nspatial_window_size = 16,16,8\n"
+    config = write_config(tmp_path, extra=extra)
+    text = open(config, encoding="utf-8").read().replace("label = label\n", "label = label\ninferred = pred\n")
+    open(config, "w", encoding="utf-8").write(text)
+    assert quick(config) == 0
+    assert run("evaluation", "-c", config, "--evaluations", "dice") == 0  # no inference ran
+    with open(tmp_path / "model" / "evaluation" / "evaluation.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 10 and all(float(row["dice"]) == 1.0 for row in rows)  # the labels against themselves

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from voxflow import registry
 from voxflow.config import schema
 from voxflow.config.docs import END_MARKER, START_MARKER, has_markers, render_reference, replace_block
 
@@ -18,7 +19,7 @@ SCRIPT = ROOT / "scripts" / "gen_config_docs.py"
 def test_reference_lists_every_key_of_every_section():
     text = render_reference()
     tables = [schema.INPUT_KEYS, *(schema.section_keys(name) for name in schema.SYSTEM_SECTIONS)]
-    tables += [schema.section_keys(name) for name in schema.app_section_names()]
+    tables += [schema.section_keys(name) for name in registry.register_builtin_applications()]
     for table in tables:
         for key in table.values():
             assert f"| `{key.name}` |" in text

@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from voxflow.errors import ConfigError
 from voxflow.roles import Kind, Role
 
 ACTIONS = ("train", "inference", "evaluation", "export")
@@ -175,11 +176,11 @@ class Application:
     # ------------------------------------------------------------------ outputs
     def infer(self, models: dict[str, Any], strategy: Any) -> dict:
         """Run inference and write its outputs; returns what :meth:`report` summarises."""
-        raise NotImplementedError(f"{type(self).__name__} has no inference")
+        raise ConfigError(f"The application {type(self).__name__} ([{self.SECTION}]) has no inference action.")
 
     def evaluate(self) -> dict:
         """Compare outputs with references and write the evaluation; returns what :meth:`report` summarises."""
-        raise NotImplementedError(f"{type(self).__name__} has no evaluation")
+        raise ConfigError(f"The application {type(self).__name__} ([{self.SECTION}]) has no evaluation action.")
 
     def serving_model(self, models: dict[str, Any]) -> Any:
         """The model ``export`` writes for serving (default: the one named ``network``)."""

@@ -73,6 +73,13 @@ class DenseApplication(Application):
         """What inference stitches, from the network's float32 outputs (default: them, unchanged)."""
         return outputs
 
+    def predict_windows(self, network: Any, windows: Any) -> Any:
+        """What inference stitches for a batch of windows in the network's layout (compiled): by default
+        :meth:`output_activation` of the network's outputs."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return self.output_activation(tf.cast(network(windows, training=False), tf.float32))
+
     def to_output(self, restored: np.ndarray) -> np.ndarray:
         """The voxels written, from the stitched prediction on the input grid (default: float32)."""
         return restored.astype(np.float32)
@@ -206,7 +213,7 @@ class DenseApplication(Application):
 
         @tf.function(reduce_retracing=True)
         def compiled(windows: tf.Tensor) -> tf.Tensor:
-            return self.output_activation(tf.cast(network(windows, training=False), tf.float32))
+            return self.predict_windows(network, windows)
 
         def predict(windows: Any) -> Any:
             return self.layout.from_network(compiled(self.layout.to_network(windows)))
@@ -219,3 +226,10 @@ class DenseApplication(Application):
             restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
             self.outputs.write(subject, self.to_output(restored), volume.geometry)
         return {"outputs": self.outputs.rows, "folder": self.outputs.folder}
+
+    @classmethod
+    def report(cls, action: str, result: dict) -> str:
+        """The closing lines the console script prints (inference: what was written where)."""
+        if action == "inference":
+            return f"inference: wrote {len(result['outputs'])} {cls.OUTPUT_NAME}(s) to {result['folder']}"
+        return super().report(action, result)

@@ -29,7 +29,7 @@ from voxflow.roles import Kind, Role
 
 
 class SegmentationApplication(DenseApplication):
-    """The ``net_segment`` application (config section ``[SEGMENTATION]``)."""
+    """Images (one or more sections as channels) to a label map of num_classes, voxel by voxel."""
 
     SECTION = "SEGMENTATION"
     ALIASES = ("segmentation", "net_segment")

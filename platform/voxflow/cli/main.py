@@ -37,11 +37,13 @@ def _parser(prog: str, needs_app: bool) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    parser.add_argument("action", metavar="ACTION", help="train | inference | evaluation | export")
-    parser.add_argument("-c", "--conf", required=True, metavar="CONFIG", help="INI or YAML configuration file")
+    parser.add_argument("action", metavar="ACTION", nargs="?" if needs_app else None,
+                        help="train | inference | evaluation | export")
+    parser.add_argument("-c", "--conf", required=not needs_app, metavar="CONFIG", help="INI or YAML configuration file")
     if needs_app:
-        parser.add_argument("-a", "--application_name", required=True, metavar="APP",
+        parser.add_argument("-a", "--application_name", metavar="APP",
                             help="application alias (segmentation) or import path (my_pkg.apps.MyApp)")
+        parser.add_argument("--list", action="store_true", help="list the built-in applications and exit")
     parser.add_argument("--output", metavar="DIR", help="export: the folder to write the SavedModel and .keras file to")
     parser.add_argument("--trust-downloaded-code", action="store_true",
                         help="allow importing a plugin that came with a model-zoo download (read it first)")
@@ -54,6 +56,17 @@ def main(argv: list[str] | None, prog: str, application: str | None) -> int:
     """Run one console command; returns the exit status."""
     parser = _parser(prog, needs_app=application is None)
     args, overrides = parser.parse_known_args(argv)
+    if application is None:
+        if args.list:
+            print(list_applications())
+            return 0
+        missing = [flag for flag, value in (("ACTION", args.action), ("-c", args.conf), ("-a", args.application_name))
+                   if not value]
+        if missing:
+            parser.print_usage(sys.stderr)
+            print(f"{prog}: error: the following arguments are required: {', '.join(missing)} (or --list)",
+                  file=sys.stderr)
+            return 2
     action = ACTION_WORDS.get(args.action.lower())
     if action is None:
         parser.print_usage(sys.stderr)
@@ -68,6 +81,11 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
 
     app_name = application or args.application_name
     registry.trust_downloaded_code(args.trust_downloaded_code)
+    if not registry.is_builtin("application", app_name):
+        # a plugin application imports TensorFlow itself: import it first, without its start-up noise
+        from voxflow.engine.quiet import import_tensorflow_quietly  # noqa: PLC0415
+
+        import_tensorflow_quietly()
     conf_dir = os.path.dirname(os.path.abspath(args.conf))
     app_class = registry.resolve("application", app_name, search_dirs=(os.getcwd(), conf_dir))
     from voxflow.applications.base import Application  # noqa: PLC0415
@@ -92,9 +110,31 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
     return 0
 
 
+def application_script(argv: list[str] | None = None) -> None:
+    """Entry point of every built-in application's console script (``net_segment`` ...): the
+    application is the one that declares this script's name as its ``CONSOLE_SCRIPT``."""
+    prog = os.path.basename(sys.argv[0])
+    application = registry.application_of_script(prog)
+    if application is None:
+        print(f"{prog}: error: no voxflow application declares the console script '{prog}'; use net_run -a NAME.",
+              file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(argv, prog=prog, application=application))
+
+
 def net_segment(argv: list[str] | None = None) -> None:
-    """Entry point of ``net_segment``."""
+    """Entry point of ``net_segment`` (kept for scripts that call it by name)."""
     sys.exit(main(argv, prog="net_segment", application="segmentation"))
+
+
+def list_applications() -> str:
+    """One line per built-in application: aliases, console script, config section, and what it does."""
+    lines = ["NAME (net_run -a NAME)  CONSOLE SCRIPT  SECTION          WHAT IT DOES",
+             *(f"{alias:<24}{app.CONSOLE_SCRIPT or '-':<16}{'[' + app.SECTION + ']':<17}"
+               f"{(app.__doc__ or '').strip().splitlines()[0] if app.__doc__ else ''}"
+               for alias, app in sorted(registry.builtin_applications().items())),
+             "A plugin application is named by its import path: net_run -a my_pkg.module.MyApplication."]
+    return "\n".join(lines)
 
 
 def net_run(argv: list[str] | None = None) -> None:

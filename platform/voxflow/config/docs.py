@@ -96,8 +96,8 @@ def render_reference(heading_level: int = 3) -> str:
                  "source; the application section's roles name them.\n\n" + render_table(schema.INPUT_KEYS))
     for name in schema.SYSTEM_SECTIONS:
         parts.append(f"{hashes} `[{name}]`\n\n" + render_table(schema.section_keys(name)))
-    registry.register_builtin_applications()  # the core schema knows no application: they declare their own
-    for name in schema.app_section_names():
+    # the core schema knows no application: the built-in ones declare their own (plugins' are not listed)
+    for name in registry.register_builtin_applications():
         parts.append(f"{hashes} `[{name}]` (application section)\n\n"
                      "Role keys list input-section names; several names are concatenated as channels.\n\n"
                      + render_table(schema.section_keys(name)))

@@ -15,8 +15,11 @@ import warnings
 
 def import_tensorflow_quietly():
     """Import and return the ``tensorflow`` module with start-up logging silenced."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+    if "tensorflow" in sys.modules:  # imported before (e.g. by a plugin): quiet its Python loggers at least
+        tf = sys.modules["tensorflow"]
+        tf.get_logger().setLevel(logging.ERROR)
+        logging.getLogger("absl").setLevel(logging.ERROR)
+        return tf
     # 3: TensorFlow's C++ error lines too (grappler's "E0000 ... remapper failed" after start-up): real failures
     # raise Python exceptions. An explicit TF_CPP_MIN_LOG_LEVEL in the environment wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
