@@ -136,3 +136,20 @@ def test_typed_defaults(tmp_path):
     assert cfg.evaluation.evaluations == ("dice", "jaccard", "hausdorff95", "average_distance")
     assert cfg.inputs["T1"].interp_order == 1 and cfg.inputs["T1"].loader is None
     assert cfg.app.image == ("T1",) and cfg.app.num_classes == 2 and cfg.app_name == "SEGMENTATION"
+
+
+def test_niftynet_initializer_names_map_to_keras_and_typos_are_caught(tmp_path):
+    from voxflow.config import config_from_dict
+    from voxflow.errors import ConfigError
+
+    def network(**keys):
+        return config_from_dict({"T1": {"path_to_search": "d"}, "SEGMENTATION": {"image": "T1", "num_classes": 2},
+                                 "NETWORK": {"name": "unet", **keys}}, tmp_path, action="inference").network
+
+    assert network(weight_initializer="uniform_scaling").weight_initializer == "lecun_uniform"
+    assert network(weight_initializer="Glorot_Uniform").weight_initializer == "glorot_uniform"
+    with pytest.raises(ConfigError, match="Did you mean 'glorot_uniform'"):
+        network(weight_initializer="glorot_unifrom")
+    assert network(window_sampling="my_plugins.CentredSampler").window_sampling == "my_plugins.CentredSampler"
+    with pytest.raises(ConfigError, match="window_sampling"):
+        network(window_sampling="uniforn")

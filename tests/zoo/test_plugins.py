@@ -124,3 +124,18 @@ def test_example_sampler_resolves_and_cuts_centred_windows(monkeypatch):
         start = element["location"].numpy()[1:]
         assert element["image"].shape == (10, 10, 10, 1)
         assert np.all(np.abs(start - 10) <= sampler_class.JITTER)
+
+
+def test_a_plugin_sampler_is_named_in_the_config(tmp_path, monkeypatch):
+    """`window_sampling = my_plugins.CentredSampler` in a config trains (the schema refused the path)."""
+    monkeypatch.delitem(sys.modules, "my_plugins", raising=False)
+    example = tmp_path / "plugin_example"
+    shutil.copytree(REPO / "configs" / "plugin_example", example, ignore=shutil.ignore_patterns("__pycache__"))
+    data = make_tiny_data(tmp_path / "data", count=3)
+    argv = ["train", "-c", str(example / "config.ini"), "--max_iter", "1", "--path_to_search", str(data),
+            "--label.filename_contains", "seg", "--spatial_window_size", "16,16,8", "--num_classes", "3",
+            "--model_dir", str(tmp_path / "model"), "--dataset_split_file", str(tmp_path / "split.csv"),
+            "--window_sampling", "my_plugins.CentredSampler", "--validation_every_n", "-1"]
+    assert main(argv, prog="net_segment", application="segmentation") == 0
+    settings = (tmp_path / "model" / "settings_train.ini").read_text(encoding="utf-8")
+    assert "window_sampling = my_plugins.CentredSampler" in settings

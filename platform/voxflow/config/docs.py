@@ -16,7 +16,7 @@ from typing import Any
 from voxflow import registry
 from voxflow.config import schema
 from voxflow.config.paths import PathDefault
-from voxflow.config.values import ChoiceType, FloatType, IntType, ValueType, range_text
+from voxflow.config.values import ChoiceOrPathType, ChoiceType, FloatType, IntType, ValueType, range_text
 
 START_MARKER = "<!-- config-reference:start -->"
 END_MARKER = "<!-- config-reference:end -->"
@@ -50,7 +50,8 @@ given on the command line against the current folder; `~` is expanded. `model_di
 
 def _type_text(value_type: ValueType) -> str:
     if isinstance(value_type, ChoiceType):
-        return " \\| ".join(f"`{choice}`" for choice in value_type.choices)
+        words = " \\| ".join(f"`{choice}`" for choice in value_type.choices)
+        return words + (" \\| an import path" if isinstance(value_type, ChoiceOrPathType) else "")
     if isinstance(value_type, (IntType, FloatType)):
         bounds = range_text(value_type.minimum, value_type.maximum,
                             getattr(value_type, "open_min", False), getattr(value_type, "open_max", False))

@@ -34,8 +34,10 @@ from voxflow.config.augmentation_keys import augmentation_keys
 from voxflow.config.kwargs import KwargsType
 from voxflow.config.paths import PathDefault, PathListType, PathType
 from voxflow.config.values import (
+    AliasedChoiceType,
     BoolType,
     CheckpointType,
+    ChoiceOrPathType,
     ChoiceType,
     FloatType,
     IntType,
@@ -80,6 +82,10 @@ def _table(*keys: Key) -> dict[str, Key]:
 
 
 _DOTTED = "or a dotted import path"
+#: Keras 3's weight initializers by name (NiftyNet's names are these, and `uniform_scaling`).
+_INITIALIZERS = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
+                 "orthogonal", "variance_scaling", "random_normal", "random_uniform", "truncated_normal", "zeros",
+                 "ones")
 _NAME = StrType("a network name (e.g. toynet, unet) or a dotted import path")
 
 INPUT_KEYS: dict[str, Key] = _table(
@@ -147,15 +153,17 @@ NETWORK_KEYS: dict[str, Key] = _table(
     Key("volume_padding_size", SpatialIntType(), (0, 0, 0),
         "Voxels padded on both sides of each volume before sampling; undone on output."),
     Key("volume_padding_mode", ChoiceType(_PAD_MODES), "minimum", "NumPy pad mode for `volume_padding_size`."),
-    Key("window_sampling", ChoiceType(("uniform", "weighted", "balanced", "resize")), "uniform",
-        "Training window sampler; inference uses the grid (or resize) sampler (≠NiftyNet: no `patch`)."),
+    Key("window_sampling", ChoiceOrPathType(("uniform", "weighted", "balanced", "resize")), "uniform",
+        "Training window sampler, or a dotted import path of your own; inference uses the grid (or resize) sampler "
+        "(≠NiftyNet: no `patch`)."),
     Key("queue_length", IntType(1), 5, "Windows buffered and shuffled ahead of training; at least 5 × batch_size are"
         " (NiftyNet's rule). Larger values mix windows of more volumes into each batch."),
     Key("keep_prob", FloatType(0.0, 1.0, open_min=True), 1.0, "Dropout keep probability passed to the network."),
     Key("decay", FloatType(0.0), 0.0, "Weight-decay factor of the regulariser; 0 = off."),
     Key("reg_type", ChoiceType(("L1", "L2")), "L2", "Weight regulariser type."),
-    Key("weight_initializer", StrType("an initializer name, e.g. he_normal"), "he_normal",
-        "Keras initializer name for the weights."),
+    Key("weight_initializer", AliasedChoiceType(_INITIALIZERS, {"uniform_scaling": "lecun_uniform", "constant": "zeros"}), "he_normal",
+        "Keras initializer of the weights; NiftyNet's `uniform_scaling` (TF1's uniform unit scaling, U(±√(3/fan_in))) "
+        "is Keras' `lecun_uniform`, its `constant` (value 0) is `zeros`."),
     Key("normalisation", BoolType(), False, "Histogram standardisation (Nyúl) of the images."),
     Key("whitening", BoolType(), False, "Zero mean, unit variance per volume and channel."),
     Key("histogram_ref_file", PathType(), PathDefault("model_dir", "histogram_ref_file.json"),

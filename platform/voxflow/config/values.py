@@ -313,6 +313,40 @@ class ChoiceType(ValueType):
         raise InvalidValue(suggestion=next((c for c in self.choices if c.lower() == close), None))
 
 
+class ChoiceOrPathType(ChoiceType):
+    """One of a fixed set of words (stored canonically), or a dotted import path ``pkg.module.Name``."""
+
+    doc_name = "choice or import path"
+
+    def expected(self) -> str:
+        return "one of: " + ", ".join(self.choices) + ", or a dotted import path such as my_pkg.module.Name"
+
+    def parse(self, value: Any, base_dir: str) -> str:
+        word = to_str(value)
+        parts = word.split(".")
+        if len(parts) > 1 and all(part.isidentifier() for part in parts):
+            return word
+        return super().parse(value, base_dir)
+
+
+class AliasedChoiceType(ChoiceType):
+    """One of a fixed set of words, or an alias of one (stored as the word it stands for)."""
+
+    def __init__(self, choices: tuple[str, ...], aliases: dict[str, str], note: str = "") -> None:
+        super().__init__(choices, note)
+        self.aliases = aliases
+
+    def expected(self) -> str:
+        spelt = ", ".join(f"{alias} (= {word})" for alias, word in self.aliases.items())
+        return super().expected() + (f"; also {spelt}" if spelt else "")
+
+    def parse(self, value: Any, base_dir: str) -> str:
+        word = to_str(value).strip().lower()
+        if word in self.aliases:
+            return self.aliases[word]
+        return super().parse(value, base_dir)
+
+
 class CheckpointType(ValueType):
     """A checkpoint: an iteration number >= -1 (-1 = latest), or the words ``latest``/``best``.
 
