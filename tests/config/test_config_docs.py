@@ -24,7 +24,7 @@ def test_reference_lists_every_key_of_every_section():
         for key in table.values():
             assert f"| `{key.name}` |" in text
     assert "`[NETWORK]`" in text and "`[SEGMENTATION]` (application section)" in text
-    assert "| `window_sampling` | `uniform` \\| `weighted` \\| `balanced` \\| `resize` | `uniform` |" in text
+    assert "| `window_sampling` | `uniform` \\| `weighted` \\| `balanced` \\| `resize` \\| an import path | `uniform` |" in text
     assert "| `model_dir` | path | `<config folder>/model` |" in text
     assert "| `num_classes` | int ≥ 2 | **required** |" in text
     assert "--SECTION.key" in text and "config file's folder" in text

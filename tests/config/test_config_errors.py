@@ -22,9 +22,10 @@ def test_invalid_choice_names_file_section_key_expected_received_and_suggestion(
     message = _error(path)
     assert message == (
         f"Invalid value for `window_sampling` in [NETWORK] of {path}. Expected one of: uniform, weighted, "
-        "balanced, resize. Received: 'uniforn'. Did you mean 'uniform'?"
+        "balanced, resize, or a dotted import path such as my_pkg.module.Name. Received: 'uniforn'. "
+        "Did you mean 'uniform'?"
     )
-    assert "Expected one of: uniform, weighted, balanced, resize." in message
+    assert "Expected one of: uniform, weighted, balanced, resize, or a dotted import path" in message
     assert "Received: 'uniforn'." in message
     assert message.endswith("Did you mean 'uniform'?")
 
