@@ -111,3 +111,19 @@ def test_help_and_run_do_not_import_tensorflow(folders, tmp_path):
     ran = subprocess.run([sys.executable, "-c", code, "--ref", str(ref_dir), "--seg", str(seg_dir), "--suffix", "_seg",
                           "--csv", str(tmp_path / "r.csv"), "--quiet"], capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
+
+
+def test_continuous_images_are_compared_unrounded(tmp_path, capsys):
+    """MAE, RMSE and PSNR of intensity images: read_pair rounded them to integers before."""
+    ref_dir, seg_dir = tmp_path / "ref", tmp_path / "seg"
+    ref_dir.mkdir()
+    seg_dir.mkdir()
+    image = np.random.default_rng(0).uniform(10.0, 20.0, (10, 9, 8)).astype(np.float32)
+    nib.save(nib.Nifti1Image(image, AFFINE), str(ref_dir / "s.nii.gz"))
+    nib.save(nib.Nifti1Image(image + 0.3, AFFINE), str(seg_dir / "s.nii.gz"))
+    out = tmp_path / "r.csv"
+    assert run(["--ref", str(ref_dir), "--seg", str(seg_dir), "--metrics", "mae,rmse", "--csv", str(out),
+                "--quiet", "--units", "foreground"]) == 0
+    with open(out, encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert float(row["mae"]) == pytest.approx(0.3, abs=1e-5) and float(row["rmse"]) == pytest.approx(0.3, abs=1e-5)

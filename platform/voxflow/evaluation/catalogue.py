@@ -43,7 +43,8 @@ BUILTINS: dict[str, str] = {
     # surface distances (mm)
     "hausdorff": _M + "surface_distance:hausdorff",
     "hausdorff95": _M + "surface_distance:hausdorff95",
-    "average_distance": _M + "surface_distance:average_surface_distance",
+    "average_surface_distance": _M + "surface_distance:average_surface_distance",
+    "average_hausdorff_distance": _M + "voxel_distance:average_hausdorff_distance",
     "surface_dice": _M + "surface_distance:surface_dice",
     "surface_overlap": _M + "surface_distance:surface_overlap",
     # continuous (whole images)
@@ -55,6 +56,41 @@ BUILTINS: dict[str, str] = {
     "psnr": _M + "continuous:peak_signal_to_noise_ratio",
     "ssim": _M + "continuous:structural_similarity",
 }
+
+#: Other spellings of the metrics above, accepted wherever a metric is named (the output column keeps
+#: the spelling used). NiftyNet's names first, then pymia's metric IDs.
+ALIASES: dict[str, str] = {
+    "average_distance": "average_surface_distance",  # NiftyNet: mean symmetric border distance (ASSD)
+    "assd": "average_surface_distance",
+    "hausdorff_distance": "hausdorff",
+    "hausdorff95_distance": "hausdorff95",
+    "avgdist": "average_hausdorff_distance",  # pymia's AverageDistance
+    "hdrfdst": "hausdorff",
+    "jacrd": "jaccard",
+    "snsvty": "sensitivity",
+    "spcfty": "specificity",
+    "prcison": "precision",
+    "fnr": "false_negative_rate",
+    "acurcy": "accuracy",
+    "fmeasr": "f_measure",
+    "surfdice": "surface_dice",
+    "surfovlp": "surface_overlap",
+    "volsmty": "volume_similarity",
+    "kappa": "cohens_kappa",
+    "mutinf": "mutual_information",
+    "varinfo": "variation_of_information",
+    "gcoerr": "global_consistency_error",
+    "adjrind": "adjusted_rand_index",
+    "rndind": "rand_index",
+    "iccorr": "interclass_correlation",
+    "probdst": "probabilistic_distance",
+    "mahlnbs": "mahalanobis",
+    "refvol": "reference_volume",
+    "predvol": "segmentation_volume",
+    "refarea": "reference_area",
+    "predarea": "segmentation_area",
+}
+BUILTINS.update({alias: BUILTINS[name] for alias, name in ALIASES.items()})
 
 PARAMETERS: dict[str, tuple[str, str]] = {
     "hausdorff": ("hausdorff95", "percentile"),  # hausdorff@99 == hausdorff99 (hausdorff alone: max)

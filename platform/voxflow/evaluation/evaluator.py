@@ -25,6 +25,7 @@ from scipy import ndimage
 from voxflow.evaluation.context import MaskPair
 from voxflow.evaluation.metrics import (
     _spatial_maps,
+    as_labels,
     compute_metric,
     evaluate_labels,
     is_continuous,
@@ -64,7 +65,7 @@ class Evaluator:
             ref, seg = _spatial_maps(np.asarray(ref), np.asarray(seg), spacing)
             whole = {c: float(m(ref, seg, spacing)) for c, m in self.resolved if is_continuous(m)}
             new = []
-            for unit, ref_mask, seg_mask in self._units(ref != 0, seg != 0):
+            for unit, ref_mask, seg_mask in self._units(as_labels(ref) != 0, as_labels(seg) != 0):
                 pair = MaskPair(ref_mask, seg_mask, spacing)
                 row: dict[str, object] = {SUBJECT: subject, LABEL: unit}
                 for column, metric in self.resolved:

@@ -56,8 +56,19 @@ def _origin_text(affine: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:g}" for v in np.asarray(affine)[:3, 3]) + ")"
 
 
+def _values(array: np.ndarray) -> np.ndarray:
+    """Integer-valued images as int64 (label maps); other images as float64, unrounded (intensities,
+    whose MAE, RMSE, R², PSNR and SSIM must not be computed on integers)."""
+    if array.dtype.kind in "biu" or np.array_equal(array, np.rint(array)):
+        return np.rint(array).astype(np.int64)
+    return array.astype(np.float64)
+
+
 def read_pair(ref_path: str, seg_path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
-    """Read two label maps, check they share shape and geometry, return integer maps and spacing.
+    """Read two images, check they share shape and geometry, return their values and the spacing.
+
+    Label maps (integer-valued) come back as int64, continuous images as float64: label metrics
+    compare rounded values, continuous metrics the values themselves.
 
     Raises:
         DataError: a missing or unreadable file, different shapes / affines, or values that are not
@@ -85,4 +96,4 @@ def read_pair(ref_path: str, seg_path: str) -> tuple[np.ndarray, np.ndarray, tup
     spacing = tuple(full[axis] for axis in range(min(3, len(shape))) if shape[axis] > 1)
     if len(spacing) != ref.ndim:
         raise DataError(f"Reference {ref_path} has shape {shape}: expected a single-channel 2-D or 3-D label map.")
-    return np.rint(ref).astype(np.int64), np.rint(seg).astype(np.int64), spacing
+    return _values(ref), _values(seg), spacing

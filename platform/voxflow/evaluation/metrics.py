@@ -181,10 +181,12 @@ def evaluate_labels(
     resolved = resolve_metrics(metrics)
     ref, seg = _spatial_maps(np.asarray(ref), np.asarray(seg), spacing)
     spacing = as_spacing(spacing, ref.ndim)
+    # continuous metrics on the values themselves; label masks on the values rounded to integers
+    whole = {column: float(metric(ref, seg, spacing)) for column, metric in resolved if is_continuous(metric)}
+    ref, seg = as_labels(ref), as_labels(seg)
     if labels is None:
         present = np.union1d(np.unique(ref), np.unique(seg))
         labels = [v for v in present.tolist() if v != 0]
-    whole = {column: float(metric(ref, seg, spacing)) for column, metric in resolved if is_continuous(metric)}
     rows: list[dict[str, float | int]] = []
     for label in labels:
         pair = MaskPair(ref == label, seg == label, spacing)
@@ -193,6 +195,11 @@ def evaluate_labels(
             row[column] = whole[column] if column in whole else compute_metric(metric, pair)
         rows.append(row)
     return rows
+
+
+def as_labels(array: np.ndarray) -> np.ndarray:
+    """``array`` as label values: integers unchanged, floats rounded to the nearest integer."""
+    return array if array.dtype.kind in "biu" else np.rint(array)
 
 
 def _spatial_maps(
