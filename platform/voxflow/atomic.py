@@ -29,7 +29,7 @@ from typing import Any
 
 from voxflow.errors import OutputError
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 _TEMP_RE = re.compile(r"^\.(?P<kind>.+)\.vxtmp-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-")
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from voxflow.errors import LockedError, OutputError
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 LOCK_NAME = ".voxflow.lock"
 
 

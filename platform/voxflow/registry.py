@@ -25,7 +25,6 @@ Importing a plugin runs its code, so two rules hold for every family:
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import json
 import importlib.util
@@ -36,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voxflow.errors import PluginError, first_line
+from voxflow.naming import did_you_mean
 
 _BUILTINS: dict[str, dict[str, str]] = {
     "network": {
@@ -203,8 +203,7 @@ def resolve(family: str, name: str, search_dirs: tuple[str, ...] = ()) -> Any:
         return getattr(importlib.import_module(module_name), attribute)
     if "." not in name or not all(part.isidentifier() for part in name.split(".")):
         choices = names(family)
-        close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, choices, cutoff=0.5)
         raise PluginError(
             f"Unknown {_FAMILY_LABEL[family]}: '{name}'. Expected one of: {', '.join(choices)}, "
             f"or a dotted import path such as my_pkg.module.Class.{hint}"

@@ -31,7 +31,7 @@ from voxflow import registry
 from voxflow.applications.base import Application
 from voxflow.errors import ConfigError
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 
 class DenseApplication(Application):

@@ -17,7 +17,7 @@ import numpy as np
 from voxflow.data.volume_outputs import INFERRED_CSV
 from voxflow.errors import CheckpointError, DataError
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 EVALUATION_CSV = "evaluation.csv"
 EVALUATION_STATISTICS_CSV = "evaluation_statistics.csv"

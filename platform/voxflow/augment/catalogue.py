@@ -8,11 +8,12 @@ module imports nothing else (no TensorFlow): the config validator and ``net_tran
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from voxflow.naming import closest
 
 _MODULES: dict[str, str] = {
     "RandomFlip": "flip",
@@ -127,8 +128,7 @@ def nearest_name(name: str) -> str | None:
     if len(name) > _SHOWN:
         return None
     choices = [snake_case(n) for n in _MODULES]
-    match = difflib.get_close_matches(snake_case(name) if "_" not in name else name.lower(), choices, 1, 0.5)
-    return match[0] if match else None
+    return closest(snake_case(name) if "_" not in name else name.lower(), choices, 0.5)
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,8 @@ def check_arguments(name: str, kwargs: dict[str, Any]) -> str | None:
     valid = [*ARGUMENTS[canonical], "seed"]
     for argument in kwargs:
         if argument not in valid:
-            near = difflib.get_close_matches(argument, valid, 1, 0.5) if len(argument) <= _SHOWN else []
-            hint = f"; did you mean '{near[0]}'?" if near else f"; valid: {', '.join(valid)}"
+            near = closest(argument, valid, 0.5)
+            hint = f"; did you mean '{near}'?" if near else f"; valid: {', '.join(valid)}"
             return f"{canonical} has no argument '{_clip(argument)}'{hint}"
     for argument, value in kwargs.items():
         problem = _check_value(canonical, argument, value)

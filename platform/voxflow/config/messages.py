@@ -1,4 +1,4 @@
-"""One-line error messages in the Keras style, with "Did you mean" suggestions from difflib.
+"""One-line error messages in the Keras style, with "Did you mean" suggestions (:mod:`voxflow.naming`).
 
 Every message names where (file or command line, section, key), what was expected and what was
 received, e.g. "Invalid value for `window_sampling` in [NETWORK] of config.ini. Expected one of:
@@ -7,12 +7,12 @@ uniform, weighted, balanced, resize. Received: 'uniforn'. Did you mean 'uniform'
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 from collections.abc import Iterable
 from typing import Any
 
 from voxflow.config import schema
+from voxflow.naming import closest  # noqa: F401 - messages.closest, used across config/
 from voxflow.config.values import SHOWN_CHARACTERS, clip, clip_repr
 
 __all__ = ["SHOWN_CHARACTERS", "clip", "clip_repr", "closest", "invalid_value", "location", "received",
@@ -23,19 +23,6 @@ COMMAND_LINE = "the command line"
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 8, 8, 8
 _REPR.maxstring, _REPR.maxother = SHOWN_CHARACTERS, SHOWN_CHARACTERS
-
-
-def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
-    """Return the candidate nearest to ``word`` (case-insensitive), or ``None``.
-
-    Words longer than :data:`SHOWN_CHARACTERS` get no suggestion (difflib's time grows with them).
-    """
-    if len(word) > SHOWN_CHARACTERS:
-        return None
-    options = list(candidates)
-    lowered = {option.lower(): option for option in options}
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=cutoff)
-    return lowered[match[0]] if match else None
 
 
 def location(section: str, source: str, from_cli: bool = False) -> str:

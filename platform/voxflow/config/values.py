@@ -17,11 +17,12 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Sequence
 from typing import Any
+
+from voxflow.naming import closest
 
 TRUE_WORDS = ("yes", "true", "t", "y", "1")
 FALSE_WORDS = ("no", "false", "f", "n", "0")
@@ -144,14 +145,6 @@ def to_str(item: Any) -> str:
     if "\0" in text:
         raise InvalidValue(detail="it contains a NUL byte")
     return text
-
-
-def suggest(word: str, choices: Sequence[str], cutoff: float) -> str | None:
-    """The choice nearest to ``word`` (lower case), or ``None``; none for words over 100 characters."""
-    if len(word) > SHOWN_CHARACTERS:
-        return None
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
-    return close[0] if close else None
 
 
 def range_text(minimum: float | None, maximum: float | None, open_min: bool, open_max: bool) -> str:
@@ -288,7 +281,7 @@ class BoolType(ValueType):
                 return True
             if word in FALSE_WORDS:
                 return False
-            raise InvalidValue(suggestion=suggest(word, ("true", "false", "yes", "no"), 0.6))
+            raise InvalidValue(suggestion=closest(word, ("true", "false", "yes", "no"), 0.6))
         raise InvalidValue()
 
 
@@ -309,8 +302,7 @@ class ChoiceType(ValueType):
         for choice in self.choices:
             if choice.lower() == word.lower():
                 return choice
-        close = suggest(word.lower(), [c.lower() for c in self.choices], 0.5)
-        raise InvalidValue(suggestion=next((c for c in self.choices if c.lower() == close), None))
+        raise InvalidValue(suggestion=closest(word, self.choices, 0.5))
 
 
 class ChoiceOrPathType(ChoiceType):

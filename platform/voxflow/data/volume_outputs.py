@@ -31,7 +31,7 @@ import numpy as np
 from voxflow.atomic import atomic_write_text, refuse_replacing_inputs
 from voxflow.io import write_image
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 INFERRED_CSV = "inferred.csv"
 

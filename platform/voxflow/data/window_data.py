@@ -32,7 +32,7 @@ from voxflow.data.windows import WindowLayout
 from voxflow.errors import DataError
 from voxflow.roles import Kind
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 #: Seeds of the windows of worker ``w`` of a multi-machine run: ``seed + WORKER_SEED_STEP · w``.
 WORKER_SEED_STEP = 7919

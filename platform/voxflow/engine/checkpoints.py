@@ -296,7 +296,7 @@ class CheckpointStore:
             )
         tf.train.Checkpoint(**parts).read(os.path.join(folder, "ckpt")).expect_partial()
         restored = sum(len(chosen) for chosen in parts.values())
-        logging.getLogger("voxflow").info("restored %d of the network's %d variables by name", restored, total)
+        logging.getLogger(__name__).info("restored %d of the network's %d variables by name", restored, total)
 
 
 #: The name of the model of a single-model application. Its checkpoint keeps the layout voxflow

@@ -25,7 +25,7 @@ from voxflow.engine.trainer import Trainer, check_model_dir, refuse_overwrite
 from voxflow.errors import ConfigError
 from voxflow.locks import FolderLock
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 ACTIONS = ("train", "inference", "evaluation", "export")
 

@@ -22,7 +22,7 @@ from voxflow.atomic import atomic_directory, atomic_write_json
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.errors import ConfigError, first_line
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 # Files of model_dir that describe how inputs were prepared during training.
 STATE_FILES = ("settings_train.ini", "label_map.json")

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from voxflow.errors import ConfigError
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 
 def cluster_from_config(system: Any) -> dict | None:

@@ -37,7 +37,7 @@ from voxflow.engine.training_setup import (  # noqa: F401 - check_model_dir, ref
 from voxflow.errors import TrainingDiverged
 from voxflow.progress import progress_bar
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 
 class Trainer:

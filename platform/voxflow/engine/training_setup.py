@@ -12,7 +12,7 @@ from voxflow import registry
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.errors import CheckpointError, ConfigError
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 
 def build_optimiser(cfg: Any) -> Any:

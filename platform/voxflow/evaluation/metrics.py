@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -43,6 +42,7 @@ from voxflow.evaluation.surface_distance import (
     surface_dice,
     surface_overlap,
 )
+from voxflow.naming import did_you_mean
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -125,8 +125,7 @@ def resolve_metrics(names: Iterable[str]) -> list[tuple[str, Metric]]:
             resolved.append((text.lower(), functools.partial(registry.resolve("metric", target), **params)))
             continue
         if "." not in text or "@" in text:
-            close = difflib.get_close_matches(text.lower(), known, n=1, cutoff=0.5)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(text, known, cutoff=0.5)
             raise ValueError(
                 f"Unknown metric {text!r}. Expected one of: {', '.join(known)} (parameters as "
                 f"hausdorff99, surface_dice@2 or surface_dice_2mm, f_measure@0.5), or a dotted import "

@@ -7,10 +7,11 @@ library has no 2-D/3-D twin classes. Initialisers and regularisers are passed ar
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import keras
+
+from voxflow.naming import did_you_mean
 
 SPATIAL_DIMS = (2, 3)
 
@@ -43,8 +44,7 @@ def check_option(kind: str, value: str, options: tuple[str, ...] | list[str]) ->
     key = str(value).lower()
     if key in options:
         return key
-    close = difflib.get_close_matches(key, options, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, options)
     raise ValueError(
         f"Invalid value for `{kind}`. Expected one of: {', '.join(options)}. Received: {value!r}.{hint}"
     )

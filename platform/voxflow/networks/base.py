@@ -8,7 +8,6 @@ them: the error for unknown ``network_args``, ``get_config``/``from_config``, th
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any, ClassVar
 
@@ -18,6 +17,7 @@ from keras import ops
 from voxflow.layers.conv_block import ConvBlock, check_keep_prob
 from voxflow.layers.dropout import Dropout
 from voxflow.layers.factories import check_spatial_dims, serialize_initializer, serialize_regularizer
+from voxflow.naming import did_you_mean
 from voxflow.networks.window import check_window
 
 _LAYER_KWARGS = ("name", "dtype", "trainable")
@@ -81,8 +81,7 @@ class SegmentationNet(keras.Model):
     def _unknown_args_error(cls, unknown: dict[str, Any]) -> TypeError:
         accepted = list(cls.network_arg_defaults())
         name = sorted(unknown)[0]
-        close = difflib.get_close_matches(name, accepted, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, accepted)
         listed = ", ".join(accepted) if accepted else "none"
         return TypeError(
             f"{cls.network_name} got an unexpected network argument {name!r}. "

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from voxflow.atomic import clean_leftovers, leftovers, temp_owner, temp_prefix
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 OLD = "old"
 
 

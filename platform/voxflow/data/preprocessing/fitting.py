@@ -18,7 +18,7 @@ from voxflow.data.preprocessing.geometry import to_grid
 from voxflow.data.preprocessing.label_normalisation import LabelMap
 from voxflow.data.preprocessing.reading import integer_labels
 
-logger = logging.getLogger("voxflow.data.preprocessing.pipeline")
+logger = logging.getLogger(__name__)
 
 
 def learn_landmarks(pre: Any, subjects: Sequence[Any]) -> None:

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from voxflow.data.samplers.base import _SEED_MASK, SamplerError, WindowSampler
 
-log = logging.getLogger("voxflow")
+log = logging.getLogger(__name__)
 
 Arrays = Mapping[str, np.ndarray]
 
