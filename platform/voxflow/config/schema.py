@@ -82,6 +82,8 @@ def _table(*keys: Key) -> dict[str, Key]:
 
 
 _DOTTED = "or a dotted import path"
+#: NiftyNet's early-stopping rules (voxflow.engine.early_stopping).
+EARLY_STOPPING_MODES = ("mean", "robust_mean", "median", "generalisation_loss", "median_smoothing", "validation_up")
 #: Keras 3's weight initializers by name (NiftyNet's names are these, and `uniform_scaling`).
 _INITIALIZERS = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
                  "orthogonal", "variance_scaling", "random_normal", "random_uniform", "truncated_normal", "zeros",
@@ -201,6 +203,11 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("validation_every_n", IntType(), -1,
         "Validate every N iterations; <= 0 = off (needs a validation split)."),
     Key("validation_max_iter", IntType(1), 1, "Validation batches per validation round."),
+    Key("patience", IntType(2), None, "Validation rounds whose history decides early stopping; unset = never stop "
+        "early (≠NiftyNet: off unless set)."),
+    Key("early_stopping_mode", ChoiceType(EARLY_STOPPING_MODES), "mean",
+        "Rule of early stopping over the last `patience` validation rounds of the application's best-checkpoint "
+        "scalar (NiftyNet's six modes; docs/internals.md, \"Early stopping\")."),
     Key("exclude_fraction_for_validation", FloatType(0.0, 1.0, open_max=True), 0.0,
         "Fraction of subjects put in the validation split when the split file is generated."),
     Key("exclude_fraction_for_inference", FloatType(0.0, 1.0, open_max=True), 0.0,
@@ -290,7 +297,7 @@ NIFTYNET_ONLY_KEYS: dict[str, str] = {
     "iteration_generator": "iterations are built into the voxflow engine",
     "smaller_final_batch_mode": "voxflow pads the last batch",
     "bias_initializer": "biases are initialised to zeros",
-    "weight_initializer_args": "use a dotted import path in `weight_initializer`",
+    "weight_initializer_args": "choose a Keras initializer by name in `weight_initializer`",
     "bias_initializer_args": "biases are initialised to zeros",
     "rgb_normalisation": "not supported",
     "volume_padding_to_size": "use `volume_padding_size`",

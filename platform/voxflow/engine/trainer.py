@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from voxflow.atomic import temp_prefix
 from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.engine.early_stopping import EarlyStopping
 from voxflow.engine.steps import TOTAL, SupervisedStep
 from voxflow.engine.strategy import is_chief, worker_index
 from voxflow.engine.summaries import SummaryLogger
@@ -73,6 +74,8 @@ class Trainer:
         self.trainable = {name: self.trainable[name] for name in self.optimizers}
         self.iteration = 0
         self.best: float | None = None
+        self.early = EarlyStopping(cfg.training.patience, cfg.training.early_stopping_mode,
+                                   maximise=app.BEST.mode == "max")
         self._bar: Any = None
         self._validation: Any = None
 
@@ -151,6 +154,8 @@ class Trainer:
                     saved = True
                 if cfg.validation_every_n > 0 and iteration % cfg.validation_every_n == 0:
                     results.update(self.validate(iteration, saved))
+                    if self.stopped_early(iteration, results):
+                        break
             if store.latest() != self.iteration:
                 self._save(self.iteration)
         except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (the console scripts turn it into one)
@@ -165,6 +170,16 @@ class Trainer:
             if self.scratch:
                 shutil.rmtree(self.scratch, ignore_errors=True)
         return results
+
+    def stopped_early(self, iteration: int, results: dict[str, float]) -> bool:
+        """Record this round's best-checkpoint scalar; whether early stopping ends training now."""
+        value = results.get(f"validation_{self.app.BEST.metric}")
+        if value is None or not self.early.update(value):
+            return False
+        self._bar_write(f"early stopping at iteration {iteration}: validation {self.app.BEST.metric} by "
+                        f"'{self.early.mode}' over the last {self.early.patience} rounds")
+        results["stopped_early_at"] = float(iteration)
+        return True
 
     def _check_finite(self, iteration: int, scalars: dict[str, float], finite: float) -> None:
         bad = [f"{name} became {value}" for name, value in scalars.items() if not math.isfinite(value)]
