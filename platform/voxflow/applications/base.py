@@ -77,6 +77,11 @@ class Application:
     SHARED_DEFAULTS: ClassVar[dict[tuple[str, str], Any]] = {}
     TRAINED_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
     BEST: ClassVar[BestRule] = BestRule()
+    #: The training-step pattern (voxflow.engine.steps): "supervised", or "adversarial" (a GAN:
+    #: discriminator updates, then a generator update, with the two models named below).
+    STEP: ClassVar[str] = "supervised"
+    GENERATOR: ClassVar[str] = "generator"
+    DISCRIMINATOR: ClassVar[str] = "discriminator"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -156,6 +161,18 @@ class Application:
         """Named loss tensors of one batch; the step minimises their sum (the models' own
         regularisation losses added). A single loss is best called ``loss``."""
         raise NotImplementedError(f"{type(self).__name__} must implement losses(batch, outputs)")
+
+    def discriminator_losses(self, models: dict[str, Any], batch: dict) -> dict[str, Any]:
+        """Adversarial step: the discriminator's named losses (minimised over its variables)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement discriminator_losses() for STEP = adversarial")
+
+    def generator_losses(self, models: dict[str, Any], batch: dict) -> dict[str, Any]:
+        """Adversarial step: the generator's named losses (minimised over its variables)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement generator_losses() for STEP = adversarial")
+
+    def discriminator_steps(self) -> int:
+        """Adversarial step: discriminator updates per generator update (default 1)."""
+        return 1
 
     def validation_metrics(self, batch: dict, outputs: Any) -> dict[str, float]:
         """Named validation scalars of one (local) batch, averaged over a round (default: none)."""

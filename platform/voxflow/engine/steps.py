@@ -1,5 +1,8 @@
 """Training-step patterns: the compiled, distributed update an application's declarations plug into.
 
+An application picks its pattern with ``STEP`` (``"supervised"``, the default, or
+``"adversarial"``).
+
 A pattern is engine code, not task code (MONAI has a trainer per pattern; Keras makes the train
 step the extension point). :class:`SupervisedStep` serves every task trained by minimising losses of
 the models' outputs — segmentation, regression, classification, an autoencoder through its loss
@@ -105,3 +108,74 @@ class SupervisedStep:
         # "finite" averages to 1.0 exactly when every replica's weights are finite
         return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
                 for name, value in per_replica.items()}
+
+
+class AdversarialStep:
+    """The adversarial (GAN) train step: ``d_steps`` discriminator updates, then one generator update.
+
+    The application names its two models (``GENERATOR``, ``DISCRIMINATOR``) and gives their losses:
+    :meth:`~voxflow.applications.base.Application.discriminator_losses` (minimised over the
+    discriminator's variables, the generator fixed) and
+    :meth:`~voxflow.applications.base.Application.generator_losses` (minimised over the generator's);
+    each model's own regularisation losses are added to its objective. Every loss is a named scalar
+    (prefixed ``d_`` and ``g_`` when the application did not), averaged over the replicas; the
+    weights of both models are checked after the updates.
+
+    Args:
+        app: the application.
+        models: ``{name: model}`` holding the generator and the discriminator.
+        optimizers: ``{name: optimiser}`` of both.
+        trainable: ``{name: variables}`` each optimiser updates.
+        strategy: the ``tf.distribute`` strategy.
+        d_steps: discriminator updates per generator update (NiftyNet and MONAI's ``d_train_steps``).
+    """
+
+    def __init__(self, app: Any, models: dict[str, Any], optimizers: dict[str, Any], trainable: dict[str, list],
+                 strategy: tf.distribute.Strategy, d_steps: int = 1, jit_compile: bool = False) -> None:
+        self.app, self.models, self.optimizers, self.trainable = app, models, optimizers, trainable
+        self.strategy, self.d_steps = strategy, int(d_steps)
+        self.generator, self.discriminator = app.GENERATOR, app.DISCRIMINATOR
+        replica = self._replica_train if not jit_compile else tf.function(self._replica_train, jit_compile=True)
+
+        @tf.function
+        def train_step(dist_batch: Any) -> dict[str, tf.Tensor]:
+            per_replica = strategy.run(replica, args=(dist_batch,))
+            return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                    for name, value in per_replica.items()}
+
+        @tf.function
+        def eval_step(dist_batch: Any) -> tuple[Any, Any]:
+            return strategy.run(self._replica_eval, args=(dist_batch,))
+
+        self.train_step, self.eval_step = train_step, eval_step
+
+    def _update(self, name: str, losses: Any, batch: dict) -> dict[str, tf.Tensor]:
+        replicas = float(self.strategy.num_replicas_in_sync)
+        optimizer, variables = self.optimizers[name], self.trainable[name]
+        with tf.GradientTape() as tape:
+            total, scalars = named_scalars(losses(self.models, batch))
+            extra = self.models[name].losses
+            objective = (total + (tf.add_n(extra) if extra else 0.0)) / replicas
+            if hasattr(optimizer, "scale_loss"):
+                objective = optimizer.scale_loss(objective)
+        optimizer.apply_gradients(zip(tape.gradient(objective, variables), variables))
+        return scalars
+
+    @staticmethod
+    def _prefixed(prefix: str, scalars: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return {(name if name.startswith(prefix) else f"{prefix}{name}"): value for name, value in scalars.items()}
+
+    def _replica_train(self, batch: dict) -> dict[str, tf.Tensor]:
+        batch = self.app.augment(batch)
+        for _ in range(self.d_steps):
+            d_scalars = self._update(self.discriminator, self.app.discriminator_losses, batch)
+        g_scalars = self._update(self.generator, self.app.generator_losses, batch)
+        weights = [v for model in self.models.values() for v in model.variables]
+        return {**self._prefixed("d_", d_scalars), **self._prefixed("g_", g_scalars),
+                "finite": tf.cast(all_finite(weights), tf.float32)}
+
+    def _replica_eval(self, batch: dict) -> tuple[dict[str, tf.Tensor], Any]:
+        d_scalars = named_scalars(self.app.discriminator_losses(self.models, batch))[1]
+        g_scalars = named_scalars(self.app.generator_losses(self.models, batch))[1]
+        scalars = {**self._prefixed("d_", d_scalars), **self._prefixed("g_", g_scalars)}
+        return scalars, self.app.forward(self.models, batch, training=False)

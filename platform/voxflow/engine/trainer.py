@@ -25,7 +25,7 @@ import tensorflow as tf
 from voxflow.atomic import temp_prefix
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.engine.early_stopping import EarlyStopping
-from voxflow.engine.steps import TOTAL, SupervisedStep
+from voxflow.engine.steps import TOTAL, AdversarialStep, SupervisedStep
 from voxflow.engine.strategy import is_chief, worker_index
 from voxflow.engine.summaries import SummaryLogger
 from voxflow.engine.training_setup import (  # noqa: F401 - check_model_dir, refuse_overwrite: the driver's
@@ -115,8 +115,7 @@ class Trainer:
             if store.latest() is None:
                 self._save(start)
             return {}
-        self.step = SupervisedStep(self.app, self.models, self.optimizers, self.trainable, self.strategy,
-                                   jit_compile=bool(self.cfg.system.jit_compile))
+        self.step = self._make_step()
         batches = iter(self._distribute(self.app.training_dataset))
         results: dict[str, float] = {}
         rate = wait = None
@@ -170,6 +169,16 @@ class Trainer:
             if self.scratch:
                 shutil.rmtree(self.scratch, ignore_errors=True)
         return results
+
+    def _make_step(self) -> Any:
+        """The application's step pattern (``STEP``) over its models."""
+        jit = bool(self.cfg.system.jit_compile)
+        if self.app.STEP == "adversarial":
+            return AdversarialStep(self.app, self.models, self.optimizers, self.trainable, self.strategy,
+                                   d_steps=self.app.discriminator_steps(), jit_compile=jit)
+        if self.app.STEP != "supervised":
+            raise ValueError(f"{type(self.app).__name__}.STEP = {self.app.STEP!r}: expected 'supervised' or 'adversarial'")
+        return SupervisedStep(self.app, self.models, self.optimizers, self.trainable, self.strategy, jit_compile=jit)
 
     def stopped_early(self, iteration: int, results: dict[str, float]) -> bool:
         """Record this round's best-checkpoint scalar; whether early stopping ends training now."""
@@ -230,7 +239,7 @@ class Trainer:
     def validate(self, iteration: int, saved: bool) -> dict[str, float]:
         """The step's scalars and the application's metrics on ``validation_max_iter`` batches."""
         if not hasattr(self, "step"):
-            self.step = SupervisedStep(self.app, self.models, self.optimizers, self.trainable, self.strategy)
+            self.step = self._make_step()
         distributed = self._validation_batches()
         if distributed is None:
             return {}
