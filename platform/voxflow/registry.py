@@ -117,13 +117,10 @@ def register_builtin_applications() -> list[str]:
     Returns:
         The built-in applications' sections, sorted.
     """
-    sections = set()
-    for target in sorted(set(_BUILTINS["application"].values())):
-        module_name, attribute = target.split(":")
-        application = getattr(importlib.import_module(module_name), attribute)
+    applications = builtin_applications().values()
+    for application in applications:
         application.register()
-        sections.add(application.SECTION)
-    return sorted(sections)
+    return sorted({application.SECTION for application in applications})
 
 
 def builtin_applications() -> dict[str, Any]:

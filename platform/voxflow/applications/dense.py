@@ -29,6 +29,7 @@ import numpy as np
 
 from voxflow import registry
 from voxflow.applications.base import Application
+from voxflow.data.windows import WindowLayout
 from voxflow.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,12 @@ class DenseApplication(Application):
         super().__init__(cfg, action)
         read = self.roles_for("train") if action != "inference" else self.roles_for("inference")
         sections = [s for names in read.values() for s in names] or list(getattr(cfg.app, self.INPUT_ROLE))
-        self.layout = self._layout(sections)
+        self.layout = WindowLayout.from_config(cfg, action, sections)
         self.channels = len(getattr(cfg.app, self.INPUT_ROLE) or ())
         self.layout.check_fits_memory(cfg.network.batch_size, self.channels)
         self.augmentation: Any = None  # voxflow.augment.pipeline.Augmentation while training
         self.data: Any = None  # voxflow.data.window_data.WindowData once prepared
         self.outputs: Any = None  # voxflow.data.volume_outputs.VolumeOutputs for inference
-
-    def _layout(self, sections: list[str]) -> Any:
-        from voxflow.data.windows import WindowLayout  # noqa: PLC0415
-
-        return WindowLayout.from_config(self.cfg, self.action, sections)
 
     # ------------------------------------------------------------------ declarations to give
     def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:

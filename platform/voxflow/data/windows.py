@@ -29,15 +29,13 @@ class WindowLayout:
 
     Args:
         window: the spatial window size.
-        source: how messages name where it came from (a config file).
 
     Raises:
         ConfigError: more than one axis of size 1.
     """
 
-    def __init__(self, window: Sequence[int], source: str = "the config") -> None:
+    def __init__(self, window: Sequence[int]) -> None:
         self.window = tuple(int(v) for v in window)
-        self.source = source
         flat = [axis for axis, size in enumerate(self.window) if size == 1]
         if len(flat) > 1:
             raise ConfigError(f"spatial_window_size {self.text} has {len(flat)} axes of size 1: expected a 3-D "
@@ -54,7 +52,7 @@ class WindowLayout:
             ConfigError: no section gives a window, or they disagree.
         """
         if action == "inference" and cfg.inference.spatial_window_size:
-            return cls(cfg.inference.spatial_window_size, cfg.path or "the config")
+            return cls(cfg.inference.spatial_window_size)
         windows = {s: tuple(cfg.inputs[s].spatial_window_size) for s in sections
                    if s in cfg.inputs and cfg.inputs[s].spatial_window_size}
         if not windows:
@@ -67,7 +65,7 @@ class WindowLayout:
             listing = ", ".join(f"[{s}] {'×'.join(map(str, w))}" for s, w in windows.items())
             raise ConfigError(f"Input sections disagree on spatial_window_size ({listing}): voxflow uses one window "
                               "for every source.")
-        return cls(distinct.pop(), cfg.path or "the config")
+        return cls(distinct.pop())
 
     @property
     def text(self) -> str:

@@ -21,7 +21,8 @@ from voxflow.atomic import clean_leftovers
 from voxflow.config import load_config, save_config
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.engine.strategy import is_chief, make_strategy
-from voxflow.engine.trainer import Trainer, check_model_dir, refuse_overwrite
+from voxflow.engine.trainer import Trainer
+from voxflow.engine.training_setup import check_model_dir, refuse_overwrite
 from voxflow.errors import ConfigError
 from voxflow.locks import FolderLock
 

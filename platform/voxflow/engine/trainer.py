@@ -28,13 +28,7 @@ from voxflow.engine.early_stopping import EarlyStopping
 from voxflow.engine.steps import TOTAL, AdversarialStep, SupervisedStep
 from voxflow.engine.strategy import is_chief, worker_index
 from voxflow.engine.summaries import SummaryLogger
-from voxflow.engine.training_setup import (  # noqa: F401 - check_model_dir, refuse_overwrite: the driver's
-    DivergenceWatch,
-    build_optimiser,
-    check_model_dir,
-    frozen_split,
-    refuse_overwrite,
-)
+from voxflow.engine.training_setup import DivergenceWatch, build_optimiser, frozen_split
 from voxflow.errors import TrainingDiverged
 from voxflow.progress import progress_bar
 
