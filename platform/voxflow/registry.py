@@ -26,12 +26,12 @@ Importing a plugin runs its code, so two rules hold for every family:
 from __future__ import annotations
 
 import importlib
-import json
 import importlib.util
+import json
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from voxflow.errors import PluginError, first_line

@@ -22,11 +22,29 @@ kind            preprocessing                    augmentation
 ``weight``      nearest neighbour if integer-    warped linearly; never intensity-transformed
                 valued, else ``interp_order``;
                 padded with 0
+``field``       a displacement field: one        refused by spatial transforms (its vectors
+                channel per spatial axis, in     would need reorienting); never
+                mm along the world axes in the   intensity-transformed
+                file, along the preprocessed
+                grid's axes in the array;
+                linear; padded with 0 (no
+                displacement)
+``value``       one number or vector per         passed through unchanged
+                subject, from a CSV column
+                (``csv_data_file``): not a
+                volume, never resampled
 ==============  ===============================  =========================================
 
-Every kind is cut into windows at the same place as the others, and resized by the resize
-sampler (nearest for labels, linearly otherwise). Which weight map steers a sampler is said by
-name (``sampling_role``), not guessed.
+Every map kind (all but ``value``) is cut into windows at the same place as the others, and
+resized by the resize sampler (nearest for labels, linearly otherwise); a ``value`` is attached,
+uncut, to every window of its subject. Which weight map steers a sampler is said by name
+(``sampling_role``), not guessed.
+
+**Groups.** Roles of one group share one voxel grid (their files must match, and they are
+preprocessed onto one plan made from the group's first file). Roles of different groups may
+live on different grids — registration's fixed and moving images — and each group is
+reoriented, resampled and padded on its own; the resize sampler resizes each group to the
+window, while samplers that cut windows need every group to have one shape.
 
 Example:
     >>> IMAGE = Role("image", Kind.INTENSITY, "Input sections of the network input.")
@@ -47,6 +65,13 @@ class Kind(str, enum.Enum):
     INTENSITY = "intensity"
     LABEL = "label"
     WEIGHT = "weight"
+    FIELD = "field"
+    VALUE = "value"
+
+    @property
+    def is_map(self) -> bool:
+        """Whether data of this kind is a volume on a voxel grid (every kind but ``value``)."""
+        return self is not Kind.VALUE
 
 
 @dataclass(frozen=True)
@@ -57,8 +82,8 @@ class Role:
         name: the config key in the application's section, and the batch key of its windows.
         kind: what the data is (:class:`Kind`).
         doc: one line for the configuration reference.
-        group: roles of one group share one grid (every role of today's applications is in the
-            ``subject`` group).
+        group: roles of one group share one grid; different groups may have different grids
+            (registration's ``fixed`` and ``moving``). Default: ``subject``.
         intensity_transforms: whether intensity augmentation changes this role (default: for
             ``intensity`` roles; a regression target would say False).
         normalised: whether histogram standardisation and whitening apply (default: for
@@ -99,8 +124,14 @@ def kinds_of(names: Iterable[str], kinds: Mapping[str, Kind | str] | None = None
     table = STANDARD_KINDS if kinds is None else {key: Kind(value) for key, value in kinds.items()}
     missing = [name for name in names if name not in table]
     if missing:
-        raise ValueError(f"no kind declared for {missing}: give each role's Kind (intensity, label or weight)")
+        raise ValueError(f"no kind declared for {missing}: give each role's Kind "
+                         f"({', '.join(kind.value for kind in Kind)})")
     return {name: table[name] for name in names}
+
+
+def maps_of(kinds: Mapping[str, Kind]) -> dict[str, Kind]:
+    """The roles of ``kinds`` that are volumes (every kind but ``value``), in order."""
+    return {name: kind for name, kind in kinds.items() if Kind(kind).is_map}
 
 
 def of_kind(kinds: Mapping[str, Kind], kind: Kind) -> list[str]:

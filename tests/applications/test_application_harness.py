@@ -25,13 +25,19 @@ SHAPE = (14, 12, 10)
 AFFINE = np.diag([1.5, 1.0, 2.0, 1.0])
 
 
+#: Plugin applications run by the harness: the documented example, and a test application with a
+#: per-subject value role whose inference writes a table (tests/applications/plugins).
+PLUGINS = {"my_denoising.Denoising": REPO / "configs" / "plugin_example",
+           "toy_score.MeanScore": Path(__file__).parent / "plugins"}
+
+
 def applications():
-    """The built-in applications (one per class) and the plugin example's."""
+    """The built-in applications (one per class) and the plugin applications."""
     classes = {}
     for name in registry.names("application"):
         app = registry.resolve("application", name)
         classes.setdefault(app, name)
-    return [*sorted(classes.values()), "my_denoising.Denoising"]
+    return [*sorted(classes.values()), *PLUGINS]
 
 
 def _file(kind, rng):
@@ -39,6 +45,8 @@ def _file(kind, rng):
         return (rng.uniform(size=SHAPE) > 0.5).astype(np.uint8)
     if kind is Kind.WEIGHT:
         return rng.uniform(0.5, 1.0, SHAPE).astype(np.float32)
+    if kind is Kind.FIELD:
+        return rng.normal(0.0, 1.0, (*SHAPE, 3)).astype(np.float32)
     return rng.normal(10.0, 2.0, SHAPE).astype(np.float32)
 
 
@@ -58,10 +66,15 @@ def write_project(app, folder: Path) -> Path:
     read = [r for r in app.ROLES if r.required is True or (isinstance(r.required, tuple) and "train" in r.required)]
     inputs, section = [], [f"[{app.SECTION}]"]
     for role in read:
-        for i in range(3):
-            nib.save(nib.Nifti1Image(_file(role.kind, rng), AFFINE), str(data / f"s{i}_{role.name}.nii.gz"))
-        inputs.append(f"[in_{role.name}]\npath_to_search = data\nfilename_contains = _{role.name}\n"
-                      f"spatial_window_size = 8,8,8\n")
+        if role.kind is Kind.VALUE:  # one row of numbers per subject
+            rows = "".join(f"s{i},{rng.normal():.6f}\n" for i in range(3))
+            (data / f"{role.name}.csv").write_text(f"subject_id,{role.name}\n{rows}", encoding="utf-8")
+            inputs.append(f"[in_{role.name}]\ncsv_data_file = data/{role.name}.csv\n")
+        else:
+            for i in range(3):
+                nib.save(nib.Nifti1Image(_file(role.kind, rng), AFFINE), str(data / f"s{i}_{role.name}.nii.gz"))
+            inputs.append(f"[in_{role.name}]\npath_to_search = data\nfilename_contains = _{role.name}\n"
+                          f"spatial_window_size = 8,8,8\n")
         section.append(f"{role.name} = in_{role.name}")
     for key in app.KEYS:
         if key.required_for("train"):
@@ -87,9 +100,9 @@ def write_project(app, folder: Path) -> Path:
 
 @pytest.mark.parametrize("name", applications())
 def test_build_train_checkpoint_restore_infer(name, tmp_path, monkeypatch):
-    if "." in name:  # the plugin example, found next to its config
+    if name in PLUGINS:  # a plugin, found next to its config
         monkeypatch.delitem(sys.modules, name.split(".")[0], raising=False)
-        shutil.copy(REPO / "configs" / "plugin_example" / f"{name.split('.')[0]}.py", tmp_path)
+        shutil.copy(PLUGINS[name] / f"{name.split('.')[0]}.py", tmp_path)
         app = registry.resolve("application", name, search_dirs=(str(tmp_path),))
     else:
         app = registry.resolve("application", name)
@@ -103,8 +116,11 @@ def test_build_train_checkpoint_restore_infer(name, tmp_path, monkeypatch):
     assert net_run("train", "--starting_iter", "-1", "--max_iter", "2") == 0  # restored, one more step
     assert (tmp_path / "model" / "models" / "ckpt-2" / "meta.json").is_file()
     assert net_run("inference") == 0
-    outputs = sorted((tmp_path / "model" / "output").glob("*_out.nii.gz"))
-    assert len(outputs) == 3
-    for path in outputs:
-        image = nib.load(str(path))
-        assert image.shape[:3] == SHAPE and np.allclose(image.affine, AFFINE)
+    listing = (tmp_path / "model" / "output" / "inferred.csv").read_text(encoding="utf-8").splitlines()
+    rows = [line.split(",") for line in listing[1:]]
+    assert listing[0] == "subject_id,path" and sorted(r[0] for r in rows) == ["s0", "s1", "s2"]
+    for _, path in rows:  # each listed output exists; images lie on their input's grid
+        assert Path(path).is_file() and Path(path).name.split(".")[0].endswith("_out")
+        if path.endswith(".nii.gz"):
+            image = nib.load(path)
+            assert image.shape[:3] == SHAPE and np.allclose(image.affine, AFFINE)

@@ -53,3 +53,19 @@ def test_a_map_of_no_known_kind_is_refused():
 
     with pytest.raises(ConfigError, match="RandomFlip.*not a valid Kind"):
         build_layer("RandomFlip", {}, maps={"moving": Kind.INTENSITY, "other": "vector"})
+
+
+def test_a_displacement_field_is_refused_by_spatial_layers_and_untouched_by_intensity_ones():
+    maps = {"moving": Kind.INTENSITY, "flow": Kind.FIELD, "age": Kind.VALUE}
+    with pytest.raises(ValueError, match="spatial augmentation \\(RandomFlip\\) cannot transform the displacement "
+                                         "field\\(s\\) \\['flow'\\]"):
+        Augmentation([("RandomFlip", {}), ("RandomGamma", {})], seed=1, maps=maps)
+    augmentation = Augmentation([("RandomGamma", {"p": 1.0})], seed=1, maps=maps)
+    assert set(augmentation.maps) == {"moving", "flow"}  # a per-subject value is not a map
+    batch = _batch()
+    batch = {"moving": batch["moving"], "flow": tf.concat([batch["moving"]] * 3, -1), "seed": SEEDS,
+             "age": tf.constant([[60.0], [70.0]])}
+    out = augmentation(batch)
+    assert not np.array_equal(out["moving"].numpy(), batch["moving"].numpy())
+    np.testing.assert_array_equal(out["flow"].numpy(), batch["flow"].numpy())
+    np.testing.assert_array_equal(out["age"].numpy(), batch["age"].numpy())

@@ -110,7 +110,7 @@ def test_role_naming_missing_input_section_suggests_nearest(write_config, base_i
 
 def test_used_input_section_needs_files(write_config, base_ini):
     message = _error(write_config(base_ini.replace("path_to_search = ./data\nfilename_contains = seg", "")))
-    assert "Missing `path_to_search` or `csv_file` in [label] of" in message
+    assert "Missing `path_to_search`, `csv_file` or `csv_data_file` in [label] of" in message
     assert "`label` in [SEGMENTATION]" in message
     # csv_file alone is enough
     load_config(write_config(base_ini.replace("path_to_search = ./data\nfilename_contains = seg", "csv_file = l.csv")))

@@ -17,6 +17,9 @@ Declarations:
 - ``BEST``: the validation scalar that picks the best checkpoint, and whether lower or higher is
   better.
 
+Each role has a kind (intensity, label, weight, displacement field, per-subject value) and a group
+(roles of one group share a grid): :mod:`voxflow.roles`.
+
 The training step is the engine's (:mod:`voxflow.engine.steps`): a supervised step calls
 :meth:`augment`, :meth:`forward` and :meth:`losses` inside the compiled, distributed step, adds
 the models' regularisation losses, updates every model with its optimiser, and returns every loss
@@ -33,7 +36,11 @@ Example — the skeleton of a task (``docs/plugins.md`` walks through a complete
         def training_dataset(self, worker): ...
         def build_network(self): ...
         def losses(self, batch, outputs): return {"loss": tf.reduce_mean(tf.abs(outputs - batch["clean"]))}
-        def infer(self, models, strategy): ...
+        def output_writer(self): ...     # inference: the engine's loop calls these four
+        def inference_items(self): ...
+        def predictor(self, models): ...
+        def predict_item(self, predict, item, strategy): ...
+        def write_item(self, writer, item, prediction): ...
 """
 
 from __future__ import annotations
@@ -95,6 +102,11 @@ class Application:
     def kinds(cls) -> dict[str, Kind]:
         """``{role: kind}`` of every declared role."""
         return {role.name: role.kind for role in cls.ROLES}
+
+    @classmethod
+    def groups(cls) -> dict[str, str]:
+        """``{role: group}`` of every declared role (roles of one group share one grid)."""
+        return {role.name: role.group for role in cls.ROLES}
 
     @classmethod
     def section_keys(cls) -> list[Any]:
@@ -179,7 +191,8 @@ class Application:
         return {}
 
     def summary_images(self, batch: dict, outputs: Any) -> dict[str, Any]:
-        """``{name: (X, Y, Z) array}`` whose middle slices go to TensorBoard (default: none)."""
+        """``{name: (X, Y, Z) array}`` whose middle slices go to TensorBoard, or ``{name: [arrays]}``
+        shown as one grid of their middle slices (default: none)."""
         return {}
 
     def checkpoint_info(self) -> dict[str, Any]:
@@ -192,8 +205,36 @@ class Application:
 
     # ------------------------------------------------------------------ outputs
     def infer(self, models: dict[str, Any], strategy: Any) -> dict:
-        """Run inference and write its outputs; returns what :meth:`report` summarises."""
+        """Run inference and write its outputs; returns what :meth:`report` summarises.
+
+        By default the engine's loop (:func:`voxflow.engine.inference.run_inference`): each of
+        :meth:`inference_items` is predicted by :meth:`predict_item` with :meth:`predictor` and
+        written by :meth:`write_item` through :meth:`output_writer`.
+        """
+        from voxflow.engine.inference import run_inference  # noqa: PLC0415
+
+        return run_inference(self, models, strategy)
+
+    def output_writer(self) -> Any:
+        """The writer of this inference mode (:mod:`voxflow.data.writers`), built before any
+        prediction (it refuses outputs that would replace inputs)."""
         raise ConfigError(f"The application {type(self).__name__} ([{self.SECTION}]) has no inference action.")
+
+    def inference_items(self) -> Any:
+        """What inference makes one output from, in order (default: nothing)."""
+        return ()
+
+    def predictor(self, models: dict[str, Any]) -> Any:
+        """The compiled call that predicts a batch (built once per inference)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement predictor(models) for inference")
+
+    def predict_item(self, predict: Any, item: Any, strategy: Any) -> Any:
+        """The prediction of one item: its inference sampler feeding ``predict``, aggregated."""
+        raise NotImplementedError(f"{type(self).__name__} must implement predict_item() for inference")
+
+    def write_item(self, writer: Any, item: Any, prediction: Any) -> None:
+        """Write one item's prediction with ``writer``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement write_item() for inference")
 
     def evaluate(self) -> dict:
         """Compare outputs with references and write the evaluation; returns what :meth:`report` summarises."""

@@ -16,8 +16,8 @@ and its memory check; the network named in ``[NETWORK]`` built with ``network_ar
 on one window; subjects, split, learnt preprocessing, volumes in memory or streamed, and seeded
 window samplers (:class:`~voxflow.data.window_data.WindowData`); augmentation on the device by
 each role's kind, with the margin spatial transforms need; grid inference stitched with blending,
-every preprocessing step undone, outputs written on each input's grid
-(:mod:`voxflow.data.volume_outputs`).
+every preprocessing step undone (:mod:`voxflow.data.volume_prediction`), outputs written on each
+input's grid (:class:`~voxflow.data.writers.VolumeWriter`) by the engine's inference loop.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class DenseApplication(Application):
         self.layout.check_fits_memory(cfg.network.batch_size, self.channels)
         self.augmentation: Any = None  # voxflow.augment.pipeline.Augmentation while training
         self.data: Any = None  # voxflow.data.window_data.WindowData once prepared
-        self.outputs: Any = None  # voxflow.data.volume_outputs.VolumeOutputs for inference
+        self.outputs: Any = None  # voxflow.data.writers.VolumeWriter for inference
 
     # ------------------------------------------------------------------ declarations to give
     def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:
@@ -94,15 +94,12 @@ class DenseApplication(Application):
             self.prepare_training()
             self._prepare_augmentation()
         self.data = WindowData(self.cfg, self.action, self.roles_for(self.action), self.kinds(), self.layout,
-                               sampling_role=self.SAMPLING_ROLE)
+                               sampling_role=self.SAMPLING_ROLE, groups=self.groups())
         self.data.prepare()
         if self.action == "train":
             self.channels = self.data.channels(self.INPUT_ROLE) or self.channels
         if self.action == "inference":
-            from voxflow.data.volume_outputs import VolumeOutputs  # noqa: PLC0415
-
-            self.outputs = VolumeOutputs(self.cfg.inference.save_seg_dir, self.cfg.inference.output_postfix,
-                                         self.data.infer_subjects, what=self.OUTPUT_NAME)
+            self.output_writer()  # built now: it refuses outputs that would replace inputs, before any work
 
     @property
     def pre(self) -> Any:
@@ -122,7 +119,11 @@ class DenseApplication(Application):
         spacing = tuple(first.pixdim) if first.pixdim else (1.0, 1.0, 1.0)
         seed = None if self.cfg.system.seed is None else int(self.cfg.system.seed)
         intensity = tuple(role.name for role in self.ROLES if role.intensity_transforms)
-        self.augmentation = Augmentation(steps, spacing=spacing, seed=seed, maps=self.kinds(), intensity_keys=intensity)
+        try:
+            self.augmentation = Augmentation(steps, spacing=spacing, seed=seed, maps=self.kinds(),
+                                             intensity_keys=intensity)
+        except ValueError as err:
+            raise ConfigError(f"Invalid [AUGMENTATION] for [{self.SECTION}]: {err}.") from None
         if self.augmentation.spatial:
             self.layout.margin = self.augmentation.margin(self.layout.window)
             self.layout.check_fits_memory(self.cfg.network.batch_size, self.channels)
@@ -199,11 +200,22 @@ class DenseApplication(Application):
         return self.data.validation_dataset()
 
     # -------------------------------------------------------------------------- inference
-    def infer(self, models: dict[str, Any], strategy: Any) -> dict:
-        """Predict every subject to infer window by window, undo preprocessing, write each output."""
-        import tensorflow as tf  # noqa: PLC0415
+    def output_writer(self) -> Any:
+        """One image per subject on its first input's grid (built once, in :meth:`prepare`)."""
+        if self.outputs is None:
+            from voxflow.data.writers import VolumeWriter  # noqa: PLC0415
 
-        from voxflow.data.volume_outputs import GridSettings, predict_volume  # noqa: PLC0415
+            self.outputs = VolumeWriter(self.cfg.inference.save_seg_dir, self.cfg.inference.output_postfix,
+                                        self.data.infer_subjects, what=self.OUTPUT_NAME)
+        return self.outputs
+
+    def inference_items(self) -> list[Any]:
+        """The subjects to infer (``dataset_to_infer``)."""
+        return self.data.infer_subjects
+
+    def predictor(self, models: dict[str, Any]) -> Any:
+        """Windows in the window layout → :meth:`predict_windows`, compiled once."""
+        import tensorflow as tf  # noqa: PLC0415
 
         network = models["network"]
 
@@ -214,14 +226,23 @@ class DenseApplication(Application):
         def predict(windows: Any) -> Any:
             return self.layout.from_network(compiled(self.layout.to_network(windows)))
 
-        settings = GridSettings.from_config(self.cfg)
-        for subject in self.data.infer_subjects:
-            volume = self.pre.load(subject)
-            prediction = predict_volume(volume.arrays[self.INPUT_ROLE], predict, self.layout, self.output_channels(),
-                                        settings, strategy)
-            restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
-            self.outputs.write(subject, self.to_output(restored), volume.geometry)
-        return {"outputs": self.outputs.rows, "folder": self.outputs.folder}
+        return predict
+
+    def predict_item(self, predict: Any, subject: Any, strategy: Any) -> tuple[np.ndarray, Any]:
+        """The subject's prediction window by window (grid and blending, or resized), sent back to the
+        grid of its first input file; returns it with that grid's geometry."""
+        from voxflow.data.volume_prediction import GridSettings, predict_volume  # noqa: PLC0415
+
+        volume = self.pre.load(subject)
+        prediction = predict_volume(volume.arrays[self.INPUT_ROLE], predict, self.layout, self.output_channels(),
+                                    GridSettings.from_config(self.cfg), strategy)
+        restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
+        return restored, volume.geometry
+
+    def write_item(self, writer: Any, subject: Any, prediction: tuple[np.ndarray, Any]) -> None:
+        """:meth:`to_output` of the restored prediction, on the subject's grid."""
+        restored, geometry = prediction
+        writer.write(subject, self.to_output(restored), geometry)
 
     @classmethod
     def report(cls, action: str, result: dict) -> str:

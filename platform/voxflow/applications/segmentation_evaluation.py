@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from voxflow.data.volume_outputs import INFERRED_CSV
+from voxflow.data.writers import INFERRED_CSV
 from voxflow.errors import CheckpointError, DataError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import tensorflow as tf
 from voxflow import registry
 from voxflow.augment.base import RandomTransform
 from voxflow.errors import ConfigError
-from voxflow.roles import STANDARD_KINDS, Kind, kinds_of
+from voxflow.roles import STANDARD_KINDS, Kind, kinds_of, maps_of
 
 
 def build_layer(name: str, kwargs: dict[str, Any], spacing: Sequence[float] = (1.0, 1.0, 1.0),
@@ -71,9 +71,15 @@ class Augmentation:
     def __init__(self, steps: Sequence[tuple[str, dict[str, Any]]], spacing: Sequence[float] = (1.0, 1.0, 1.0),
                  seed: int | None = None, maps: dict[str, Kind] | None = None,
                  intensity_keys: Sequence[str] | None = None) -> None:
-        self.maps = kinds_of(maps if maps is not None else STANDARD_KINDS, maps)
+        self.maps = maps_of(kinds_of(maps if maps is not None else STANDARD_KINDS, maps))
+        maps = self.maps if maps is not None else None
         self.layers = [build_layer(name, kwargs, spacing, None if seed is None else seed + i, maps, intensity_keys)
                        for i, (name, kwargs) in enumerate(steps)]
+        fields = [key for key, kind in self.maps.items() if kind is Kind.FIELD]
+        if fields and self.spatial:
+            moving = ", ".join(name for (name, _), layer in zip(steps, self.layers) if layer.spatial)
+            raise ValueError(f"spatial augmentation ({moving}) cannot transform the displacement field(s) {fields}: "
+                             "their vectors would need reorienting; use intensity augmentation only")
         self.last_params: list[dict[str, tf.Tensor]] = []
 
     def __bool__(self) -> bool:

@@ -12,8 +12,8 @@ import os
 import sys
 
 from voxflow import __version__, registry
-from voxflow.errors import PluginError
 from voxflow.cli.guard import run_guarded
+from voxflow.errors import PluginError
 
 ACTION_WORDS = {"train": "train", "training": "train", "inference": "inference", "infer": "inference",
                 "evaluation": "evaluation", "evaluate": "evaluation", "eval": "evaluation", "export": "export"}

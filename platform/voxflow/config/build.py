@@ -243,8 +243,8 @@ def _check_roles(roles: dict[str, tuple[str, ...]], inputs: dict[str, dict[str, 
     for role, names in roles.items():
         for name in names:
             values = inputs[name]
-            if not values["path_to_search"] and not values["csv_file"]:
+            if not values["path_to_search"] and not values["csv_file"] and not values["csv_data_file"]:
                 raise ConfigError(
-                    f"Missing `path_to_search` or `csv_file` {ctx.where(name)} (input section used by "
-                    f"`{role}` in [{ctx.written[ctx.app_name]}]). Expected at least one of them. Received: neither."
+                    f"Missing `path_to_search`, `csv_file` or `csv_data_file` {ctx.where(name)} (input section used "
+                    f"by `{role}` in [{ctx.written[ctx.app_name]}]). Expected one of them. Received: none."
                 )

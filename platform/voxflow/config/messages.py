@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from voxflow.config import schema
-from voxflow.naming import closest  # noqa: F401 - messages.closest, used across config/
 from voxflow.config.values import SHOWN_CHARACTERS, clip, clip_repr
+from voxflow.naming import closest  # noqa: F401 - messages.closest, used across config/
 
 __all__ = ["SHOWN_CHARACTERS", "clip", "clip_repr", "closest", "invalid_value", "location", "received",
            "unknown_key"]

@@ -101,6 +101,9 @@ INPUT_KEYS: dict[str, Key] = _table(
         "Regular expression removed from the file name to form the subject id."),
     Key("csv_file", PathType(), "",
         "CSV `subject_id,path` listing this source's files; used instead of searching when it exists."),
+    Key("csv_data_file", PathType(), "",
+        "CSV of one row of numbers per subject (`subject_id,value[,value...]`, optional header): this source "
+        "gives each subject a value (a class, a score), not an image; for roles of kind `value`."),
     Key("spatial_window_size", WindowType(), (),
         "Window (patch) size for this source; 2 values = a 2-D window padded with 1; at most 65535 per axis "
         "(≠NiftyNet: 0 for the full extent is not accepted)."),
@@ -302,7 +305,6 @@ NIFTYNET_ONLY_KEYS: dict[str, str] = {
     "rgb_normalisation": "not supported",
     "volume_padding_to_size": "use `volume_padding_size`",
     "force_output_identity_resizing": "not supported",
-    "csv_data_file": "not supported",
     "to_ohe": "not supported",
     "softmax": "losses take logits",
 }

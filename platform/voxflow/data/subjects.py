@@ -14,19 +14,23 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from voxflow.config.values import clip, clip_repr
 from voxflow.data.splits import PHASES, _few, random_split, split_subjects, subjects_to_infer
 from voxflow.errors import ConfigError, DataError
 from voxflow.io.formats import is_dicom_series_dir, split_extension
 
-__all__ = ["PHASES", "Subject", "find_subjects", "list_section_files", "random_split", "split_subjects",
-           "subjects_to_infer"]
+__all__ = ["PHASES", "Subject", "find_subjects", "list_section_files", "random_split", "read_subject_values",
+           "split_subjects", "subjects_to_infer"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +197,8 @@ def _search(section_name: str, section: Any) -> dict[str, str]:
 
 
 def _describe_search(section_name: str, section: Any) -> str:
+    if getattr(section, "csv_data_file", ""):
+        return f"no row in '{section.csv_data_file}'"
     csv_file = getattr(section, "csv_file", "") or ""
     if csv_file and os.path.isfile(csv_file):
         return f"listed in '{csv_file}'"
@@ -200,14 +206,78 @@ def _describe_search(section_name: str, section: Any) -> str:
     return f"searched {list(_tokens(section.path_to_search))} for {contains}"
 
 
+@functools.lru_cache(maxsize=32)
+def _values_table(csv_path: str, section_name: str, stamp: tuple[int, int]) -> dict[str, tuple[float, ...]]:
+    """``subject_id → values`` of a ``csv_data_file`` (cached per file version: ``stamp`` is
+    (mtime_ns, size))."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            rows = [(line, [cell.strip() for cell in row]) for line, row in enumerate(csv.reader(handle), start=1)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        what = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DataError(f"Cannot read csv_data_file '{csv_path}' of [{section_name}]: {clip(what)}. Expected UTF-8 "
+                        "text with 'subject_id,value[,value...]' rows.") from None
+    rows = [(line, row) for line, row in rows if any(row) and not row[0].startswith("#")]
+    table: dict[str, tuple[float, ...]] = {}
+    width = None
+    for index, (line, row) in enumerate(rows):
+        try:
+            values = tuple(float(cell) for cell in row[1:])
+        except ValueError:
+            if index == 0:
+                continue  # a header row: 'subject_id,age,...'
+            values = ()
+        if len(row) < 2 or not row[0] or not values or not all(math.isfinite(v) for v in values):
+            raise DataError(f"Invalid row {line} in csv_data_file '{csv_path}' of [{section_name}]: expected "
+                            f"'subject_id,value[,value...]' with finite numbers, received {clip_repr(','.join(row))}.")
+        if width is not None and len(values) != width:
+            raise DataError(f"Row {line} of csv_data_file '{csv_path}' of [{section_name}] has {len(values)} "
+                            f"value(s); the rows before it have {width}. Expected the same number on every row.")
+        width = len(values)
+        if row[0] in table:
+            raise DataError(f"Subject id '{clip(row[0])}' is on two rows of csv_data_file '{csv_path}' of "
+                            f"[{section_name}] (the second on line {line}).")
+        table[row[0]] = values
+    if not table:
+        raise DataError(f"csv_data_file '{csv_path}' of [{section_name}] lists no subject.")
+    return table
+
+
+def _stamp(path: str, section_name: str) -> tuple[int, int]:
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise DataError(f"Cannot read csv_data_file '{path}' of [{section_name}]: {error.strerror or error}.") from None
+    return status.st_mtime_ns, status.st_size
+
+
+def read_subject_values(csv_path: str, section_name: str, subject_id: str) -> np.ndarray:
+    """The float32 values of ``subject_id`` in a section's ``csv_data_file`` (a ``value`` role's data).
+
+    Raises:
+        DataError: the file cannot be read, a row is malformed, or the subject has no row.
+    """
+    table = _values_table(csv_path, section_name, _stamp(csv_path, section_name))
+    if subject_id not in table:
+        raise DataError(f"Subject '{clip(subject_id)}' has no row in csv_data_file '{csv_path}' of [{section_name}].")
+    return np.asarray(table[subject_id], dtype=np.float32)
+
+
 def list_section_files(cfg: Any, section_name: str) -> dict[str, str]:
     """Files of one input section, by subject id (the CSV list if it exists, else a search).
+
+    A section with a ``csv_data_file`` gives every subject it lists that file (its row is read by
+    :func:`read_subject_values`).
 
     Raises:
         ConfigError: the section is not defined, or its id regex is invalid.
         DataError: missing folder, no matching file, duplicate ids, bad CSV rows.
     """
     section = _section(cfg, section_name)
+    data_file = getattr(section, "csv_data_file", "") or ""
+    if data_file:
+        table = _values_table(data_file, section_name, _stamp(data_file, section_name))
+        return dict.fromkeys(table, data_file)
     csv_file = getattr(section, "csv_file", "") or ""
     if csv_file and os.path.isfile(csv_file):
         return _read_file_list(csv_file, section_name)

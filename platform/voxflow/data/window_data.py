@@ -49,14 +49,16 @@ class WindowData:
         kinds: ``{role: kind}``.
         layout: the window (its margin is read when samplers are built).
         sampling_role: the weight map that steers the weighted and balanced samplers.
+        groups: ``{role: group}`` (roles of one group share a grid; default: one group).
     """
 
     def __init__(self, cfg: Any, action: str, roles: dict[str, tuple[str, ...]], kinds: dict[str, Kind],
-                 layout: WindowLayout, sampling_role: str = "sampler") -> None:
+                 layout: WindowLayout, sampling_role: str = "sampler", groups: dict[str, str] | None = None) -> None:
         self.cfg, self.action, self.roles, self.kinds = cfg, action, roles, kinds
         self.layout = layout
         self.sampling_role = sampling_role
-        self.pre = Preprocessor(cfg, roles, min_shape=layout.fetch_window, kinds=kinds)
+        self.groups = dict(groups or {})
+        self.pre = Preprocessor(cfg, roles, min_shape=layout.fetch_window, kinds=kinds, groups=self.groups)
         self.train_volumes: list[Any] = []
         self.valid_volumes: list[Any] = []
         # With [SYSTEM] cache_size_mb smaller than the data: subject ids streamed through a VolumeCache.
@@ -148,7 +150,7 @@ class WindowData:
         # NiftyNet's rule: the window queue holds at least five batches.
         shuffle = max(cfg.network.queue_length, 5 * cfg.network.batch_size)
         window = window or self.layout.window
-        roles = {"kinds": self.kinds, "sampling_role": self.sampling_role}
+        roles = {"kinds": self.kinds, "sampling_role": self.sampling_role, "groups": self.groups}
         if self.volume_cache is None:
             return sampler_class(
                 [v.arrays for v in volumes], window_shape=window, windows_per_volume=cfg.training.sample_per_volume,

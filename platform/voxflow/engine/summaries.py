@@ -1,4 +1,4 @@
-"""TensorBoard logging: scalars and image slices, written eagerly outside compiled functions.
+"""TensorBoard logging: scalars, image slices and image grids, written eagerly outside compiled functions.
 
 Writing from eager code with a Python-int step avoids the trap of a ``tf.function`` freezing every
 event at the step it was traced with.
@@ -6,7 +6,10 @@ event at the step it was traced with.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -31,11 +34,14 @@ class SummaryLogger:
                 if value is not None and np.isfinite(value):
                     tf.summary.scalar(name, float(value))
 
-    def image_slices(self, phase: str, step: int, volumes: dict[str, np.ndarray]) -> None:
-        """Write the middle slice (last spatial axis) of each (X, Y, Z) volume as an image."""
+    def image_slices(self, phase: str, step: int, volumes: dict[str, Any]) -> None:
+        """Write each entry as one image: the middle slice (last spatial axis) of an ``(X, Y, Z)``
+        volume, or, for a list of volumes (a batch of samples, a row of interpolations), a grid of
+        their middle slices (:func:`image_grid`)."""
         with self._writer(phase).as_default(step=int(step)):
             for name, volume in volumes.items():
-                tf.summary.image(name, _middle_slice(volume)[None, ..., None], max_outputs=1)
+                plane = image_grid(volume) if isinstance(volume, (list, tuple)) else _middle_slice(volume)
+                tf.summary.image(name, plane[None, ..., None], max_outputs=1)
 
     def flush(self) -> None:
         """Flush every writer."""
@@ -57,3 +63,21 @@ def _middle_slice(volume: np.ndarray) -> np.ndarray:
     low, high = float(plane.min()), float(plane.max())
     scaled = (plane - low) / (high - low) if high > low else np.zeros_like(plane)
     return np.rot90(scaled).astype(np.float32)
+
+
+def image_grid(volumes: Sequence[np.ndarray], columns: int | None = None) -> np.ndarray:
+    """The middle slices of ``volumes`` (each scaled to [0, 1] on its own) tiled row by row, with a
+    one-pixel gap; ``columns`` defaults to ⌈√n⌉. Slices of different sizes are placed top-left in
+    cells of the largest size."""
+    planes = [_middle_slice(volume) for volume in volumes]
+    if not planes:
+        return np.zeros((1, 1), np.float32)
+    columns = columns or math.ceil(math.sqrt(len(planes)))
+    rows = math.ceil(len(planes) / columns)
+    height = max(p.shape[0] for p in planes)
+    width = max(p.shape[1] for p in planes)
+    grid = np.zeros((rows * (height + 1) - 1, columns * (width + 1) - 1), np.float32)
+    for index, plane in enumerate(planes):
+        top, left = (index // columns) * (height + 1), (index % columns) * (width + 1)
+        grid[top:top + plane.shape[0], left:left + plane.shape[1]] = plane
+    return grid

@@ -156,3 +156,24 @@ def from_grid(data: np.ndarray, geometry: VolumeGeometry, order: int) -> np.ndar
         cropped, inverse_step(geometry.step), geometry.oriented_shape, max(int(order), 0)
     )
     return reorient_array(back, invert_orientation(geometry.orientation))
+
+
+def _directions(affine: np.ndarray) -> np.ndarray:
+    """The unit vectors (world, mm) of the voxel axes of ``affine``, as columns."""
+    linear = np.asarray(affine, dtype=np.float64)[:3, :3]
+    return linear / np.linalg.norm(linear, axis=0, keepdims=True)
+
+
+def field_to_grid_axes(field: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """Displacement vectors in world mm (RAS+, the affine's space) → mm along the voxel axes of ``affine``.
+
+    ``field`` is ``(X, Y, Z, 3)``. The inverse is :func:`field_to_world`. Resampling does not change
+    millimetre values; reorienting permutes and negates the voxel axes, which this follows.
+    """
+    inverse = np.linalg.inv(_directions(affine))
+    return np.einsum("ij,...j->...i", inverse, np.asarray(field, np.float64)).astype(np.float32)
+
+
+def field_to_world(field: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """Displacement vectors in mm along the voxel axes of ``affine`` → world mm (RAS+)."""
+    return np.einsum("ij,...j->...i", _directions(affine), np.asarray(field, np.float64)).astype(np.float32)

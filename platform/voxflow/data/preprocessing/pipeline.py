@@ -10,7 +10,12 @@ For each subject, every file of every role is read, checked, then, by the role's
 4. padded by ``volume_padding_size`` and up to ``min_shape`` (intensity roles with
    ``volume_padding_mode``, the others with 0).
 
-The subject's grid is that of the first file of the first role read.
+Roles of one group (:attr:`voxflow.roles.Role.group`) share a grid: the group's plan is made
+from its first file, and the subject's grid (:attr:`PreprocessedSubject.geometry`) is that of the
+first file of the first role read. Roles of other groups keep their own grids
+(:attr:`PreprocessedSubject.geometries`). ``value`` roles are read from their section's
+``csv_data_file`` as one float32 vector per subject; ``field`` roles (3 channels, displacement in
+world mm) are resampled like images and their vectors expressed along the preprocessed grid's axes.
 
 Intensity statistics are taken before padding, so they do not depend on the padding or on the
 window size. :meth:`Preprocessor.invert` undoes 4, 2 and 1 for network outputs.
@@ -37,6 +42,8 @@ from voxflow.data.preprocessing import fitting, histogram, state
 from voxflow.data.preprocessing.foreground import foreground_masks
 from voxflow.data.preprocessing.geometry import (
     VolumeGeometry,
+    field_to_grid_axes,
+    field_to_world,
     from_grid,
     pad,
     plan_geometry,
@@ -53,19 +60,29 @@ from voxflow.data.preprocessing.reading import (
     read_volume,
 )
 from voxflow.data.preprocessing.whitening import whiten
+from voxflow.data.subjects import read_subject_values
 from voxflow.errors import CheckpointError, ConfigError, DataError
 from voxflow.roles import Kind, kinds_of, of_kind
 
 logger = logging.getLogger(__name__)
 
+#: The group of roles that declare none (:attr:`voxflow.roles.Role.group`).
+DEFAULT_GROUP = "subject"
+
 
 @dataclass
 class PreprocessedSubject:
-    """A subject ready for sampling: ``arrays[role]`` is ``(X, Y, Z, C)`` float32."""
+    """A subject ready for sampling: ``arrays[role]`` is ``(X, Y, Z, C)`` float32 (``(C,)`` for a
+    ``value`` role); ``geometry`` is the first group's grid, ``geometries`` every group's."""
 
     id: str
     arrays: dict[str, np.ndarray]
     geometry: VolumeGeometry
+    geometries: dict[str, VolumeGeometry] = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.geometries is None:
+            self.geometries = {DEFAULT_GROUP: self.geometry}
 
 
 def _shared(cfg: Any, sections: Sequence[str], key: str) -> tuple:
@@ -98,6 +115,7 @@ class Preprocessor:
             ``label``, ``weight`` and ``sampler``.
         normalised: the intensity roles that histogram standardisation and whitening change;
             ``None`` = every intensity role.
+        groups: role -> group; roles of one group share a grid (default: one group, ``subject``).
 
     Raises:
         ConfigError: undefined sections, or sections disagreeing on ``axcodes``/``pixdim``.
@@ -110,12 +128,19 @@ class Preprocessor:
         min_shape: Sequence[int] | None = None,
         kinds: dict[str, Kind] | None = None,
         normalised: Sequence[str] | None = None,
+        groups: dict[str, str] | None = None,
     ) -> None:
         self.cfg = cfg
         self.roles = {role: tuple(sections) for role, sections in roles.items() if sections}
         if not self.roles:
             raise ConfigError("No input section is assigned to any role (image, label...).")
         self.kinds = kinds_of(self.roles, kinds)
+        self.groups = {role: (groups or {}).get(role, DEFAULT_GROUP) for role in self.roles}
+        self.value_roles = of_kind(self.kinds, Kind.VALUE)
+        self.map_roles = [role for role in self.roles if role not in self.value_roles]
+        if not self.map_roles:
+            raise ConfigError(f"The roles {list(self.roles)} are all per-subject values; at least one role must "
+                              "be an image.")
         intensity = of_kind(self.kinds, Kind.INTENSITY)
         self.normalised = [r for r in intensity if normalised is None or r in normalised]
         self.label_roles = of_kind(self.kinds, Kind.LABEL)
@@ -126,6 +151,16 @@ class Preprocessor:
                     f"Input section [{name}] is used but not defined. Defined input sections: "
                     f"{', '.join(cfg.inputs) or 'none'}."
                 )
+        for role, sections in self.roles.items():
+            for name in sections:
+                values = bool(getattr(cfg.inputs[name], "csv_data_file", ""))
+                if values != (role in self.value_roles):
+                    raise ConfigError(
+                        f"Input section [{name}] (role `{role}`, kind {self.kinds[role].value}) "
+                        + ("has a `csv_data_file`: per-subject values can only feed a role of kind value."
+                           if values else "needs a `csv_data_file`: a role of kind value reads one number row "
+                           "per subject, not images.")
+                    )
         self.min_shape = tuple(int(m) for m in min_shape) if min_shape is not None else None
         self.axcodes = _shared(cfg, all_sections, "axcodes")
         self.pixdim = _shared(cfg, all_sections, "pixdim")
@@ -155,6 +190,7 @@ class Preprocessor:
 
     # ------------------------------------------------------------------ reading
     def _read(self, subject: Any, roles: Sequence[str]) -> dict[str, list[LoadedVolume]]:
+        """The files of the map ``roles`` of ``subject``, each group's checked to share one grid."""
         volumes: dict[str, list[LoadedVolume]] = {}
         for role in roles:
             volumes[role] = []
@@ -163,8 +199,27 @@ class Preprocessor:
                     raise DataError(f"Subject '{subject.id}' has no file for [{section}].")
                 loader = getattr(self.cfg.inputs[section], "loader", None)
                 volumes[role].append(read_volume(subject.files[section], section, loader, self.channel_counts))
-        check_same_grid([v for vs in volumes.values() for v in vs], subject.id)
+        for group in dict.fromkeys(self.groups[role] for role in volumes):
+            check_same_grid([v for role, vs in volumes.items() if self.groups[role] == group for v in vs], subject.id)
         return volumes
+
+    def _values(self, subject: Any, role: str) -> np.ndarray:
+        """The per-subject vector of a ``value`` role: its sections' CSV rows, concatenated."""
+        parts = []
+        for section in self.roles[role]:
+            if section not in subject.files:
+                raise DataError(f"Subject '{subject.id}' has no row in the csv_data_file of [{section}].")
+            parts.append(read_subject_values(subject.files[section], section, subject.id))
+        return np.concatenate(parts).astype(np.float32)
+
+    def _field(self, volume: LoadedVolume, geometry: VolumeGeometry) -> np.ndarray:
+        """A displacement-field file with its vectors along the preprocessed grid's axes (mm)."""
+        if volume.data.shape[-1] != 3:
+            raise DataError(
+                f"Displacement field '{volume.path}' of [{volume.section}] has {volume.data.shape[-1]} "
+                "channel(s); expected 3 (x, y, z displacement in world mm, RAS+)."
+            )
+        return field_to_grid_axes(volume.data, geometry.preprocessed_affine)
 
     def _plan(self, first: LoadedVolume) -> VolumeGeometry:
         try:
@@ -250,21 +305,33 @@ class Preprocessor:
             DataError: unreadable files, grids that differ, NaN/Inf, bad label values.
             CheckpointError: normalisation state needed but not found.
         """
-        volumes = self._read(subject, tuple(self.roles))
-        geometry = self._plan(next(iter(volumes.values()))[0])  # the first file of the first role
+        volumes = self._read(subject, tuple(self.map_roles))
+        geometries: dict[str, VolumeGeometry] = {}
+        for role, role_volumes in volumes.items():  # each group's plan from its first file
+            if self.groups[role] not in geometries:
+                geometries[self.groups[role]] = self._plan(role_volumes[0])
         arrays: dict[str, np.ndarray] = {}
         for role, role_volumes in volumes.items():
             kind = self.kinds[role]
+            geometry = geometries[self.groups[role]]
             channels = []
             for volume in role_volumes:
-                data = self._labels(volume, subject.id) if kind is Kind.LABEL else volume.data
+                if kind is Kind.LABEL:
+                    data = self._labels(volume, subject.id)
+                elif kind is Kind.FIELD:
+                    data = self._field(volume, geometry)
+                else:
+                    data = volume.data
                 channels.append(to_grid(data, geometry, self._order(role, volume)))
             array = np.concatenate(channels, axis=-1) if len(channels) > 1 else channels[0]
             if role in self.normalised:
                 array = self._normalise(array, role_volumes, subject.id, role)
             mode = self.padding_mode if kind is Kind.INTENSITY else "constant"
             arrays[role] = np.ascontiguousarray(pad(array, geometry, mode), dtype=np.float32)
-        return PreprocessedSubject(subject.id, arrays, geometry)
+        for role in self.value_roles:
+            arrays[role] = self._values(subject, role)
+        first = next(iter(geometries.values()))  # the first file of the first role
+        return PreprocessedSubject(subject.id, arrays, first, geometries)
 
     def invert(
         self, array: np.ndarray, geometry: VolumeGeometry, interp_order: int = 0
@@ -284,6 +351,12 @@ class Preprocessor:
         data = array[..., np.newaxis] if squeeze else array
         out = from_grid(np.asarray(data), geometry, interp_order)
         return out[..., 0] if squeeze else out
+
+    @staticmethod
+    def field_to_world(field: np.ndarray, geometry: VolumeGeometry) -> np.ndarray:
+        """A field whose vectors are along the preprocessed grid's axes (as ``field`` roles are
+        loaded and as a network predicts them) with its vectors in world mm (RAS+), as written."""
+        return field_to_world(field, geometry.preprocessed_affine)
 
     def labels_to_original(self, indices: np.ndarray) -> np.ndarray:
         """Maps label indices ``0..K-1`` back to the original label values.

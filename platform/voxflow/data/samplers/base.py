@@ -62,12 +62,16 @@ def check_volumes(
     volumes: Sequence[Mapping[str, np.ndarray]],
     window_shape: tuple[int, int, int],
     must_fit: bool = True,
+    groups: Mapping[str, str] | None = None,
+    groups_may_differ: bool = False,
 ) -> tuple[list[dict[str, np.ndarray]], tuple[str, ...]]:
     """Validate volumes for sampling and return them as float32 arrays with their role names.
 
-    Every volume must hold the same roles (at least one), every role a 4-D ``(X, Y, Z, C)`` array with the volume's spatial shape and the same channel count as in the
-    other volumes, and (if ``must_fit``) the spatial shape must be at least ``window_shape`` on
-    each axis.
+    Every volume must hold the same roles (at least one), every role a 4-D ``(X, Y, Z, C)`` array
+    with the same channel count as in the other volumes and the spatial shape of the volume's
+    other roles — of the other roles of its group when ``groups_may_differ`` (roles of different
+    groups, ``groups``: role → group, may then have different shapes) — and (if ``must_fit``) at
+    least ``window_shape`` on each axis.
 
     Raises:
         SamplerError: naming the volume, role and what was expected and received.
@@ -77,6 +81,7 @@ def check_volumes(
     roles = tuple(sorted(volumes[0]))
     if not roles:
         raise SamplerError("Volume 0 has no role: expected at least one map (image, label ...).")
+    group_of = {role: (groups or {}).get(role, "subject") for role in roles}
     channels: dict[str, int] = {}
     checked = []
     for index, volume in enumerate(volumes):
@@ -84,7 +89,7 @@ def check_volumes(
             raise SamplerError(
                 f"Volume {index} has roles {sorted(volume)}. Expected the roles of volume 0: {list(roles)}."
             )
-        spatial = None
+        shapes: dict[str, tuple[str, tuple[int, ...]]] = {}  # group (or "" for all) -> (first role, shape)
         arrays = {}
         for role in roles:
             array = np.asarray(volume[role], dtype=np.float32)
@@ -93,25 +98,48 @@ def check_volumes(
                     f"Volume {index}, role '{role}': expected a 4-D (X, Y, Z, C) array. "
                     f"Received shape {array.shape}."
                 )
-            spatial = array.shape[:3] if spatial is None else spatial
+            first, spatial = shapes.setdefault(group_of[role] if groups_may_differ else "", (role, array.shape[:3]))
             if array.shape[:3] != spatial:
+                other_group = group_of[first] != group_of[role]
                 raise SamplerError(
                     f"Volume {index}, role '{role}': spatial shape {array.shape[:3]} differs from "
-                    f"the other roles' {spatial}."
+                    + (f"role '{first}' of group '{group_of[first]}' {spatial}; windows are cut at one place in "
+                       "every role, so groups on different grids need `window_sampling = resize` (each group "
+                       "resized to the window)." if other_group else f"the other roles' {spatial}.")
                 )
             if channels.setdefault(role, array.shape[3]) != array.shape[3]:
                 raise SamplerError(
                     f"Volume {index}, role '{role}': {array.shape[3]} channels. Expected "
                     f"{channels[role]} like volume 0."
                 )
+            if must_fit and any(s < w for s, w in zip(array.shape[:3], window_shape)):
+                raise SamplerError(
+                    f"Volume {index} of spatial shape {array.shape[:3]} is smaller than the window "
+                    f"{window_shape}. Pad volumes to at least the window size (volume_padding_size)."
+                )
             arrays[role] = array
-        if must_fit and any(s < w for s, w in zip(spatial, window_shape)):
-            raise SamplerError(
-                f"Volume {index} of spatial shape {spatial} is smaller than the window "
-                f"{window_shape}. Pad volumes to at least the window size (volume_padding_size)."
-            )
         checked.append(arrays)
     return checked, roles
+
+
+def check_values(volumes: Sequence[Mapping[str, np.ndarray]], roles: Sequence[str]) -> dict[str, np.ndarray]:
+    """The per-subject ``value`` roles of ``volumes`` stacked as ``(num_volumes, C)`` float32.
+
+    Raises:
+        SamplerError: a value that is not a vector, or whose length differs from volume 0's.
+    """
+    stacked = {}
+    for role in roles:
+        rows = []
+        for index, volume in enumerate(volumes):
+            value = np.asarray(volume[role], dtype=np.float32)
+            if value.ndim != 1 or (rows and value.shape != rows[0].shape):
+                expected = f"{rows[0].shape[0]} values like volume 0" if rows else "a vector (C,)"
+                raise SamplerError(f"Volume {index}, role '{role}' (a per-subject value): expected {expected}. "
+                                   f"Received shape {value.shape}.")
+            rows.append(value)
+        stacked[role] = np.stack(rows)
+    return stacked
 
 
 def valid_region(array: np.ndarray, window_shape: tuple[int, int, int]) -> np.ndarray:
@@ -147,12 +175,19 @@ class WindowSampler(abc.ABC):
             ``image``, ``label``, ``weight`` and ``sampler``. Samplers that treat maps differently
             by kind (the resize sampler, the balanced sampler's class map) read it.
         sampling_role: the weight map that steers the weighted and balanced samplers.
+        groups: ``{role: group}``; roles of different groups may have different shapes only for
+            samplers that resize (default: one group).
+
+    Roles of kind ``value`` (``(C,)`` vectors, one per volume) are not cut: every window of a
+    volume carries its volume's value.
 
     Raises:
         SamplerError: when the volumes or the window shape are invalid.
     """
 
     _volumes_must_fit = True
+    #: Whether roles of different groups may have different spatial shapes (samplers that resize).
+    _groups_may_differ = False
 
     def __init__(
         self,
@@ -164,6 +199,7 @@ class WindowSampler(abc.ABC):
         seed: int | None = None,
         kinds: Mapping[str, Kind] | None = None,
         sampling_role: str = "sampler",
+        groups: Mapping[str, str] | None = None,
     ) -> None:
         self.window_shape = as_window_shape(window_shape)
         if int(windows_per_volume) < 1:
@@ -174,11 +210,20 @@ class WindowSampler(abc.ABC):
         self.shuffle_buffer = int(shuffle_buffer)
         self.num_parallel_calls = max(int(num_parallel_calls), 1)
         self.seed = None if seed is None else int(seed)
-        arrays, self.roles = check_volumes(volumes, self.window_shape, self._volumes_must_fit)
+        names = sorted(volumes[0]) if volumes else []
         try:
-            self.kinds = kinds_of(self.roles, kinds)
+            every_kind = kinds_of(names, kinds)
         except ValueError as err:
             raise SamplerError(f"Invalid sampler roles: {err}.") from None
+        self.value_roles = tuple(name for name in names if every_kind[name] is Kind.VALUE)
+        maps = [{role: array for role, array in volume.items() if role not in self.value_roles} for volume in volumes]
+        arrays, self.roles = check_volumes(maps, self.window_shape, self._volumes_must_fit, groups,
+                                           self._groups_may_differ)
+        self.kinds = {role: every_kind[role] for role in self.roles}
+        self.groups = {role: (groups or {}).get(role, "subject") for role in self.roles}
+        values = check_values(volumes, self.value_roles)
+        self._values = {role: tf.constant(stack) for role, stack in values.items()}
+        self.value_sizes = {role: stack.shape[1] for role, stack in values.items()}
         self.sampling_role = sampling_role
         self.num_volumes = len(arrays)
         self.volume_shapes = [a[self.roles[0]].shape[:3] for a in arrays]
@@ -198,6 +243,12 @@ class WindowSampler(abc.ABC):
             key: int64 ``(2,)`` stateless-random seed unique to this element.
         """
 
+    def element(self, volume_index: tf.Tensor, key: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One element: the window of :meth:`_window` and the volume's per-subject values, uncut."""
+        element = self._window(volume_index, key)
+        element.update({role: tf.gather(stack, volume_index) for role, stack in self._values.items()})
+        return element
+
     def _visits_per_volume(self) -> int:
         return self.windows_per_volume
 
@@ -208,6 +259,7 @@ class WindowSampler(abc.ABC):
             role: tf.TensorSpec((*self.window_shape, c), tf.float32)
             for role, c in self.channels.items()
         }
+        spec.update({role: tf.TensorSpec((size,), tf.float32) for role, size in self.value_sizes.items()})
         spec["location"] = tf.TensorSpec((4,), tf.int32)
         return spec
 
@@ -229,7 +281,7 @@ class WindowSampler(abc.ABC):
             return tf.data.Dataset.from_tensor_slices(order)
 
         def make_element(counter: tf.Tensor, volume_index: tf.Tensor) -> dict[str, tf.Tensor]:
-            return self._window(volume_index, tf.stack([seed_t, counter]))
+            return self.element(volume_index, tf.stack([seed_t, counter]))
 
         ds = tf.data.Dataset.counter().flat_map(epoch_visits)
         ds = ds.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))

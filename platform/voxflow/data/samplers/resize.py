@@ -18,11 +18,13 @@ class ResizeSampler(WindowSampler):
     :class:`~voxflow.data.aggregators.resize.ResizeAggregator`). Resizing is deterministic, so the
     windows are computed once at construction; the dataset visits volumes in a shuffled order,
     one window per visit (``windows_per_volume`` is ignored), ``location = (index, 0, 0, 0)``.
-    Volumes only need at least one voxel per axis. Other arguments are those of
+    Volumes only need at least one voxel per axis, and roles of different groups may have different
+    shapes (each is resized to the window on its own). Other arguments are those of
     :class:`~voxflow.data.samplers.base.WindowSampler`.
     """
 
     _volumes_must_fit = False
+    _groups_may_differ = True
 
     def _visits_per_volume(self) -> int:
         return 1

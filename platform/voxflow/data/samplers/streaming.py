@@ -150,7 +150,7 @@ class StreamingSampler:
             sampler = self.make_sampler([self.cache.get(self.keys[current], pinned=ahead_keys)])
             for _ in range(self.windows_per_volume):
                 key = tf.constant([seed & _SEED_MASK, counter], tf.int64)
-                element = sampler._window(tf.constant(0, tf.int32), key)
+                element = sampler.element(tf.constant(0, tf.int32), key)
                 location = element["location"].numpy()
                 location[0] = current
                 yield {**{k: v.numpy() for k, v in element.items() if k != "location"}, "location": location}

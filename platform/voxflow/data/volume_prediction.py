@@ -1,39 +1,24 @@
-"""Whole volumes from window predictions, and output images written back on each input's grid.
+"""Whole volumes from window predictions.
 
 :func:`predict_volume` runs a network over a preprocessed volume window by window — a grid of
 windows (step = window − 2·border, the last flush with the far edge) stitched with blending, or the
 whole volume resized to the window (``window_sampling = resize``) — splitting each batch of
 windows over the ``tf.distribute`` replicas.
 
-:class:`VolumeOutputs` writes one image per subject, ``<folder>/<subject><postfix>.nii.gz``, on
-exactly the grid of the subject's first input file (every preprocessing step undone), and lists
-them in ``inferred.csv``. It refuses, before any work, an output that would replace an input.
+The prediction is then sent back to the input's grid by the preprocessor and written by a
+:class:`~voxflow.data.writers.VolumeWriter`.
 
 Example:
-    >>> outputs = VolumeOutputs(folder, "_seg", subjects)           # doctest: +SKIP
-    >>> for subject in subjects:                                    # doctest: +SKIP
-    ...     volume = pre.load(subject)
-    ...     probabilities = predict_volume(volume.arrays["image"], predict, layout, 4, settings, strategy)
-    ...     outputs.write(subject, labels_of(pre.invert(probabilities, volume.geometry)), volume.geometry)
+    >>> volume = pre.load(subject)                                                                # doctest: +SKIP
+    >>> probabilities = predict_volume(volume.arrays["image"], predict, layout, 4, settings, strategy)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from voxflow.atomic import atomic_write_text, refuse_replacing_inputs
-from voxflow.io import write_image
-
-log = logging.getLogger(__name__)
-
-INFERRED_CSV = "inferred.csv"
 
 
 @dataclass(frozen=True)
@@ -94,43 +79,3 @@ def _predict_resized(image: np.ndarray, predict: Any, layout: Any) -> np.ndarray
     aggregator = ResizeAggregator(image.shape[:3], interp_order=1)
     aggregator.add(np.asarray(predict(window)))
     return aggregator.result()
-
-
-class VolumeOutputs:
-    """Output images of the subjects of one inference, and their ``inferred.csv`` listing.
-
-    Args:
-        folder: where the images go (created).
-        postfix: appended to each subject id (``[INFERENCE] output_postfix``).
-        subjects: the subjects inference will write (their files are the run's inputs).
-        what: how messages name an output (``segmentation``, ``regression output`` ...).
-
-    Raises:
-        OutputError: an output would replace one of the subjects' files (checked here, before any work).
-    """
-
-    def __init__(self, folder: str, postfix: str, subjects: list[Any], what: str = "output") -> None:
-        self.folder, self.postfix = folder, postfix
-        self.listing = os.path.join(folder, INFERRED_CSV)
-        self.rows: list[tuple[str, str]] = []
-        planned = [self.path(subject) for subject in subjects] + [self.listing]
-        inputs = [path for subject in subjects for path in subject.files.values()]
-        refuse_replacing_inputs(planned, inputs, what=what)
-
-    def path(self, subject: Any) -> str:
-        """Where ``subject``'s output goes."""
-        return os.path.join(self.folder, f"{subject.id}{self.postfix}.nii.gz")
-
-    def write(self, subject: Any, data: np.ndarray, geometry: Any) -> str:
-        """Write ``data`` (on the subject's original grid) with its geometry; update the listing."""
-        os.makedirs(self.folder, exist_ok=True)
-        path = self.path(subject)
-        write_image(path, data, geometry.affine, reference=geometry.reference)
-        self.rows.append((subject.id, path))
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["subject_id", "path"])
-        writer.writerows(self.rows)
-        atomic_write_text(self.listing, buffer.getvalue())
-        log.info("wrote %s", path)
-        return path

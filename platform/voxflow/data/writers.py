@@ -1,0 +1,195 @@
+"""Output writers: what one inference writes, each file listed in ``inferred.csv`` as it is written.
+
+An application picks the writer of each inference mode; the engine's inference loop
+(:mod:`voxflow.engine.inference`) hands it every prediction. Every writer:
+
+- writes into one folder (``[INFERENCE] save_seg_dir``), each file atomically (a killed run
+  leaves no half-written file, and the next run removes its temporary files);
+- lists each file in ``<folder>/inferred.csv`` as ``subject_id,path`` — the list the evaluation
+  action reads — rewritten atomically after each file;
+- refuses, before any work, a planned output that would replace one of the run's inputs.
+
+===========================  ===================================================  =====================
+writer                       writes                                               for
+===========================  ===================================================  =====================
+:class:`VolumeWriter`        ``<subject><postfix>.nii.gz`` on exactly the grid    segmentation,
+                             of the subject's first input file (every             regression
+                             preprocessing step undone)
+:class:`WindowImageWriter`   each window as its own image, ``<name><postfix>      generated images,
+                             .nii.gz``, with the affine of the subject's extent   reconstructions
+                             (:func:`window_affine`) or 1 mm voxels
+:class:`TableWriter`         one CSV, ``<name><postfix>.csv``, one row per        classification,
+                             subject: ``subject_id,<columns>`` — readable back    per-subject scores
+                             as a ``csv_data_file``
+:class:`ArrayWriter`         ``<subject><postfix>.npy`` per subject (NumPy)       latent codes
+===========================  ===================================================  =====================
+
+Example:
+    >>> writer = TableWriter(folder, "_class", subjects, columns=("p0", "p1"), name="classes")  # doctest: +SKIP
+    >>> writer.write("sub01", [0.2, 0.8])                                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from voxflow.atomic import atomic_path, atomic_write_text, refuse_replacing_inputs
+from voxflow.io import write_image
+
+log = logging.getLogger(__name__)
+
+INFERRED_CSV = "inferred.csv"
+
+
+def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+class OutputWriter:
+    """The folder, listing and input protection every writer shares (see the module docstring).
+
+    Args:
+        folder: where the outputs go (created on the first write).
+        postfix: appended to each output's name (``[INFERENCE] output_postfix``).
+        subjects: the subjects inference reads: their files are inputs no output may replace, and
+            the writers that name files by subject plan one per subject.
+        what: how messages name an output (``segmentation``, ``latent code`` ...).
+
+    Raises:
+        OutputError: a planned output would replace one of the subjects' files.
+    """
+
+    SUFFIX = ".nii.gz"
+
+    def __init__(self, folder: str, postfix: str, subjects: Sequence[Any] = (), what: str = "output") -> None:
+        self.folder, self.postfix, self.what = folder, postfix, what
+        self.listing = os.path.join(folder, INFERRED_CSV)
+        self.rows: list[tuple[str, str]] = []
+        inputs = [path for subject in subjects for path in subject.files.values()]
+        refuse_replacing_inputs([*self.planned(subjects), self.listing], inputs, what=what)
+
+    def planned(self, subjects: Sequence[Any]) -> list[str]:
+        """The files this writer will write for ``subjects`` (checked against the inputs)."""
+        return [self.path(subject.id) for subject in subjects]
+
+    def path(self, name: str) -> str:
+        """Where the output called ``name`` goes."""
+        return os.path.join(self.folder, f"{name}{self.postfix}{self.SUFFIX}")
+
+    def _listed(self, subject_id: str, path: str) -> str:
+        """Add ``path`` to ``inferred.csv`` (rewritten atomically) and return it."""
+        self.rows.append((subject_id, path))
+        atomic_write_text(self.listing, _csv_text(("subject_id", "path"), self.rows))
+        log.info("wrote %s", path)
+        return path
+
+    def result(self) -> dict[str, Any]:
+        """What inference returns: ``outputs`` (the listed rows) and ``folder``."""
+        return {"outputs": list(self.rows), "folder": self.folder}
+
+
+class VolumeWriter(OutputWriter):
+    """One image per subject on the grid of its first input file."""
+
+    def write(self, subject: Any, data: np.ndarray, geometry: Any) -> str:
+        """Write ``data`` (already on the subject's original grid) with ``geometry``'s affine and header."""
+        path = self.path(subject.id)
+        os.makedirs(self.folder, exist_ok=True)
+        write_image(path, data, geometry.affine, reference=geometry.reference)
+        return self._listed(subject.id, path)
+
+
+def window_affine(geometry: Any, window: Sequence[int]) -> np.ndarray:
+    """The affine of a window holding a subject's whole preprocessed extent resized to ``window``.
+
+    Voxel ``i`` of the window is centred where :func:`~voxflow.data.aggregators.resize.resize_volume`
+    takes it from: ``(i + ½)·s − ½`` preprocessed voxels, ``s = extent / window`` per axis.
+    """
+    scale = np.asarray(geometry.preprocessed_shape, np.float64) / np.asarray(window, np.float64)
+    to_preprocessed = np.eye(4)
+    to_preprocessed[:3, :3] = np.diag(scale)
+    to_preprocessed[:3, 3] = (scale - 1.0) / 2.0
+    return np.asarray(geometry.preprocessed_affine, np.float64) @ to_preprocessed
+
+
+class WindowImageWriter(OutputWriter):
+    """Each window written as its own image (NiftyNet's window-as-image outputs).
+
+    Names repeat safely: the second output called ``name`` becomes ``name_1``, and so on.
+    """
+
+    def __init__(self, folder: str, postfix: str, subjects: Sequence[Any] = (), what: str = "image") -> None:
+        self._used: dict[str, int] = {}
+        super().__init__(folder, postfix, subjects, what)
+
+    def planned(self, subjects: Sequence[Any]) -> list[str]:
+        """Names are given at write time; only the folder's listing is planned."""
+        return []
+
+    def write(self, name: str, data: np.ndarray, affine: np.ndarray | None = None, subject_id: str | None = None) -> str:
+        """Write one window ``(X, Y, Z[, C])`` as ``<name><postfix>.nii.gz`` (1 mm voxels without ``affine``)."""
+        count = self._used.get(name, 0)
+        self._used[name] = count + 1
+        unique = name if count == 0 else f"{name}_{count}"
+        path = self.path(unique)
+        os.makedirs(self.folder, exist_ok=True)
+        write_image(path, np.asarray(data, np.float32), np.eye(4) if affine is None else affine)
+        return self._listed(subject_id or unique, path)
+
+
+class TableWriter(OutputWriter):
+    """One CSV row per subject, ``subject_id,<columns>``, in ``<name><postfix>.csv``.
+
+    The table has the format of a ``csv_data_file``, so a later run (evaluation, or training on the
+    outputs) reads it back as per-subject values.
+    """
+
+    SUFFIX = ".csv"
+
+    def __init__(self, folder: str, postfix: str, subjects: Sequence[Any] = (), columns: Sequence[str] = ("value",),
+                 name: str = "values", what: str = "value") -> None:
+        self.name, self.columns = name, tuple(columns)
+        self.table: list[tuple[str, ...]] = []
+        super().__init__(folder, postfix, subjects, what)
+
+    def planned(self, subjects: Sequence[Any]) -> list[str]:
+        """The one table."""
+        return [self.path(self.name)]
+
+    def write(self, subject_id: str, values: Sequence[float]) -> str:
+        """Add ``subject_id``'s row (as many values as columns) and rewrite the table atomically.
+
+        Raises:
+            ValueError: a row whose length is not the number of columns.
+        """
+        values = [float(v) for v in np.ravel(values)]
+        if len(values) != len(self.columns):
+            raise ValueError(f"expected {len(self.columns)} values ({', '.join(self.columns)}), got {len(values)}")
+        self.table.append((subject_id, *(repr(v) for v in values)))
+        path = self.path(self.name)
+        atomic_write_text(path, _csv_text(("subject_id", *self.columns), self.table))
+        return self._listed(subject_id, path)
+
+
+class ArrayWriter(OutputWriter):
+    """One NumPy file per subject, ``<subject><postfix>.npy`` (e.g. an encoder's latent code)."""
+
+    SUFFIX = ".npy"
+
+    def write(self, subject_id: str, array: np.ndarray) -> str:
+        """Save ``array`` (its dtype kept) atomically."""
+        path = self.path(subject_id)
+        with atomic_path(path, suffix=self.SUFFIX) as tmp:
+            np.save(tmp, np.asarray(array), allow_pickle=False)
+        return self._listed(subject_id, path)
