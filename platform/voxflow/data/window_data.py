@@ -150,7 +150,8 @@ class WindowData:
         # NiftyNet's rule: the window queue holds at least five batches.
         shuffle = max(cfg.network.queue_length, 5 * cfg.network.batch_size)
         window = window or self.layout.window
-        roles = {"kinds": self.kinds, "sampling_role": self.sampling_role, "groups": self.groups}
+        roles = {"kinds": self.kinds, "sampling_role": self.sampling_role, "groups": self.groups,
+                 **sampler_class.config_kwargs(cfg)}
         if self.volume_cache is None:
             return sampler_class(
                 [v.arrays for v in volumes], window_shape=window, windows_per_volume=cfg.training.sample_per_volume,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 import secrets
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -242,6 +243,12 @@ class WindowSampler(abc.ABC):
             volume_index: int32 scalar.
             key: int64 ``(2,)`` stateless-random seed unique to this element.
         """
+
+    @classmethod
+    def config_kwargs(cls, cfg: Any) -> dict[str, Any]:
+        """Extra constructor arguments this sampler takes from the config (its own keys), e.g. the
+        selective sampler's label rules; the application's builder passes them. Default: none."""
+        return {}
 
     def element(self, volume_index: tf.Tensor, key: tf.Tensor) -> dict[str, tf.Tensor]:
         """One element: the window of :meth:`_window` and the volume's per-subject values, uncut."""
