@@ -55,6 +55,7 @@ class DenseApplication(Application):
         self.augmentation: Any = None  # voxflow.augment.pipeline.Augmentation while training
         self.data: Any = None  # voxflow.data.window_data.WindowData once prepared
         self.outputs: Any = None  # voxflow.data.writers.VolumeWriter for inference
+        self._divisor = 1  # the network's window divisor, once inference built it
 
     # ------------------------------------------------------------------ declarations to give
     def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:
@@ -168,10 +169,17 @@ class DenseApplication(Application):
                       acti_func=cfg.activation_function, keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer,
                       w_regularizer=regulariser, **dict(cfg.network_args or {}))
         try:
-            return build_network(self._network_class(), kwargs, self.example_input(), self.output_channels(),
-                                 f"[NETWORK] name = {cfg.name}", plugin=not registry.is_builtin("network", cfg.name))
+            model, output = build_network(self._network_class(), kwargs, self.example_input(), self.output_channels(),
+                                          f"[NETWORK] name = {cfg.name}",
+                                          plugin=not registry.is_builtin("network", cfg.name))
         except TypeError as err:
             raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
+        self.layout.check_output_window(self.layout.to_window(output), cfg.name)
+        if self.layout.output_window != self.layout.window and self.cfg.network.window_sampling == "resize":
+            raise ConfigError(f"[NETWORK] window_sampling = resize needs a network that returns its whole input window; "
+                              f"{cfg.name} returns {'×'.join(map(str, self.layout.output_window))} for "
+                              f"{self.layout.text}: use a grid-based sampler (uniform, weighted, balanced).")
+        return model
 
     def example_input(self) -> np.ndarray:
         """A zero batch of one window, shaped as the network sees it (builds the model)."""
@@ -219,6 +227,8 @@ class DenseApplication(Application):
 
         network = models["network"]
 
+        self._divisor = int(getattr(network, "window_divisor", 1) or 1)  # for full-extent inference windows
+
         @tf.function(reduce_retracing=True)
         def compiled(windows: tf.Tensor) -> tf.Tensor:
             return self.predict_windows(network, windows)
@@ -234,8 +244,19 @@ class DenseApplication(Application):
         from voxflow.data.volume_prediction import GridSettings, predict_volume  # noqa: PLC0415
 
         volume = self.pre.load(subject)
-        prediction = predict_volume(volume.arrays[self.INPUT_ROLE], predict, self.layout, self.output_channels(),
-                                    GridSettings.from_config(self.cfg), strategy)
+        image = volume.arrays[self.INPUT_ROLE]
+        layout = self.layout.for_volume(image.shape[:3], self._divisor)
+        if layout is not self.layout:  # [INFERENCE] spatial_window_size with 0: this volume's extent
+            from voxflow.networks import check_window  # noqa: PLC0415
+
+            try:
+                check_window(self._network_class(), layout.network_window)
+            except ValueError as err:
+                raise ConfigError(f"[INFERENCE] spatial_window_size {self.cfg.inference.spatial_window_size} gives "
+                                  f"subject '{subject.id}' the window {layout.text}, which [NETWORK] name = "
+                                  f"{self.cfg.network.name} cannot take: {err}") from err
+        prediction = predict_volume(image, predict, layout, self.output_channels(),
+                                    GridSettings.from_config(self.cfg), strategy, output_window=layout.output_window)
         restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
         return restored, volume.geometry
 

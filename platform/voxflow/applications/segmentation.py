@@ -116,24 +116,25 @@ class SegmentationApplication(DenseApplication):
 
     def losses(self, batch: dict, outputs: Any) -> dict[str, Any]:
         """``[TRAINING] loss_type`` on a batch of logits (weight map applied if configured)."""
-        weight = self.layout.to_network(batch["weight"]) if "weight" in batch else None
-        return {"loss": self._loss_fn(self.layout.to_network(batch["label"]), outputs, weight)}
+        target = lambda key: self.layout.to_network(self.layout.crop_to_output(batch[key]))  # noqa: E731
+        weight = target("weight") if "weight" in batch else None
+        return {"loss": self._loss_fn(target("label"), outputs, weight)}
 
     def validation_metrics(self, batch: dict, logits: Any) -> dict[str, float]:
         """Per-class Dice of the argmax prediction on one (local) batch."""
         from voxflow.evaluation.metrics import per_class_dice  # noqa: PLC0415
 
         prediction = np.argmax(np.asarray(self.layout.from_network(logits)), axis=-1)
-        reference = np.asarray(batch["label"])[..., 0].astype(np.int64)
+        reference = np.asarray(self.layout.crop_to_output(batch["label"]))[..., 0].astype(np.int64)
         dice = per_class_dice(reference, prediction, self.num_classes)
         return {f"dice_class_{k}": float(dice[k]) for k in range(1, self.num_classes)}
 
     def summary_images(self, batch: dict, logits: Any) -> dict[str, np.ndarray]:
         """Image, label and prediction of the first window, for TensorBoard (un-augmented, centre crop)."""
-        window = self.layout.window
+        window = self.layout.output_window
         prediction = np.argmax(np.asarray(self.layout.from_network(logits))[0], axis=-1)
-        margin = self.layout.margin if np.asarray(batch["image"]).shape[1:4] != window else (0, 0, 0)
-        crop = (0, *(slice(int(m), int(m) + w) for m, w in zip(margin, window)), 0)
+        margin = self.layout.margin if np.asarray(batch["image"]).shape[1:4] != self.layout.window else (0, 0, 0)
+        crop = (0, *(slice(int(m + c), int(m + c) + w) for m, c, w in zip(margin, self.layout.output_crop, window)), 0)
         return {"image": np.asarray(batch["image"])[crop], "label": np.asarray(batch["label"])[crop],
                 "prediction": prediction.astype(np.float32)}
 

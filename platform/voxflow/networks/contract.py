@@ -17,8 +17,11 @@ from voxflow.errors import PluginError, first_line
 
 
 def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, num_classes: int, label: str,
-                  plugin: bool) -> Any:
+                  plugin: bool) -> tuple[Any, tuple[int, ...]]:
     """``net_class(**kwargs)``, called once on ``example``; checked when ``plugin`` is true.
+
+    A network may return logits for a centred window smaller than its input (valid convolutions,
+    the same number of voxels lost on both sides of each axis).
 
     Args:
         net_class: the network class (or factory).
@@ -29,12 +32,12 @@ def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, n
         plugin: whether the network is user code (then every failure is a ``PluginError``).
 
     Returns:
-        The built model.
+        The built model, and the spatial size of its output for ``example``.
 
     Raises:
         TypeError: arguments the network does not take (the caller names ``network_args``).
         PluginError: a plugin that fails to build or run, is not a ``keras.Model``, or does not
-            return ``(1, *spatial, num_classes)`` logits.
+            return ``(1, *spatial, num_classes)`` logits (or a centred smaller spatial size).
     """
     import keras  # noqa: PLC0415
 
@@ -56,10 +59,17 @@ def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, n
             raise
         raise PluginError(f"{label}: calling the network on a window of shape {example.shape} raised "
                           f"{type(err).__name__}: {first_line(err)}") from err
-    expected = (*example.shape[:-1], num_classes)
     shape = tuple(int(v) for v in getattr(logits, "shape", ()))
-    if shape != expected:
+    if not _is_centred_output(shape, example.shape, num_classes):
+        expected = (*example.shape[:-1], num_classes)
         raise PluginError(f"{label} returned logits of shape {shape} for a window of shape {example.shape}; "
                           f"expected {expected}: one logit per class (num_classes = {num_classes}) at every voxel "
-                          "of the window.")
-    return model
+                          "of the window (or of a window smaller by the same number of voxels on both sides).")
+    return model, shape[1:-1]
+
+
+def _is_centred_output(shape: tuple[int, ...], window: tuple[int, ...], num_classes: int) -> bool:
+    """Logits for every voxel of the window, or of a centred smaller window (valid convolutions)."""
+    if len(shape) != len(window) or shape[0] != window[0] or shape[-1] != num_classes:
+        return False
+    return all(1 <= out <= size and (size - out) % 2 == 0 for out, size in zip(shape[1:-1], window[1:-1]))
