@@ -52,6 +52,14 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "CrossEntropy": "voxflow.losses.segmentation:cross_entropy_loss",
         "DicePlusXEnt": "voxflow.losses.segmentation:dice_plus_xent_loss",
         "Tversky": "voxflow.losses.segmentation:tversky_loss",
+        "L1Loss": "voxflow.losses.regression:l1_loss",
+        "L2Loss": "voxflow.losses.regression:l2_loss",
+        "MAE": "voxflow.losses.regression:l1_loss",
+        "MSE": "voxflow.losses.regression:l2_loss",
+        "RMSE": "voxflow.losses.regression:rmse_loss",
+        "Huber": "voxflow.losses.regression:huber_loss",
+        "SSIM": "voxflow.losses.regression:ssim_loss",
+        "LNCC": "voxflow.losses.regression:lncc_loss",
     },
     "optimiser": {
         "adam": "voxflow.engine.optimisers:adam",
@@ -71,6 +79,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
     "application": {
         "segmentation": "voxflow.applications.segmentation:SegmentationApplication",
         "net_segment": "voxflow.applications.segmentation:SegmentationApplication",
+        "regression": "voxflow.applications.regression:RegressionApplication",
+        "net_regress": "voxflow.applications.regression:RegressionApplication",
     },
     "metric": {},  # filled from voxflow.evaluation.catalogue (see _CATALOGUES)
     "augmentation": {},  # filled from voxflow.augment.catalogue

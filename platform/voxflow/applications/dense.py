@@ -95,7 +95,8 @@ class DenseApplication(Application):
             self.prepare_training()
             self._prepare_augmentation()
         self.data = WindowData(self.cfg, self.action, self.roles_for(self.action), self.kinds(), self.layout,
-                               sampling_role=self.SAMPLING_ROLE, groups=self.groups())
+                               sampling_role=self.SAMPLING_ROLE, groups=self.groups(),
+                               normalised=tuple(role.name for role in self.ROLES if role.normalised))
         self.data.prepare()
         if self.action == "train":
             self.channels = self.data.channels(self.INPUT_ROLE) or self.channels

@@ -50,15 +50,18 @@ class WindowData:
         layout: the window (its margin is read when samplers are built).
         sampling_role: the weight map that steers the weighted and balanced samplers.
         groups: ``{role: group}`` (roles of one group share a grid; default: one group).
+        normalised: the intensity roles histogram standardisation and whitening change (default: all).
     """
 
     def __init__(self, cfg: Any, action: str, roles: dict[str, tuple[str, ...]], kinds: dict[str, Kind],
-                 layout: WindowLayout, sampling_role: str = "sampler", groups: dict[str, str] | None = None) -> None:
+                 layout: WindowLayout, sampling_role: str = "sampler", groups: dict[str, str] | None = None,
+                 normalised: tuple[str, ...] | None = None) -> None:
         self.cfg, self.action, self.roles, self.kinds = cfg, action, roles, kinds
         self.layout = layout
         self.sampling_role = sampling_role
         self.groups = dict(groups or {})
-        self.pre = Preprocessor(cfg, roles, min_shape=layout.fetch_window, kinds=kinds, groups=self.groups)
+        self.pre = Preprocessor(cfg, roles, min_shape=layout.fetch_window, kinds=kinds, groups=self.groups,
+                                normalised=normalised)
         self.train_volumes: list[Any] = []
         self.valid_volumes: list[Any] = []
         # With [SYSTEM] cache_size_mb smaller than the data: subject ids streamed through a VolumeCache.
