@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Generate the configuration reference from the schema into README.md.
+"""Generate the configuration reference and the NiftyNet key table from the schema into README.md.
 
 The reference is written between the lines ``<!-- config-reference:start -->`` and
-``<!-- config-reference:end -->``.
+``<!-- config-reference:end -->`` (required); the table of every NiftyNet key and what voxflow
+does with it between ``<!-- niftynet-keys:start -->`` and ``<!-- niftynet-keys:end -->`` (when
+the file has those lines).
 
 Usage:
     python scripts/gen_config_docs.py            # rewrite the block in README.md
@@ -19,7 +21,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "platform"))
 
-from voxflow.config.docs import END_MARKER, START_MARKER, has_markers, render_reference, replace_block  # noqa: E402
+from voxflow.config.docs import (  # noqa: E402
+    END_MARKER,
+    NIFTYNET_END,
+    NIFTYNET_START,
+    START_MARKER,
+    has_markers,
+    render_niftynet_keys,
+    render_reference,
+    replace_block,
+)
+
+
+def generated(text: str) -> str:
+    """``text`` with every generated block it has markers for replaced by the current one."""
+    text = replace_block(text, render_reference())
+    if has_markers(text, NIFTYNET_START, NIFTYNET_END):
+        text = replace_block(text, render_niftynet_keys(), NIFTYNET_START, NIFTYNET_END)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if not has_markers(text):
         print(f"error: {readme} lacks the lines {START_MARKER} and {END_MARKER}", file=sys.stderr)
         return 1
-    updated = replace_block(text, render_reference())
+    updated = generated(text)
     if args.check:
         if updated != text:
-            print(f"{readme}: the configuration reference is out of date; "
+            print(f"{readme}: the configuration reference or the NiftyNet key table is out of date; "
                   "run python scripts/gen_config_docs.py", file=sys.stderr)
             return 1
         print(f"{readme}: the configuration reference is up to date")

@@ -27,6 +27,22 @@ class ConfigError(VoxflowError):
     """A configuration file or command-line override is malformed or invalid."""
 
 
+class ConfigProblems(ConfigError):
+    """Several configuration problems found in one pass, so that a config is fixed in one go.
+
+    Each problem is one line (as a single :class:`ConfigError` would be); ``str()`` joins them with
+    newlines and the console scripts print each as its own ``error:`` line (exit status 2).
+
+    Args:
+        problems: the one-line messages, in the order found (at least two); or them joined by
+            newlines (as ``str()`` gives, so that the error survives pickling).
+    """
+
+    def __init__(self, problems: list[str] | tuple[str, ...] | str) -> None:
+        self.problems = tuple(problems.split("\n") if isinstance(problems, str) else problems)
+        super().__init__("\n".join(self.problems))
+
+
 class DataError(VoxflowError):
     """An input image, label, CSV file or subject list is missing, unreadable or inconsistent."""
 

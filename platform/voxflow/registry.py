@@ -44,6 +44,13 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "highres3dnet": "voxflow.networks.highres3dnet:HighRes3DNet",
         "vnet": "voxflow.networks.vnet:VNet",
         "dense_vnet": "voxflow.networks.dense_vnet:DenseVNet",
+        "highres3dnet_small": "voxflow.networks.highres3dnet:HighRes3DNetSmall",
+        "highres3dnet_large": "voxflow.networks.highres3dnet:HighRes3DNetLarge",
+        "deepmedic": "voxflow.networks.deepmedic:DeepMedic",
+        "unet_2d": "voxflow.networks.unet_2d:UNet2D",
+        "nonewnet": "voxflow.networks.no_new_net:NoNewNet",
+        "scalenet": "voxflow.networks.scalenet:ScaleNet",
+        "holisticnet": "voxflow.networks.holisticnet:HolisticNet",
     },
     "loss": {
         "Dice": "voxflow.losses.segmentation:dice_loss",
@@ -52,6 +59,9 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "CrossEntropy": "voxflow.losses.segmentation:cross_entropy_loss",
         "DicePlusXEnt": "voxflow.losses.segmentation:dice_plus_xent_loss",
         "Tversky": "voxflow.losses.segmentation:tversky_loss",
+        "WGDL": "voxflow.losses.segmentation:generalised_wasserstein_dice_loss",
+        "GWDL": "voxflow.losses.segmentation:generalised_wasserstein_dice_loss",
+        "SensSpec": "voxflow.losses.segmentation:sensitivity_specificity_loss",
         "L1Loss": "voxflow.losses.regression:l1_loss",
         "L2Loss": "voxflow.losses.regression:l2_loss",
         "MAE": "voxflow.losses.regression:l1_loss",
@@ -75,6 +85,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "balanced": "voxflow.data.samplers.balanced:BalancedSampler",
         "resize": "voxflow.data.samplers.resize:ResizeSampler",
         "grid": "voxflow.data.samplers.grid:GridSampler",
+        "selective": "voxflow.data.samplers.selective:SelectiveSampler",
+        "patch": "voxflow.data.samplers.csv_locations:CSVLocationSampler",
     },
     "application": {
         "segmentation": "voxflow.applications.segmentation:SegmentationApplication",
@@ -111,6 +123,96 @@ _EXTRA: dict[str, dict[str, Any]] = {family: {} for family in _BUILTINS}
 DOWNLOAD_MARKER = "install.json"
 CONSENT_FLAG = "--trust-downloaded-code"
 _TRUSTED = {"downloaded": False}
+
+_NN = "niftynet."
+#: NiftyNet's components under the registry name voxflow gives them (NiftyNet's own alias, from its
+#: ``niftynet/engine/application_factory.py`` tables): ``{family: {NiftyNet import path: name}}``.
+#: Wherever a name is looked up, NiftyNet's alias, its import path (``niftynet.network.unet.UNet3D``)
+#: or its module path (``niftynet.network.no_new_net``, ``niftynet.network.nonewnet``) means the
+#: voxflow entry of that name once it is registered; until then, and for any other ``niftynet.``
+#: path, the lookup says in one line that voxflow does not have it and what it offers instead
+#: (:func:`niftynet_missing`). NiftyNet's code itself is never imported.
+NIFTYNET_NAMES: dict[str, dict[str, str]] = {
+    "network": {
+        _NN + "network.toynet.ToyNet": "toynet",
+        _NN + "network.unet.UNet3D": "unet",
+        _NN + "network.unet_2d.UNet2D": "unet_2d",
+        _NN + "network.no_new_net.UNet3D": "nonewnet",
+        _NN + "network.vnet.VNet": "vnet",
+        _NN + "network.highres3dnet.HighRes3DNet": "highres3dnet",
+        _NN + "network.highres3dnet_small.HighRes3DNetSmall": "highres3dnet_small",
+        _NN + "network.highres3dnet_large.HighRes3DNetLarge": "highres3dnet_large",
+        _NN + "network.dense_vnet.DenseVNet": "dense_vnet",
+        _NN + "network.deepmedic.DeepMedic": "deepmedic",
+        _NN + "network.scalenet.ScaleNet": "scalenet",
+        _NN + "network.holistic_net.HolisticNet": "holisticnet",
+        _NN + "network.resnet.ResNet": "resnet",
+        _NN + "network.se_resnet.SE_ResNet": "se_resnet",
+        _NN + "network.vae.VAE": "vae",
+        _NN + "network.simple_gan.SimpleGAN": "simple_gan",
+        _NN + "network.simulator_gan.SimulatorGAN": "simulator_gan",
+    },
+    "loss": {
+        _NN + "layer.loss_segmentation.dice": "Dice",
+        _NN + "layer.loss_segmentation.dice_nosquare": "Dice_NS",
+        _NN + "layer.loss_segmentation.dice_dense": "Dice_Dense",
+        _NN + "layer.loss_segmentation.dice_dense_nosquare": "Dice_Dense_NS",
+        _NN + "layer.loss_segmentation.generalised_dice_loss": "GDSC",
+        _NN + "layer.loss_segmentation.cross_entropy": "CrossEntropy",
+        _NN + "layer.loss_segmentation.cross_entropy_dense": "CrossEntropy_Dense",
+        _NN + "layer.loss_segmentation.dice_plus_xent_loss": "DicePlusXEnt",
+        _NN + "layer.loss_segmentation.tversky": "Tversky",
+        _NN + "layer.loss_segmentation.generalised_wasserstein_dice_loss": "WGDL",
+        _NN + "layer.loss_segmentation.sensitivity_specificity_loss": "SensSpec",
+        _NN + "layer.loss_segmentation.volume_enforcement": "VolEnforcement",
+        _NN + "layer.loss_regression.l1_loss": "L1Loss",
+        _NN + "layer.loss_regression.l2_loss": "L2Loss",
+        _NN + "layer.loss_regression.rmse_loss": "RMSE",
+        _NN + "layer.loss_regression.mae_loss": "MAE",
+        _NN + "layer.loss_regression.huber_loss": "Huber",
+        _NN + "layer.loss_regression.smooth_l1_loss": "SmoothL1",
+        _NN + "layer.loss_regression.cosine_loss": "Cosine",
+        _NN + "layer.loss_classification.cross_entropy": "CrossEntropy",
+    },
+    "optimiser": {
+        _NN + "engine.application_optimiser.Adam": "adam",
+        _NN + "engine.application_optimiser.GradientDescent": "gradientdescent",
+        _NN + "engine.application_optimiser.Momentum": "momentum",
+        _NN + "engine.application_optimiser.NesterovMomentum": "nesterov",
+        _NN + "engine.application_optimiser.Adagrad": "adagrad",
+        _NN + "engine.application_optimiser.RMSProp": "rmsprop",
+    },
+    "sampler": {
+        _NN + "engine.sampler_uniform_v2.UniformSampler": "uniform",
+        _NN + "engine.sampler_weighted_v2.WeightedSampler": "weighted",
+        _NN + "engine.sampler_balanced_v2.BalancedSampler": "balanced",
+        _NN + "engine.sampler_resize_v2.ResizeSampler": "resize",
+        _NN + "engine.sampler_grid_v2.GridSampler": "grid",
+        _NN + "contrib.segmentation_selective_sampler.sampler_selective.SelectiveSampler": "selective",
+        _NN + "contrib.csv_reader.sampler_csvpatch.CSVPatchSampler": "patch",
+    },
+    "application": {
+        _NN + "application.segmentation_application.SegmentationApplication": "net_segment",
+        _NN + "application.regression_application.RegressionApplication": "net_regress",
+        _NN + "application.classification_application.ClassificationApplication": "net_classify",
+        _NN + "application.autoencoder_application.AutoencoderApplication": "net_autoencoder",
+        _NN + "application.gan_application.GANApplication": "net_gan",
+        _NN + "application.label_driven_registration.RegApp": "label_driven_registration",
+    },
+    "metric": {  # NiftyNet's SUPPORTED_EVALUATIONS; voxflow.evaluation.catalogue spells the ones it computes
+        **{_NN + f"evaluation.segmentation_evaluations.{name}": name for name in (
+            "dice", "jaccard", "n_pos_ref", "n_neg_ref", "n_pos_seg", "n_neg_seg", "fp", "fn", "tp", "tn",
+            "n_intersection", "n_union", "specificity", "sensitivity", "accuracy", "false_positive_rate",
+            "positive_predictive_values", "negative_predictive_values", "intersection_over_union",
+            "informedness", "markedness", "vol_diff", "average_distance", "hausdorff_distance",
+            "hausdorff95_distance")},
+        **{_NN + f"evaluation.regression_evaluations.{name}": name for name in ("mse", "rmse", "mae")},
+        _NN + "evaluation.classification_evaluations.accuracy": "classification_accuracy",
+        _NN + "contrib.evaluation.segmentation_evaluations.com_ref": "com_ref",
+        _NN + "contrib.evaluation.classification_evaluations.roc_auc": "roc_auc",
+        _NN + "contrib.evaluation.classification_evaluations.roc": "roc",
+    },
+}
 
 
 def trust_downloaded_code(allowed: bool = True) -> None:
@@ -155,9 +257,12 @@ def families() -> list[str]:
     return sorted(_BUILTINS)
 
 
-def names(family: str) -> list[str]:
-    """Return the sorted built-in and registered names of ``family``."""
+def names(family: str, sort: bool = True) -> list[str]:
+    """Return the built-in and registered names of ``family``: sorted, or (``sort=False``) built-in
+    names in the order of the built-in table, then registered ones in the order registered."""
     _check_family(family)
+    if not sort:
+        return [*_BUILTINS[family], *(name for name in _EXTRA[family] if name not in _BUILTINS[family])]
     return sorted(set(_BUILTINS[family]) | set(_EXTRA[family]), key=str.lower)
 
 
@@ -179,14 +284,52 @@ def register(family: str, name: str | None = None) -> Callable[[Any], Any]:
 
 
 def is_builtin(family: str, name: str) -> bool:
-    """Whether ``name`` (case-insensitive) is a built-in or registered entry of ``family``."""
+    """Whether ``name`` (case-insensitive, or NiftyNet's name of it) is a built-in or registered
+    entry of ``family``."""
     return _canonical(family, name) is not None
 
 
 def canonical_name(family: str, name: str) -> str:
-    """The built-in or registered spelling of ``name`` (``UNet`` → ``unet``); other names unchanged."""
-    _check_family(family)
+    """The built-in or registered spelling of ``name`` (``UNet`` → ``unet``,
+    ``niftynet.network.unet.UNet3D`` → ``unet``); other names unchanged."""
     return _canonical(family, name) or name
+
+
+def niftynet_entry(family: str, name: str) -> tuple[str, str] | None:
+    """``(registry name, NiftyNet import path)`` if ``name`` is NiftyNet's name of a component of
+    ``family`` (its alias, import path or module path; see :data:`NIFTYNET_NAMES`), else None."""
+    table = NIFTYNET_NAMES.get(family, {})
+    lowered = name.strip().lower()
+    for spelling in (lambda path, alias: path,  # the import path, then the module path (if one entry's) ...
+                     lambda path, alias: path.rpartition(".")[0],
+                     lambda path, alias: f"{path.rpartition('.')[0].rpartition('.')[0]}.{alias}",  # package.alias
+                     lambda path, alias: alias):
+        found = {(alias, path) for path, alias in table.items() if spelling(path, alias).lower() == lowered}
+        if len({alias for alias, _ in found}) == 1:
+            return min(found)
+    return None
+
+
+def niftynet_what(family: str, name: str) -> str | None:
+    """What NiftyNet's ``name`` is, when voxflow does not have it: ``"NiftyNet's <its other name>,
+    which voxflow does not have"``; None if ``name`` is no NiftyNet name or voxflow has it."""
+    if _canonical(family, name) is not None:
+        return None
+    entry = niftynet_entry(family, name)
+    if entry is None:
+        return "NiftyNet code, which voxflow does not include" if name.strip().lower().startswith(_NN) else None
+    other = entry[0] if "." in name else entry[1]
+    return f"NiftyNet's {other}, which voxflow does not have"
+
+
+def niftynet_missing(family: str, name: str) -> str | None:
+    """The one-line message for NiftyNet's ``name`` that voxflow does not have (see
+    :func:`niftynet_what`), naming what voxflow offers instead; None otherwise."""
+    what = niftynet_what(family, name)
+    if what is None:
+        return None
+    return (f"Unknown {_FAMILY_LABEL[family]}: '{name}' is {what}. voxflow offers: {', '.join(names(family))}, "
+            "or a dotted import path of your own such as my_pkg.module.Class.")
 
 
 def resolve(family: str, name: str, search_dirs: tuple[str, ...] = ()) -> Any:
@@ -208,6 +351,9 @@ def resolve(family: str, name: str, search_dirs: tuple[str, ...] = ()) -> Any:
             return _EXTRA[family][canonical]
         module_name, attribute = _BUILTINS[family][canonical].split(":")
         return getattr(importlib.import_module(module_name), attribute)
+    missing = niftynet_missing(family, name)
+    if missing is not None:
+        raise PluginError(missing)
     if "." not in name or not all(part.isidentifier() for part in name.split(".")):
         choices = names(family)
         hint = did_you_mean(name, choices, cutoff=0.5)
@@ -289,6 +435,16 @@ def _is_install_record(marker: Path) -> bool:
 
 
 def _canonical(family: str, name: str) -> str | None:
+    """The registered spelling of ``name`` (exact, then case-insensitive, then as NiftyNet's name)."""
+    _check_family(family)
+    found = _registered(family, name)
+    if found is None:
+        entry = niftynet_entry(family, name)
+        found = _registered(family, entry[0]) if entry is not None else None
+    return found
+
+
+def _registered(family: str, name: str) -> str | None:
     for table in (_BUILTINS[family], _EXTRA[family]):
         if name in table:
             return name

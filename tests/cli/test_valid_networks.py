@@ -24,6 +24,9 @@ VALID_NET = textwrap.dedent('''
             self.first = keras.layers.Conv3D(4, 3, padding="valid", activation="relu")
             self.second = keras.layers.Conv3D(num_classes, 3, padding="valid")
 
+        def output_window(self, window):  # declared: the logits are 4 voxels smaller, centred
+            return tuple(w - 4 for w in window)
+
         def build(self, input_shape):  # the base class probes with 1 voxel: too small for valid convolutions
             self.forward(keras.ops.zeros((1, 5, 5, 5, input_shape[-1])))
 
@@ -61,3 +64,15 @@ def test_a_label_window_the_network_does_not_return_is_one_line(tmp_path, tiny_d
     assert code == 2 and "\n" not in message
     assert "spatial_window_size 10×10×10 of [label] is neither the input window 12×12×12 nor the window 8×8×8" \
         in message
+
+
+def test_an_inference_window_of_0_takes_each_volumes_whole_extent(tmp_path, tiny_dataset):
+    config = write_config(tmp_path, network="unet", window="16,16,8")
+    run = lambda *argv: main(list(argv), prog="net_segment", application="segmentation")  # noqa: E731
+    assert run("train", "-c", config, "--max_iter", "1", "--validation_every_n", "-1") == 0
+    text = open(config, encoding="utf-8").read().replace("[INFERENCE]\n", "[INFERENCE]\nspatial_window_size = 0,0,8\n")
+    open(config, "w", encoding="utf-8").write(text)
+    assert run("inference", "-c", config) == 0
+    source = nib.load(str(tiny_dataset / "sub02_T1.nii.gz"))
+    output = nib.load(str(tmp_path / "model" / "output" / "sub02_out.nii.gz"))
+    assert output.shape == source.shape and np.allclose(output.affine, source.affine)

@@ -10,7 +10,16 @@ import pytest
 
 from voxflow import registry
 from voxflow.config import schema
-from voxflow.config.docs import END_MARKER, START_MARKER, has_markers, render_reference, replace_block
+from voxflow.config.docs import (
+    END_MARKER,
+    NIFTYNET_END,
+    NIFTYNET_START,
+    START_MARKER,
+    has_markers,
+    render_niftynet_keys,
+    render_reference,
+    replace_block,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gen_config_docs.py"
@@ -24,7 +33,8 @@ def test_reference_lists_every_key_of_every_section():
         for key in table.values():
             assert f"| `{key.name}` |" in text
     assert "`[NETWORK]`" in text and "`[SEGMENTATION]` (application section)" in text
-    assert "| `window_sampling` | `uniform` \\| `weighted` \\| `balanced` \\| `resize` \\| an import path | `uniform` |" in text
+    assert ("| `window_sampling` | `uniform` \\| `weighted` \\| `balanced` \\| `resize` \\| `selective` \\| `patch` \\| "
+            "an import path | `uniform` |") in text
     assert "| `model_dir` | path | `<config folder>/model` |" in text
     assert "| `num_classes` | int ≥ 2 | **required** |" in text
     assert "--SECTION.key" in text and "config file's folder" in text
@@ -58,4 +68,25 @@ def test_readme_reference_is_up_to_date():
         pytest.skip(f"README.md has no {START_MARKER} / {END_MARKER} markers yet")
     assert replace_block(text, render_reference()) == text, (
         "README.md's configuration reference is out of date: run python scripts/gen_config_docs.py"
+    )
+
+
+def test_niftynet_table_says_what_voxflow_does_with_every_niftynet_key(monkeypatch):
+    text = render_niftynet_keys()
+    for section, keys in schema.NIFTYNET_KEYS.items():
+        shown = "input sections" if section == schema.INPUT else f"`[{section}]`"
+        for key in keys:
+            assert f"| {shown} | `{key}` | " in text, (section, key)
+    assert "| `[NETWORK]` | `queue_length` | same | also read from `[SYSTEM]`" in text
+    assert "| `[SYSTEM]` | `event_handler` | refused | events are built into the voxflow engine |" in text
+    monkeypatch.setitem(schema.NIFTYNET_KEYS, "NETWORK", (*schema.NIFTYNET_KEYS["NETWORK"], "vx_unaccounted"))
+    with pytest.raises(ValueError, match="vx_unaccounted"):
+        render_niftynet_keys()
+
+
+def test_readme_niftynet_table_is_up_to_date():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert has_markers(text, NIFTYNET_START, NIFTYNET_END), "README.md lacks the NiftyNet key table's markers"
+    assert replace_block(text, render_niftynet_keys(), NIFTYNET_START, NIFTYNET_END) == text, (
+        "README.md's NiftyNet key table is out of date: run python scripts/gen_config_docs.py"
     )

@@ -22,10 +22,10 @@ def test_invalid_choice_names_file_section_key_expected_received_and_suggestion(
     message = _error(path)
     assert message == (
         f"Invalid value for `window_sampling` in [NETWORK] of {path}. Expected one of: uniform, weighted, "
-        "balanced, resize, or a dotted import path such as my_pkg.module.Name. Received: 'uniforn'. "
+        "balanced, resize, selective, patch, or a dotted import path such as my_pkg.module.Name. Received: 'uniforn'. "
         "Did you mean 'uniform'?"
     )
-    assert "Expected one of: uniform, weighted, balanced, resize, or a dotted import path" in message
+    assert "Expected one of: uniform, weighted, balanced, resize, selective, patch, or a dotted import path" in message
     assert "Received: 'uniforn'." in message
     assert message.endswith("Did you mean 'uniform'?")
 
@@ -38,9 +38,9 @@ def test_unknown_key_suggests_nearest_key_of_that_section(write_config, base_ini
 
 
 def test_key_in_wrong_section_says_where_it_belongs(write_config):
-    message = _error(write_config(extra="\n[SYSTEM]\nqueue_length = 10\n"))
-    assert "Unknown key `queue_length` in [SYSTEM] of" in message
-    assert "`queue_length` belongs in [NETWORK], not [SYSTEM]." in message
+    message = _error(write_config(extra="\n[SYSTEM]\nbatch_size = 10\n"))
+    assert "Unknown key `batch_size` in [SYSTEM] of" in message
+    assert "`batch_size` belongs in [NETWORK], not [SYSTEM]." in message
 
 
 def test_input_key_in_system_section_points_to_input_sections(write_config):

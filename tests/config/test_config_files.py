@@ -123,21 +123,24 @@ def restore_app_sections(monkeypatch):
 
 
 def test_register_app_section(tmp_path, restore_app_sections):
-    register_app_section("REGRESSION", [
+    from voxflow import registry
+
+    registry.register_builtin_applications()  # [SEGMENTATION] below is another application's section
+    register_app_section("DENOISE_TEST", [
         Key("image", StrArrayType(), (), "Inputs.", required=True, role=True),
         Key("output", StrArrayType(), (), "Targets.", required=("train",), role=True),
         Key("loss_border", IntType(0), 0, "Voxels cropped before the loss."),
     ])
     data = {"T1": {"path_to_search": "d"}, "target": {"path_to_search": "d"},
-            "REGRESSION": {"image": "T1", "output": "targte"}, "NETWORK": {"name": "x"}}
-    with pytest.raises(ConfigError, match=r"`output` in \[REGRESSION\].*Did you mean 'target'\?"):
-        config_from_dict(data, tmp_path, app_section="REGRESSION")
-    data["REGRESSION"]["output"] = "target"
-    cfg = config_from_dict(data, tmp_path, app_section="regression")
-    assert cfg.app_name == "REGRESSION" and cfg.app.loss_border == 0
+            "DENOISE_TEST": {"image": "T1", "output": "targte"}, "NETWORK": {"name": "x"}}
+    with pytest.raises(ConfigError, match=r"`output` in \[DENOISE_TEST\].*Did you mean 'target'\?"):
+        config_from_dict(data, tmp_path, app_section="DENOISE_TEST")
+    data["DENOISE_TEST"]["output"] = "target"
+    cfg = config_from_dict(data, tmp_path, app_section="denoise_test")
+    assert cfg.app_name == "DENOISE_TEST" and cfg.app.loss_border == 0
     # a config holding another application's section does not treat it as an input source
     data["SEGMENTATION"] = {"image": "T1", "num_classes": 2}
-    assert "SEGMENTATION" not in config_from_dict(data, tmp_path, app_section="REGRESSION").inputs
+    assert "SEGMENTATION" not in config_from_dict(data, tmp_path, app_section="DENOISE_TEST").inputs
     with pytest.raises(ValueError):
         register_app_section("NETWORK", [])
 

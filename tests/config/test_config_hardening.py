@@ -154,7 +154,7 @@ def test_window_sizes_are_bounded(write_config, base_ini, value):
 
 def test_window_size_from_yaml_integer_and_override_is_bounded(write_config):
     text = ("T1:\n  path_to_search: data\n  spatial_window_size: [100000000000000000000, 64, 64]\n"
-            "SEGMENTATION:\n  image: T1\n  num_classes: 2\n")
+            "NETWORK:\n  name: toynet\nSEGMENTATION:\n  image: T1\n  label: T1\n  num_classes: 2\n")
     message = _error(write_config(text, name="config.yaml"))
     assert "`spatial_window_size` in [T1]" in message and "65535" in message
     message = _error(write_config(), ["--spatial_window_size", str(10**20)])

@@ -46,17 +46,26 @@ def test_a_volume_smaller_than_the_output_window_is_extended_and_cropped_back():
     np.testing.assert_allclose(stitched, whole[:5, :9, :4], atol=1e-5)
 
 
-def test_the_contract_accepts_centred_smaller_outputs_only():
-    model, output = build_network(lambda **_: valid_net(layers=2), {}, np.zeros((1, 12, 12, 12, 1), np.float32),
-                                  2, "[NETWORK] name = valid", plugin=True)
+def test_the_contract_accepts_declared_centred_smaller_outputs_only():
+    from voxflow.errors import PluginError
+
+    def declared(**_):
+        model = valid_net(layers=2)
+        model.output_window = lambda window: tuple(w - 4 for w in window)
+        return model
+
+    model, output = build_network(declared, {}, np.zeros((1, 12, 12, 12, 1), np.float32), 2,
+                                  "[NETWORK] name = valid", plugin=True)
     assert output == (8, 8, 8)
+    with pytest.raises(PluginError, match="or of the smaller centred window its output_window"):  # undeclared
+        build_network(lambda **_: valid_net(layers=2), {}, np.zeros((1, 12, 12, 12, 1), np.float32), 2,
+                      "[NETWORK] name = valid", plugin=True)
 
     class Shifted(tf.keras.Model):  # loses 3 voxels on one side of x only
         def call(self, x, training=None):
             return tf.concat([x[:, 3:], x[:, 3:]], -1)
 
-    from voxflow.errors import PluginError
-    with pytest.raises(PluginError, match="smaller by the same number of voxels on both sides"):
+    with pytest.raises(PluginError, match="expected \\(1, 12, 12, 12, 2\\)"):
         build_network(lambda **_: Shifted(), {}, np.zeros((1, 12, 12, 12, 1), np.float32), 2, "[NETWORK] name = s",
                       plugin=True)
 
@@ -72,9 +81,17 @@ def test_section_windows_name_the_input_and_the_output_window():
         WindowLayout((12, 12, 12), {"T1": (12, 12, 12), "label": (8, 8, 8)}).check_output_window((10, 10, 10), "v")
 
 
-def test_full_extent_axes_take_each_volumes_size_rounded_to_the_divisor():
+def test_full_extent_axes_take_each_volumes_size_grown_to_a_window_the_network_takes():
+    from voxflow.networks.deepmedic import DeepMedic
+    from voxflow.networks.unet import UNet
+
     layout = WindowLayout((32, 32, 16), full_extent=(0, 1))
-    layout.output_window = (28, 28, 12)
-    one = layout.for_volume((45, 30, 99), divisor=8)
-    assert one.window == (48, 32, 16) and one.output_window == (44, 28, 12)
-    assert WindowLayout((8, 8, 8)).for_volume((45, 30, 99), 8).window == (8, 8, 8)
+    layout.output_window = (28, 28, 12)  # a plugin's valid network without a window rule: same crop
+    one = layout.for_volume((45, 30, 99), network=object())
+    assert one.window == (45, 30, 16) and one.output_window == (41, 26, 12)
+    unet = layout.for_volume((45, 30, 99), network=UNet(2))
+    assert unet.window[2] == 16 and all(w >= s and w % UNet(2).window_divisor == 0
+                                        for w, s in zip(unet.window[:2], (45, 30)))
+    deepmedic = WindowLayout((57, 57, 57), full_extent=(2,)).for_volume((57, 57, 20), network=DeepMedic(2))
+    assert deepmedic.window == (57, 57, 51) and deepmedic.output_window == (9, 9, 3)  # 51 is DeepMedic's smallest
+    assert WindowLayout((8, 8, 8)).for_volume((45, 30, 99), UNet(2)).window == (8, 8, 8)

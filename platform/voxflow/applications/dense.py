@@ -30,7 +30,7 @@ import numpy as np
 from voxflow import registry
 from voxflow.applications.base import Application
 from voxflow.data.windows import WindowLayout
-from voxflow.errors import ConfigError
+from voxflow.errors import ConfigError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,18 @@ class DenseApplication(Application):
 
     def __init__(self, cfg: Any, action: str) -> None:
         super().__init__(cfg, action)
-        read = self.roles_for("train") if action != "inference" else self.roles_for("inference")
-        sections = [s for names in read.values() for s in names] or list(getattr(cfg.app, self.INPUT_ROLE))
-        self.layout = WindowLayout.from_config(cfg, action, sections)
         self.channels = len(getattr(cfg.app, self.INPUT_ROLE) or ())
-        self.layout.check_fits_memory(cfg.network.batch_size, self.channels)
         self.augmentation: Any = None  # voxflow.augment.pipeline.Augmentation while training
         self.data: Any = None  # voxflow.data.window_data.WindowData once prepared
         self.outputs: Any = None  # voxflow.data.writers.VolumeWriter for inference
-        self._divisor = 1  # the network's window divisor, once inference built it
+        self._network: Any = None  # the network inference predicts with
+        self.layout: Any = None  # the WindowLayout; evaluation compares files and has none
+        if action == "evaluation":
+            return
+        read = self.roles_for("train") if action != "inference" else self.roles_for("inference")
+        sections = [s for names in read.values() for s in names] or list(getattr(cfg.app, self.INPUT_ROLE))
+        self.layout = WindowLayout.from_config(cfg, action, sections)
+        self.layout.check_fits_memory(cfg.network.batch_size, self.channels)
 
     # ------------------------------------------------------------------ declarations to give
     def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:
@@ -86,11 +89,13 @@ class DenseApplication(Application):
 
     # ---------------------------------------------------------------------------- prepare
     def prepare(self) -> None:
-        """Check the network against the window, then load what the action needs."""
+        """Check the network against the window, then load what the action needs (evaluation, which
+        compares files, needs neither; the task's :meth:`evaluate` reads them)."""
         from voxflow.data.window_data import WindowData  # noqa: PLC0415
 
-        if self.action != "evaluation":
-            self._check_network_fits()
+        if self.action == "evaluation":
+            return
+        self._check_network_fits()
         if self.action == "train":
             self.prepare_training()
             self._prepare_augmentation()
@@ -142,8 +147,13 @@ class DenseApplication(Application):
         return registry.resolve("network", self.cfg.network.name, search_dirs=(self.cfg.config_dir,))
 
     def _check_network_fits(self) -> None:
+        """The window against the network class's size rule, before any data is read. With
+        ``network_args`` the rule may differ from the class's (a U-Net's depth, DeepMedic's
+        ``d_factor``): the built network checks it then (:meth:`build_network`)."""
         from voxflow.networks import check_window  # noqa: PLC0415 - TensorFlow on demand
 
+        if self.cfg.network.network_args:
+            return
         try:
             check_window(self._network_class(), self.layout.network_window)
         except ValueError as err:
@@ -158,29 +168,38 @@ class DenseApplication(Application):
             PluginError: a plugin network that fails to build, is not a ``keras.Model``, or does not
                 return :meth:`output_channels` values at every voxel of its input window.
         """
-        import keras  # noqa: PLC0415
 
         from voxflow.networks.contract import build_network  # noqa: PLC0415
 
         cfg = self.cfg.network
-        regulariser = None
-        if cfg.decay > 0:
-            regulariser = keras.regularizers.L1(cfg.decay) if cfg.reg_type == "L1" else keras.regularizers.L2(cfg.decay)
-        kwargs = dict(num_classes=self.output_channels(), spatial_dims=self.layout.spatial_dims,
-                      acti_func=cfg.activation_function, keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer,
-                      w_regularizer=regulariser, **dict(cfg.network_args or {}))
         try:
-            model, output = build_network(self._network_class(), kwargs, self.example_input(), self.output_channels(),
+            model, output = build_network(self._network_class(), self._network_kwargs(), self.example_input(),
+                                          self.output_channels(),
                                           f"[NETWORK] name = {cfg.name}",
                                           plugin=not registry.is_builtin("network", cfg.name))
         except TypeError as err:
             raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
+        except ValueError as err:  # the built network's own window rule (its network_args decide it)
+            raise ConfigError(f"spatial_window_size {self.layout.text} cannot be used with [NETWORK] name = "
+                              f"{cfg.name} and its network_args: {first_line(err)}") from err
         self.layout.check_output_window(self.layout.to_window(output), cfg.name)
         if self.layout.output_window != self.layout.window and self.cfg.network.window_sampling == "resize":
             raise ConfigError(f"[NETWORK] window_sampling = resize needs a network that returns its whole input window; "
                               f"{cfg.name} returns {'×'.join(map(str, self.layout.output_window))} for "
                               f"{self.layout.text}: use a grid-based sampler (uniform, weighted, balanced).")
         return model
+
+    def _network_kwargs(self) -> dict[str, Any]:
+        """The contract's arguments and ``[NETWORK] network_args``."""
+        import keras  # noqa: PLC0415
+
+        cfg = self.cfg.network
+        regulariser = None
+        if cfg.decay > 0:
+            regulariser = keras.regularizers.L1(cfg.decay) if cfg.reg_type == "L1" else keras.regularizers.L2(cfg.decay)
+        return dict(num_classes=self.output_channels(), spatial_dims=self.layout.spatial_dims,
+                    acti_func=cfg.activation_function, keep_prob=cfg.keep_prob, w_initializer=cfg.weight_initializer,
+                    w_regularizer=regulariser, **dict(cfg.network_args or {}))
 
     def example_input(self) -> np.ndarray:
         """A zero batch of one window, shaped as the network sees it (builds the model)."""
@@ -228,7 +247,7 @@ class DenseApplication(Application):
 
         network = models["network"]
 
-        self._divisor = int(getattr(network, "window_divisor", 1) or 1)  # for full-extent inference windows
+        self._network = network  # sizes full-extent inference windows
 
         @tf.function(reduce_retracing=True)
         def compiled(windows: tf.Tensor) -> tf.Tensor:
@@ -246,12 +265,12 @@ class DenseApplication(Application):
 
         volume = self.pre.load(subject)
         image = volume.arrays[self.INPUT_ROLE]
-        layout = self.layout.for_volume(image.shape[:3], self._divisor)
+        layout = self.layout.for_volume(image.shape[:3], self._network)
         if layout is not self.layout:  # [INFERENCE] spatial_window_size with 0: this volume's extent
             from voxflow.networks import check_window  # noqa: PLC0415
 
             try:
-                check_window(self._network_class(), layout.network_window)
+                check_window(self._network, layout.network_window)
             except ValueError as err:
                 raise ConfigError(f"[INFERENCE] spatial_window_size {self.cfg.inference.spatial_window_size} gives "
                                   f"subject '{subject.id}' the window {layout.text}, which [NETWORK] name = "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from voxflow.applications.segmentation_evaluation import _inferred
+from voxflow.data.writers import read_inferred
 from voxflow.errors import ConfigError, DataError
 
 EVALUATION_CSV = "evaluation.csv"
@@ -55,7 +55,7 @@ def evaluate(app: Any) -> dict:
     if cfg.app.mask:
         masks = {s.id: s.files[cfg.app.mask[0]] for s in find_subjects(cfg, sections=(cfg.app.mask[0],))}
     rows = []
-    inferred = _inferred(cfg)
+    inferred = read_inferred(cfg, cfg.app.inferred, "REGRESSION", "net_regress")
     for subject_id, path in inferred:
         if subject_id not in targets:
             raise DataError(f"Inferred subject '{subject_id}' ({path}) has no target in [{section}].")

@@ -23,8 +23,9 @@ import numpy as np
 from voxflow.applications import segmentation_evaluation as evaluation
 from voxflow.applications.dense import DenseApplication
 from voxflow.config import Key
-from voxflow.config.values import BoolType, ChoiceType, IntType
-from voxflow.errors import ConfigError
+from voxflow.config.arrays import IntArrayType
+from voxflow.config.paths import PathType
+from voxflow.config.values import BoolType, ChoiceType, FloatType, IntType
 from voxflow.roles import Kind, Role
 
 
@@ -37,7 +38,7 @@ class SegmentationApplication(DenseApplication):
     OUTPUT_NAME = "segmentation"
     ROLES = (
         Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels.",
-             required=True),
+             required=("train", "inference", "export")),
         Role("label", Kind.LABEL, "Input section of the label maps.", required=("train", "evaluation")),
         Role("weight", Kind.WEIGHT, "Input section of voxel-wise loss weights."),
         Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers)."),
@@ -51,6 +52,22 @@ class SegmentationApplication(DenseApplication):
         Key("evaluation_units", ChoiceType(("label", "foreground", "cc")), "label",
             "What evaluation compares: each label, foreground (all labels > 0) vs background, or each connected "
             "component (`cc`) (≠NiftyNet: default `label`, not `foreground`)."),
+        Key("compulsory_labels", IntArrayType(minimum=0, example="0, 1"), (0, 1),
+            "`window_sampling = selective`: labels every window must contain (values after `label_normalisation`)."),
+        Key("min_numb_labels", IntType(0), 1,
+            "`window_sampling = selective`: the least number of labels in a window, compulsory ones included."),
+        Key("min_sampling_ratio", FloatType(0.0, 1.0), 0.0,
+            "`window_sampling = selective`: the least share of a window's voxels for a label to count as present "
+            "(and at least one voxel)."),
+        Key("proba_connect", BoolType(), True,
+            "`window_sampling = selective`: draw windows so that each connected component of the compulsory labels "
+            "other than 0 is equally likely, whatever its size (≠NiftyNet: by component, not by rounded mean size)."),
+        Key("rand_samples", IntType(0), 0,
+            "`window_sampling = selective`: of each volume's `sample_per_volume` windows, this many are uniform "
+            "windows that ignore the rule (fewer than `sample_per_volume`)."),
+        Key("window_centres_file", PathType(), "",
+            "`window_sampling = patch`: CSV of `subject_id,x,y,z` rows, window centres in voxels of each subject's "
+            "first image file (≠NiftyNet: not a `sampler` section's `csv_data_file`, which holds per-subject values)."),
     )
     # Keys that define a trained model: inference and evaluation take them from settings_train.ini.
     TRAINED_KEYS = (
@@ -64,8 +81,9 @@ class SegmentationApplication(DenseApplication):
 
     def __init__(self, cfg: Any, action: str) -> None:
         self.num_classes = int(cfg.app.num_classes)
-        super().__init__(cfg, action)
         self._loss_fn: Any = None
+        self.evaluation_plan: Any = None  # segmentation_evaluation.EvaluationPlan, made by prepare()
+        super().__init__(cfg, action)  # evaluation: no window, network or data pipeline
 
     # ------------------------------------------------------------------ declarations
     def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:
@@ -98,14 +116,12 @@ class SegmentationApplication(DenseApplication):
 
     # ------------------------------------------------------------------ training
     def prepare(self) -> None:
-        """Check the evaluation metrics' names (evaluation) before the generic preparation."""
+        """Evaluation: the metrics, the pairs of files and the labels to compare, before any work
+        (:func:`~voxflow.applications.segmentation_evaluation.plan`); the other actions: the generic
+        preparation."""
         if self.action == "evaluation":
-            from voxflow.evaluation.metrics import resolve_metrics  # noqa: PLC0415
-
-            try:
-                resolve_metrics(self.cfg.evaluation.evaluations)
-            except ValueError as err:
-                raise ConfigError(f"Invalid value for `evaluations` in [EVALUATION] of {self.cfg.path}: {err}") from err
+            self.evaluation_plan = evaluation.plan(self)
+            return
         super().prepare()
 
     def prepare_training(self) -> None:

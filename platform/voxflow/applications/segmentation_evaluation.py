@@ -3,19 +3,30 @@
 Evaluation compares the segmentations — those inference listed in ``inferred.csv``, or the files
 of the ``[SEGMENTATION] inferred`` sections when given — with the labels in their native space
 (spacing in mm from the affine) and writes a CSV.
+
+It reads files only: with ``inferred`` given, it needs no ``image``, no window size and no trained
+``model_dir`` (no ``settings_train.ini``, checkpoint or histogram file), so a config holding the
+label and inferred sections, ``num_classes`` and ``[EVALUATION]`` evaluates segmentations made
+anywhere. Both the references and voxflow's segmentations hold the original label values, so label
+normalisation only decides *which* values are evaluated (``evaluation_units = label``):
+
+- without ``label_normalisation``: ``1 .. num_classes - 1``;
+- with it: the label map's values of classes ``1 .. K - 1`` — the map training learnt
+  (``model_dir/label_map.json``) or NiftyNet's mapping in ``histogram_ref_file``, checked against
+  ``num_classes`` as in training; with neither (no trained model), every non-zero value found in
+  each subject's reference or segmentation, as ``net_evaluate`` does. Nothing is learnt or written
+  into ``model_dir``.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from voxflow.data.writers import INFERRED_CSV
-from voxflow.errors import CheckpointError, DataError
+from voxflow.data.writers import INFERRED_CSV, read_inferred
+from voxflow.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -23,53 +34,92 @@ EVALUATION_CSV = "evaluation.csv"
 EVALUATION_STATISTICS_CSV = "evaluation_statistics.csv"
 
 
+@dataclass
+class EvaluationPlan:
+    """What an evaluation compares, found before any work.
+
+    Attributes:
+        pairs: ``(subject, reference file, segmentation file)`` per evaluated subject.
+        labels: the label values evaluated (``evaluation_units = label``); None = every non-zero
+            value present in each pair.
+    """
+
+    pairs: list[tuple[str, str, str]]
+    labels: list[int] | None
+
+
+def plan(app: Any) -> EvaluationPlan:
+    """Check the metric names, pair every segmentation with its reference and choose the labels.
+
+    Raises:
+        ConfigError: an unknown metric.
+        CheckpointError: no segmentation to evaluate.
+        DataError: a segmentation whose subject has no reference; a label map whose size is not
+            ``num_classes``.
+    """
+    from voxflow.data.subjects import find_subjects  # noqa: PLC0415
+    from voxflow.evaluation.metrics import resolve_metrics  # noqa: PLC0415
+
+    cfg = app.cfg
+    try:
+        resolve_metrics(cfg.evaluation.evaluations)
+    except ValueError as err:
+        raise ConfigError(f"Invalid value for `evaluations` in [EVALUATION] of {cfg.path}: {err}") from err
+    labels = _evaluated_labels(cfg, app.num_classes)
+    section = cfg.app.label[0]
+    references = {s.id: s.files[section] for s in find_subjects(cfg, sections=(section,))}
+    pairs = []
+    for subject_id, seg_path in _inferred(cfg):
+        if subject_id not in references:
+            raise DataError(f"Inferred subject '{subject_id}' ({seg_path}) has no label in [{section}].")
+        pairs.append((subject_id, references[subject_id], seg_path))
+    return EvaluationPlan(pairs, labels)
+
+
+def _evaluated_labels(cfg: Any, num_classes: int) -> list[int] | None:
+    """The label values of classes ``1 .. K-1`` (see the module docstring)."""
+    if not cfg.app.label_normalisation:
+        return list(range(1, num_classes))
+    from voxflow.data.preprocessing import Preprocessor  # noqa: PLC0415
+    from voxflow.roles import Kind  # noqa: PLC0415
+
+    label_map = Preprocessor(cfg, {"label": tuple(cfg.app.label)}, kinds={"label": Kind.LABEL}).learnt_label_map()
+    if label_map is None:
+        log.warning("label_normalisation = True but there is no label map (no model trained in %s, no NiftyNet "
+                    "label mapping in histogram_ref_file): evaluating every non-zero label value found in each "
+                    "subject's reference or segmentation", cfg.system.model_dir)
+        return None
+    return list(label_map.values[1:])
+
+
 def evaluate(app: Any) -> dict:
-    """Per-subject metrics of the inferred segmentations (per label, foreground or component).
+    """Per-subject metrics of the planned pairs (per label, foreground or component).
 
     Writes ``evaluation.csv`` (columns SUBJECT, LABEL, metrics) and ``evaluation_statistics.csv``
     (per label and metric over subjects) to ``save_csv_dir``, atomically.
     """
-    from voxflow.data.subjects import find_subjects  # noqa: PLC0415
     from voxflow.evaluation import writers  # noqa: PLC0415
     from voxflow.evaluation.evaluator import Evaluator  # noqa: PLC0415
     from voxflow.evaluation.files import read_pair  # noqa: PLC0415
 
     cfg = app.cfg
-    inferred = _inferred(cfg)
-    labels_by_id = {s.id: s for s in find_subjects(cfg, sections=tuple(cfg.app.label))}
-    label_values = [int(v) for v in np.asarray(app.pre.labels_to_original(np.arange(1, app.num_classes))).ravel()]
-    evaluator = Evaluator(tuple(cfg.evaluation.evaluations), labels=label_values,
-                          units=getattr(cfg.app, "evaluation_units", None) or "label")
-    for subject_id, seg_path in inferred:
-        if subject_id not in labels_by_id:
-            raise DataError(f"Inferred subject '{subject_id}' ({seg_path}) has no label in [{cfg.app.label[0]}].")
-        ref, seg, spacing = read_pair(labels_by_id[subject_id].files[cfg.app.label[0]], seg_path)
+    evaluator = Evaluator(tuple(cfg.evaluation.evaluations), labels=app.evaluation_plan.labels,
+                          units=cfg.app.evaluation_units)
+    for subject_id, ref_path, seg_path in app.evaluation_plan.pairs:
+        ref, seg, spacing = read_pair(ref_path, seg_path)
         evaluator.add(subject_id, ref, seg, spacing)
     metrics = evaluator.metric_names
     out = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_CSV)
     writers.write_rows_csv(out, evaluator.rows, metrics)
     stats_path = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_STATISTICS_CSV)
     writers.write_statistics_csv(stats_path, evaluator.rows, metrics)
-    return {"csv": out, "statistics_csv": stats_path, "subjects": len(inferred),
+    return {"csv": out, "statistics_csv": stats_path, "subjects": len(app.evaluation_plan.pairs),
             "statistics": writers.console_statistics(evaluator.rows, metrics)}
 
 
 def _inferred(cfg: Any) -> list[tuple[str, str]]:
     """``(subject, segmentation file)`` pairs: the ``inferred`` sections' files, else ``inferred.csv``."""
-    from voxflow.data.subjects import find_subjects  # noqa: PLC0415
-
-    if cfg.app.inferred:
-        section = cfg.app.inferred[0]
-        return [(s.id, s.files[section]) for s in find_subjects(cfg, sections=(section,))]
-    listing = os.path.join(cfg.inference.save_seg_dir, INFERRED_CSV)
-    if not os.path.isfile(listing):
-        raise CheckpointError(f"No inferred output: {listing} does not exist. Run `net_segment inference -c {cfg.path}` "
-                              "first, or name the segmentations to evaluate with [SEGMENTATION] inferred.")
-    with open(listing, newline="", encoding="utf-8") as handle:
-        inferred = [(row["subject_id"], row["path"]) for row in csv.DictReader(handle)]
-    if not inferred:
-        raise CheckpointError(f"No inferred output listed in {listing}.")
-    return inferred
+    return read_inferred(cfg, cfg.app.inferred, "SEGMENTATION", "net_segment")
 
 
 def report(action: str, result: dict) -> str:

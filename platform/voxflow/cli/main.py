@@ -1,8 +1,10 @@
 """``net_segment`` and ``net_run``: parse the command line, load the config, run the driver.
 
 ``--help`` and config errors answer without importing TensorFlow. Errors caused by the user's
-input print one line and exit with status 2; unexpected errors print one line plus a hint to
-rerun with ``--debug`` for the traceback (exit status 1).
+input print one line and exit with status 2 — a config with several problems prints one
+``error:`` line for each (:class:`~voxflow.errors.ConfigProblems`); unexpected errors print one
+line plus a hint to rerun with ``--debug`` for the traceback (exit status 1). ``net_run`` takes
+NiftyNet's options: ``-a``/``--application_name``/``--app``.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from voxflow import __version__, registry
-from voxflow.cli.guard import run_guarded
-from voxflow.errors import PluginError
+from voxflow.cli.guard import MAX_MESSAGE, run_guarded
+from voxflow.errors import ConfigProblems, PluginError
 
 ACTION_WORDS = {"train": "train", "training": "train", "inference": "inference", "infer": "inference",
                 "evaluation": "evaluation", "evaluate": "evaluation", "eval": "evaluation", "export": "export"}
@@ -41,8 +44,9 @@ def _parser(prog: str, needs_app: bool) -> argparse.ArgumentParser:
                         help="train | inference | evaluation | export")
     parser.add_argument("-c", "--conf", required=not needs_app, metavar="CONFIG", help="INI or YAML configuration file")
     if needs_app:
-        parser.add_argument("-a", "--application_name", metavar="APP",
-                            help="application alias (segmentation) or import path (my_pkg.apps.MyApp)")
+        parser.add_argument("-a", "--application_name", "--app", metavar="APP",
+                            help="application alias (segmentation), NiftyNet's alias (net_segment) or import path "
+                                 "(my_pkg.apps.MyApp)")
         parser.add_argument("--list", action="store_true", help="list the built-in applications and exit")
     parser.add_argument("--output", metavar="DIR", help="export: the folder to write the SavedModel and .keras file to")
     parser.add_argument("--trust-downloaded-code", action="store_true",
@@ -73,7 +77,21 @@ def main(argv: list[str] | None, prog: str, application: str | None) -> int:
         print(f"{prog}: error: unknown action '{args.action}'. Expected one of: train, inference, evaluation, export.",
               file=sys.stderr)
         return 2
-    return run_guarded(prog, lambda: _run(prog, action, args, overrides, application), debug=args.debug)
+    return run_guarded(prog, lambda: _report_each_problem(prog, lambda: _run(prog, action, args, overrides,
+                                                                              application)), debug=args.debug)
+
+
+def _report_each_problem(prog: str, body: Callable[[], int]) -> int:
+    """Run ``body``; a config with several problems prints one ``error:`` line per problem (exit 2)."""
+    try:
+        return body()
+    except ConfigProblems as err:
+        for problem in err.problems:
+            line = " ".join(problem.split("\n"))
+            if len(line) > MAX_MESSAGE:
+                line = line[:MAX_MESSAGE] + f"… ({len(line) - MAX_MESSAGE} more characters)"
+            print(f"{prog}: error: {line}", file=sys.stderr)
+        return err.exit_code
 
 
 def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str], application: str | None) -> int:

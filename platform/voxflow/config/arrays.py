@@ -165,16 +165,34 @@ class AxcodesType(StrArrayType):
 #: The largest window size along an axis (and volume padding or border): sizes beyond it are typos
 #: (whether a window fits in memory is checked against the machine when a run starts).
 MAX_VOXELS_PER_AXIS = 65535
+#: A window size of 0 along an axis: the whole extent of each image along it (NiftyNet's meaning),
+#: accepted where :class:`WindowType` has ``full_extent=True`` (``[INFERENCE] spatial_window_size``).
+FULL_EXTENT = 0
 
 
 class WindowType(IntArrayType):
-    """A spatial window size: 3 integers in [1, 65535], or 2 padded with 1 (a 2-D window)."""
+    """A spatial window size: 3 integers in [1, 65535], or 2 padded with 1 (a 2-D window).
+
+    With ``full_extent=True`` an axis may be :data:`FULL_EXTENT` (0): the window spans each image
+    along it, whatever its size (``0, 0, 3`` = whole slices, three at a time). The value is stored
+    with the 0 kept (the inference layout takes each volume's size there).
+    """
 
     doc_name = "window"
 
-    def __init__(self) -> None:
-        super().__init__(lengths=(2, 3), minimum=1, maximum=MAX_VOXELS_PER_AXIS,
-                         example="64, 64, 64 (2 values = a 2-D window)")
+    def __init__(self, full_extent: bool = False) -> None:
+        example = "64, 64, 64 (2 values = a 2-D window)"
+        if full_extent:
+            example = "64, 64, 64 or 0, 0, 3 (0 = the image's full extent on that axis; 2 values = a 2-D window)"
+        super().__init__(lengths=(2, 3), minimum=FULL_EXTENT if full_extent else 1, maximum=MAX_VOXELS_PER_AXIS,
+                         example=example)
+        self.full_extent = full_extent
+
+    def convert(self, item: Any) -> int:
+        number = to_int(item)
+        if number == FULL_EXTENT and not self.full_extent:
+            raise InvalidValue(detail="0 = the full extent is accepted only in [INFERENCE] spatial_window_size")
+        return super().convert(number)
 
     def parse(self, value: Any, base_dir: str) -> tuple[Any, ...]:
         items = super().parse(value, base_dir)

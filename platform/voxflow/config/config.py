@@ -96,10 +96,12 @@ class Config:
         path: the absolute config file path, or ``None`` if built from a mapping.
         config_dir: the folder relative paths written in the config were resolved against.
         action: the action the config was validated for (train, inference or evaluation).
+        notices: what validation told the user about reading the file (e.g. a key NiftyNet's
+            configs put in another section, read in its own), one line each; also logged.
     """
 
     def __init__(self, sections: dict[str, Section], app: Section, inputs: dict[str, Section],
-                 path: str | None, config_dir: str, action: str) -> None:
+                 path: str | None, config_dir: str, action: str, notices: tuple[str, ...] = ()) -> None:
         self.system = sections["SYSTEM"]
         self.network = sections["NETWORK"]
         self.training = sections["TRAINING"]
@@ -113,6 +115,7 @@ class Config:
         self.path = path
         self.config_dir = config_dir
         self.action = action
+        self.notices = tuple(notices)
 
     def sections(self) -> dict[str, Section]:
         """All sections in saving order: system sections, the app section, then the inputs."""

@@ -1,7 +1,9 @@
-"""The configuration reference (Markdown), generated from the schema.
+"""The configuration reference and the NiftyNet key table (Markdown), generated from the schema.
 
 ``scripts/gen_config_docs.py`` writes :func:`render_reference` into README.md between the
-:data:`START_MARKER` and :data:`END_MARKER` lines; a test checks the two never drift apart.
+:data:`START_MARKER` and :data:`END_MARKER` lines, and :func:`render_niftynet_keys` (every key
+NiftyNet read and what voxflow does with it) between :data:`NIFTYNET_START` and
+:data:`NIFTYNET_END`; a test checks they never drift apart.
 
 Example:
     >>> text = render_reference()
@@ -15,18 +17,23 @@ from typing import Any
 
 from voxflow import registry
 from voxflow.config import schema
+from voxflow.config.components import ComponentType
 from voxflow.config.paths import PathDefault
 from voxflow.config.values import ChoiceOrPathType, ChoiceType, FloatType, IntType, ValueType, range_text
 
 START_MARKER = "<!-- config-reference:start -->"
 END_MARKER = "<!-- config-reference:end -->"
+NIFTYNET_START = "<!-- niftynet-keys:start -->"
+NIFTYNET_END = "<!-- niftynet-keys:end -->"
 
 _INTRO = """\
 voxflow reads NiftyNet-style INI files (or YAML files with the same sections and keys as nested
 mappings). Sections: the system sections `[SYSTEM]`, `[NETWORK]`, `[TRAINING]`, `[INFERENCE]`,
 `[EVALUATION]` (missing ones take all defaults), the application section (e.g. `[SEGMENTATION]`,
 required), and any other section is an *input source* such as `[T1]` or `[label]`. Keys are
-validated per section: a key in the wrong section is an error that says where it belongs.
+validated per section: a key in the wrong section is an error that says where it belongs (a key
+where NiftyNet's example configs put it is read in its section, with a notice: "NiftyNet
+configs"). Every problem in the file is reported at once, one line each.
 
 **Value syntax.** Keys are case-insensitive; `#` and `;` start comments; `%` is a plain character.
 Booleans: `yes/true/t/y/1` or `no/false/f/n/0`, any case. Arrays: comma-separated, optional
@@ -49,6 +56,8 @@ given on the command line against the current folder; `~` is expanded. `model_di
 
 
 def _type_text(value_type: ValueType) -> str:
+    if isinstance(value_type, ComponentType):
+        return " \\| ".join(f"`{name}`" for name in registry.names(value_type.family)) + " \\| an import path"
     if isinstance(value_type, ChoiceType):
         words = " \\| ".join(f"`{choice}`" for choice in value_type.choices)
         return words + (" \\| an import path" if isinstance(value_type, ChoiceOrPathType) else "")
@@ -105,20 +114,99 @@ def render_reference(heading_level: int = 3) -> str:
     return "\n\n".join(parts)
 
 
-def replace_block(text: str, block: str) -> str:
+_NIFTYNET_INTRO = """\
+Every key NiftyNet read, in the section it read it from, and what voxflow does with it: **same**
+(the same key, section and meaning), **same, differs** (the same key; the difference is given),
+**moved** (read from another section; still accepted where NiftyNet had it, with a notice),
+**replaced** (another key serves its purpose), **refused** (an error naming the key and why), or
+**no such application** (a NiftyNet application voxflow does not have). Keys that NiftyNet's own
+example configs put in the wrong section, where NiftyNet ignored them, are read as if written in
+their section, with a notice."""
+
+_DIFFERS = "≠NiftyNet: "
+
+
+def _niftynet_difference(doc: str) -> str:
+    """The text of a key doc's "(≠NiftyNet: ...)" note, or ``""``."""
+    start = doc.find(_DIFFERS)
+    if start < 0:
+        return ""
+    depth, end = 0, start
+    for end in range(start, len(doc)):
+        depth += {"(": 1, ")": -1}.get(doc[end], 0)
+        if depth < 0:
+            break
+    return doc[start + len(_DIFFERS): end].strip()
+
+
+def _section_text(section: str) -> str:
+    return "input sections" if section == schema.INPUT else f"`[{section}]`"
+
+
+def _misplaced_text(key: str) -> str:
+    places = [("the application section" if place == schema.APPLICATION else f"`[{place}]`")
+              for place in schema.NIFTYNET_MISPLACED.get(key, ())]
+    if not places:
+        return ""
+    return (f"also read from {' and '.join(places)}, where NiftyNet's example configs put it and NiftyNet ignored "
+            "it (with a notice)")
+
+
+def niftynet_verdict(section: str, key: str) -> tuple[str, str]:
+    """``(verdict, why)`` for NiftyNet's ``[section] key`` (see :data:`_NIFTYNET_INTRO`).
+
+    Raises:
+        ValueError: the schema does not say what voxflow does with the key: it must be defined,
+            or listed in :data:`~voxflow.config.schema.NIFTYNET_ONLY_KEYS`.
+    """
+    known = (*schema.SYSTEM_SECTIONS, schema.INPUT, *schema.app_section_names())
+    if section not in known:
+        return "no such application", f"voxflow has no `[{section}]` application"
+    table = schema.section_keys(section)
+    if key in table:
+        why = "; ".join(part for part in (_niftynet_difference(table[key].doc), _misplaced_text(key)) if part)
+        return ("same, differs" if _niftynet_difference(table[key].doc) else "same"), why
+    home = schema.relocation(key, section, section)
+    if home is not None:
+        return f"moved to `[{home}]`", f"still read from {_section_text(section)}, with a notice"
+    if key in schema.NIFTYNET_REPLACED_BY:
+        return f"replaced by `{schema.NIFTYNET_REPLACED_BY[key]}`", schema.NIFTYNET_ONLY_KEYS.get(key, "")
+    if key in schema.NIFTYNET_ONLY_KEYS:
+        return "refused", schema.NIFTYNET_ONLY_KEYS[key]
+    raise ValueError(f"NiftyNet's {_section_text(section)} key `{key}` is neither defined in voxflow's schema nor "
+                     "listed in NIFTYNET_ONLY_KEYS: say what voxflow does with it")
+
+
+def render_niftynet_keys() -> str:
+    """Return the NiftyNet key table as Markdown (no trailing newline): one row per key of
+    :data:`~voxflow.config.schema.NIFTYNET_KEYS`.
+
+    Raises:
+        ValueError: a NiftyNet key the schema does not account for (see :func:`niftynet_verdict`).
+    """
+    registry.register_builtin_applications()
+    rows = [_NIFTYNET_INTRO, "", "| NiftyNet section | key | voxflow | why |", "| --- | --- | --- | --- |"]
+    for section, keys in schema.NIFTYNET_KEYS.items():
+        for key in keys:
+            verdict, why = niftynet_verdict(section, key)
+            rows.append(f"| {_section_text(section)} | `{key}` | {verdict} | {_escape(why)} |")
+    return "\n".join(rows)
+
+
+def replace_block(text: str, block: str, start_marker: str = START_MARKER, end_marker: str = END_MARKER) -> str:
     """Return ``text`` with the lines between the markers replaced by ``block``.
 
     Raises:
         ValueError: the markers are missing or out of order.
     """
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < 0 or end < start:
-        raise ValueError(f"the markers {START_MARKER} and {END_MARKER} are missing or out of order")
-    head = text[: start + len(START_MARKER)]
+        raise ValueError(f"the markers {start_marker} and {end_marker} are missing or out of order")
+    head = text[: start + len(start_marker)]
     return f"{head}\n{block}\n{text[end:]}"
 
 
-def has_markers(text: str) -> bool:
+def has_markers(text: str, start_marker: str = START_MARKER, end_marker: str = END_MARKER) -> bool:
     """Whether ``text`` holds both markers in order."""
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    start, end = text.find(start_marker), text.find(end_marker)
     return 0 <= start < end

@@ -31,13 +31,13 @@ from voxflow.config.arrays import (
     WindowType,
 )
 from voxflow.config.augmentation_keys import augmentation_keys
+from voxflow.config.components import ComponentChoiceType, ComponentType, MetricNamesType
 from voxflow.config.kwargs import KwargsType
 from voxflow.config.paths import PathDefault, PathListType, PathType
 from voxflow.config.values import (
     AliasedChoiceType,
     BoolType,
     CheckpointType,
-    ChoiceOrPathType,
     ChoiceType,
     FloatType,
     IntType,
@@ -50,6 +50,10 @@ ACTIONS = ("train", "inference", "evaluation", "export")
 SYSTEM_SECTIONS = ("SYSTEM", "NETWORK", "TRAINING", "INFERENCE", "EVALUATION", "AUGMENTATION")
 #: Pseudo section name under which the input-source keys are listed.
 INPUT = "input"
+#: Pseudo section name for "the application section" (whichever the application reads).
+APPLICATION = "application"
+#: Samplers that only inference uses (not choices of ``[NETWORK] window_sampling``).
+INFERENCE_SAMPLERS = ("grid",)
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,12 @@ def _table(*keys: Key) -> dict[str, Key]:
     return {key.name: key for key in keys}
 
 
-_DOTTED = "or a dotted import path"
 #: NiftyNet's early-stopping rules (voxflow.engine.early_stopping).
 EARLY_STOPPING_MODES = ("mean", "robust_mean", "median", "generalisation_loss", "median_smoothing", "validation_up")
 #: Keras 3's weight initializers by name (NiftyNet's names are these, and `uniform_scaling`).
 _INITIALIZERS = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
                  "orthogonal", "variance_scaling", "random_normal", "random_uniform", "truncated_normal", "zeros",
                  "ones")
-_NAME = StrType("a network name (e.g. toynet, unet) or a dotted import path")
 
 INPUT_KEYS: dict[str, Key] = _table(
     Key("path_to_search", PathListType(), (),
@@ -106,7 +108,7 @@ INPUT_KEYS: dict[str, Key] = _table(
         "gives each subject a value (a class, a score), not an image; for roles of kind `value`."),
     Key("spatial_window_size", WindowType(), (),
         "Window (patch) size for this source; 2 values = a 2-D window padded with 1; at most 65535 per axis "
-        "(≠NiftyNet: 0 for the full extent is not accepted)."),
+        "(≠NiftyNet: 0, the full extent, only in `[INFERENCE]`: a training window has one size)."),
     Key("pixdim", SpatialFloatType(), (),
         "Voxel spacing (mm) to resample to on load; one value = isotropic; unset = keep."),
     Key("axcodes", AxcodesType(), (), "Orientation to reorient to on load, e.g. `R, A, S`; unset = keep."),
@@ -151,16 +153,18 @@ _PAD_MODES = ("constant", "edge", "minimum", "maximum", "mean", "median", "refle
 _FOREGROUNDS = ("otsu_plus", "otsu_minus", "threshold_plus", "threshold_minus", "mean_plus")
 
 NETWORK_KEYS: dict[str, Key] = _table(
-    Key("name", _NAME, None, "Network: a built-in name or a dotted import path `pkg.module.Class`.",
+    Key("name", ComponentType("network", "a network"), None,
+        "Network: a built-in name or a dotted import path `pkg.module.Class`; NiftyNet's names and import paths "
+        "(`niftynet.network.unet.UNet3D`) mean voxflow's network of that name.",
         required=("train", "inference", "export")),
     Key("activation_function", ChoiceType(_ACTIVATIONS), "relu", "Activation used by the network's blocks."),
     Key("batch_size", IntType(1), 2, "Windows per iteration per GPU."),
     Key("volume_padding_size", SpatialIntType(), (0, 0, 0),
         "Voxels padded on both sides of each volume before sampling; undone on output."),
     Key("volume_padding_mode", ChoiceType(_PAD_MODES), "minimum", "NumPy pad mode for `volume_padding_size`."),
-    Key("window_sampling", ChoiceOrPathType(("uniform", "weighted", "balanced", "resize")), "uniform",
-        "Training window sampler, or a dotted import path of your own; inference uses the grid (or resize) sampler "
-        "(≠NiftyNet: no `patch`)."),
+    Key("window_sampling", ComponentChoiceType("sampler", exclude=INFERENCE_SAMPLERS), "uniform",
+        "Training window sampler, or a dotted import path of your own; inference uses the grid (or resize) "
+        "sampler."),
     Key("queue_length", IntType(1), 5, "Windows buffered and shuffled ahead of training; at least 5 × batch_size are"
         " (NiftyNet's rule). Larger values mix windows of more volumes into each batch."),
     Key("keep_prob", FloatType(0.0, 1.0, open_min=True), 1.0, "Dropout keep probability passed to the network."),
@@ -172,8 +176,11 @@ NETWORK_KEYS: dict[str, Key] = _table(
     Key("normalisation", BoolType(), False, "Histogram standardisation (Nyúl) of the images."),
     Key("whitening", BoolType(), False, "Zero mean, unit variance per volume and channel."),
     Key("histogram_ref_file", PathType(), PathDefault("model_dir", "histogram_ref_file.json"),
-        "Landmarks of histogram standardisation and the label map "
-        "(≠NiftyNet: JSON; relative paths are from the config folder)."),
+        "Landmarks of histogram standardisation: voxflow's JSON, or NiftyNet's `standardisation_models.txt` "
+        "(its label mapping too), read as is and never written. Landmarks training learns go to voxflow's own "
+        "file: this path if it ends in `.json` and is absent or voxflow's, else `<path minus extension>.voxflow.json` "
+        "beside it; a voxflow file replaced is kept as `.backup` (≠NiftyNet: the learnt label map is "
+        "`model_dir/label_map.json`; relative paths are from the config folder)."),
     Key("norm_type", ChoiceType(("percentile", "quartile", "median")), "percentile",
         "Landmarks used by histogram standardisation."),
     Key("cutoff", FloatArrayType((2,), 0.0, 1.0, increasing=True, example="0.01, 0.99"), (0.01, 0.99),
@@ -187,15 +194,13 @@ NETWORK_KEYS: dict[str, Key] = _table(
         "Keyword arguments for the network constructor, e.g. `base_features=8, depth=3` (new in voxflow)."),
 )
 
-_OPTIMISERS = "adam, gradientdescent, momentum, nesterov, adagrad, rmsprop"
-_LOSSES = "Dice, Dice_NS, GDSC, CrossEntropy, DicePlusXEnt, Tversky"
-
 TRAINING_KEYS: dict[str, Key] = _table(
-    Key("optimiser", StrType(f"an optimiser name ({_OPTIMISERS}) {_DOTTED}"), "adam",
-        f"Optimiser: {_OPTIMISERS} or a dotted import path."),
+    Key("optimiser", ComponentType("optimiser", "an optimiser"), "adam",
+        "Optimiser: a built-in name or a dotted import path of a function `optimiser(lr)` returning a Keras "
+        "optimiser."),
     Key("lr", FloatType(0.0, open_min=True), 0.001, "Learning rate (≠NiftyNet: default 0.001, was 0.01)."),
-    Key("loss_type", StrType(f"a loss name ({_LOSSES}) {_DOTTED}"), "Dice",
-        f"Loss: {_LOSSES} or a dotted import path."),
+    Key("loss_type", ComponentType("loss", "a loss"), "Dice",
+        "Loss: a built-in name (NiftyNet's names) or a dotted import path of `loss(labels, logits, weight=None)`."),
     Key("sample_per_volume", IntType(1), 1, "Windows drawn from each loaded volume."),
     Key("starting_iter", IntType(-1), 0,
         "Iteration to start from: 0 = new model, N = checkpoint N, -1 = latest checkpoint."),
@@ -244,8 +249,8 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("num_ctrl_points", IntType(2, 97), 4,
         "B-spline mesh size per axis of the elastic deformation, as NiftyNet's (mesh + 3 control points)."),
     Key("deformation_sigma", FloatType(0.0), 15.0,
-        "Std (mm) of the control-point displacement, clipped at 3 std (≠NiftyNet: voxels there; "
-        "the same for 1 mm voxels)."),
+        "Std (mm) of the control-point displacement, clipped at 3 std (≠NiftyNet: in voxels, the same for "
+        "1 mm voxels)."),
     Key("proportion_to_deform", FloatType(0.0, 1.0), 0.5, "Probability that a window is deformed."),
     Key("bias_field_range", FloatArrayType((2,), example="-0.5, 0.5"), (),
         "Range of the polynomial bias-field coefficients (RandomBiasField; ≠NiftyNet: used by every application)."),
@@ -253,7 +258,9 @@ TRAINING_KEYS: dict[str, Key] = _table(
 )
 
 INFERENCE_KEYS: dict[str, Key] = _table(
-    Key("spatial_window_size", WindowType(), (), "Inference window; unset = the input sections' windows."),
+    Key("spatial_window_size", WindowType(full_extent=True), (),
+        "Inference window; unset = the input sections' windows; 0 on an axis = each image's whole extent along it "
+        "(NiftyNet's `0, 0, 3`: whole slices, three at a time), rounded up to what the network accepts."),
     Key("border", SpatialIntType(), (0, 0, 0),
         "Voxels cropped from each side of every output window; one value = all axes."),
     Key("inference_iter", CheckpointType(), -1,
@@ -271,8 +278,8 @@ INFERENCE_KEYS: dict[str, Key] = _table(
 )
 
 EVALUATION_KEYS: dict[str, Key] = _table(
-    Key("evaluations", StrArrayType(), ("dice", "jaccard", "hausdorff95", "average_distance"),
-        "Metric names or dotted import paths."),
+    Key("evaluations", MetricNamesType(), ("dice", "jaccard", "hausdorff95", "average_distance"),
+        "Metric names (NiftyNet's too; docs/evaluation.md) or dotted import paths."),
     Key("save_csv_dir", PathType(), PathDefault("model_dir", "evaluation"),
         "Folder of the evaluation CSV files (≠NiftyNet: relative paths are from the config folder)."),
 )
@@ -294,6 +301,53 @@ _APP_TABLES: dict[str, dict[str, Key]] = {}
 _APP_OWNERS: dict[str, Any] = {}
 _APP_DEFAULTS: dict[str, dict[tuple[str, str], Any]] = {}
 
+#: Every key NiftyNet 0.6 read, by the section it read it from (its
+#: ``niftynet/utilities/user_parameters_default.py`` and ``user_parameters_custom.py``, role keys
+#: from each application's ``SUPPORTED_INPUT``). The README's NiftyNet table is generated from it
+#: (:func:`voxflow.config.docs.render_niftynet_keys`), so every one of them says what voxflow does.
+NIFTYNET_KEYS: dict[str, tuple[str, ...]] = {
+    "SYSTEM": ("cuda_devices", "num_threads", "num_gpus", "model_dir", "dataset_split_file", "event_handler",
+               "iteration_generator"),
+    "NETWORK": ("name", "activation_function", "batch_size", "smaller_final_batch_mode", "decay", "reg_type",
+                "volume_padding_size", "volume_padding_mode", "volume_padding_to_size", "window_sampling",
+                "force_output_identity_resizing", "queue_length", "keep_prob", "weight_initializer",
+                "bias_initializer", "weight_initializer_args", "bias_initializer_args", "normalisation", "whitening",
+                "rgb_normalisation", "histogram_ref_file", "norm_type", "cutoff", "normalise_foreground_only",
+                "foreground_type", "multimod_foreground_type"),
+    "TRAINING": ("optimiser", "sample_per_volume", "rotation_angle", "rotation_angle_x", "rotation_angle_y",
+                 "rotation_angle_z", "scaling_percentage", "isotropic_scaling", "antialiasing", "bias_field_range",
+                 "bf_order", "random_flipping_axes", "do_elastic_deformation", "num_ctrl_points", "deformation_sigma",
+                 "proportion_to_deform", "lr", "loss_type", "starting_iter", "save_every_n", "tensorboard_every_n",
+                 "max_iter", "max_checkpoints", "validation_every_n", "validation_max_iter",
+                 "exclude_fraction_for_validation", "exclude_fraction_for_inference", "vars_to_restore",
+                 "vars_to_freeze", "patience", "early_stopping_mode"),
+    "INFERENCE": ("spatial_window_size", "inference_iter", "dataset_to_infer", "save_seg_dir", "output_postfix",
+                  "output_interp_order", "border", "fill_constant"),
+    "EVALUATION": ("evaluations", "save_csv_dir"),
+    INPUT: ("csv_file", "csv_data_file", "to_ohe", "path_to_search", "filename_contains", "filename_not_contains",
+            "filename_removefromid", "interp_order", "loader", "pixdim", "axcodes", "spatial_window_size"),
+    "SEGMENTATION": ("image", "label", "weight", "sampler", "inferred", "value", "num_classes", "output_prob",
+                     "label_normalisation", "softmax", "min_sampling_ratio", "compulsory_labels", "rand_samples",
+                     "min_numb_labels", "proba_connect", "evaluation_units", "do_mixup", "mixup_alpha", "mix_match"),
+    "REGRESSION": ("image", "output", "weight", "sampler", "inferred", "loss_border", "error_map"),
+    "CLASSIFICATION": ("image", "label", "sampler", "inferred", "num_classes", "output_prob", "label_normalisation"),
+    "AUTOENCODER": ("image", "feature", "inference_type", "noise_stddev", "n_interpolations"),
+    "GAN": ("image", "conditioning", "noise_size", "n_interpolations"),
+    "REGISTRATION": ("fixed_image", "fixed_label", "moving_image", "moving_label", "label_normalisation"),
+}
+
+#: Sections where NiftyNet's own example configs put keys that NiftyNet read from another section,
+#: and so ignored: voxflow reads them as if written in their section, with a notice (a key in both
+#: places: the one in its own section is used, as NiftyNet did). A key NiftyNet read from another
+#: section than voxflow does is read the same way from NiftyNet's section (:func:`relocation`).
+NIFTYNET_MISPLACED: dict[str, tuple[str, ...]] = {
+    "queue_length": ("SYSTEM",),  # config/default_multimodal_segmentation.ini, densevnet, vae, unet_histology, ...
+    "output_prob": ("INFERENCE",),  # config/holisticnet_config.ini, config/scalenet_config.ini
+    "evaluation_units": ("EVALUATION",),  # 0.4-0.6 default_multimodal_segmentation_eval.ini, unet_histology
+    "window_sampling": ("TRAINING", APPLICATION),  # 0.2 config/*_config.ini; demos/GAN
+    "dataset_split_file": ("TRAINING",),  # train_HighRes3D_brats15.ini
+}
+
 #: NiftyNet keys voxflow dropped, with what to do instead.
 NIFTYNET_ONLY_KEYS: dict[str, str] = {
     "event_handler": "events are built into the voxflow engine",
@@ -302,12 +356,47 @@ NIFTYNET_ONLY_KEYS: dict[str, str] = {
     "bias_initializer": "biases are initialised to zeros",
     "weight_initializer_args": "choose a Keras initializer by name in `weight_initializer`",
     "bias_initializer_args": "biases are initialised to zeros",
-    "rgb_normalisation": "not supported",
+    "rgb_normalisation": "OpenCV's RGB histogram equalisation of 2-D images is not in voxflow",
     "volume_padding_to_size": "use `volume_padding_size`",
     "force_output_identity_resizing": "not supported",
     "to_ohe": "not supported",
     "softmax": "losses take logits",
+    "value": "the per-subject values of NiftyNet's CSV-reader multitask contrib are not in voxflow's segmentation",
+    "do_mixup": "mixup augmentation is not in voxflow",
+    "mixup_alpha": "mixup augmentation is not in voxflow",
+    "mix_match": "mixup augmentation is not in voxflow",
 }
+
+#: NiftyNet keys of :data:`NIFTYNET_ONLY_KEYS` whose purpose another voxflow key serves.
+NIFTYNET_REPLACED_BY: dict[str, str] = {
+    "weight_initializer_args": "weight_initializer",
+    "volume_padding_to_size": "volume_padding_size",
+}
+
+
+def niftynet_sections(key: str, app_name: str) -> tuple[str, ...]:
+    """The sections NiftyNet read ``key`` from (:data:`NIFTYNET_KEYS`), the application section
+    ``app_name`` named :data:`APPLICATION`."""
+    return tuple(APPLICATION if name == app_name else name for name, keys in NIFTYNET_KEYS.items() if key in keys)
+
+
+def relocation(key: str, section: str, app_name: str) -> str | None:
+    """The section voxflow reads ``key`` from when a NiftyNet config has it in ``section``, which
+    does not define it; None when ``section`` is no place NiftyNet or its example configs had it.
+
+    A key moves only to the one system or application section that defines it (never to an input
+    section: which one would be a guess).
+
+    Example:
+        >>> relocation("queue_length", "SYSTEM", "SEGMENTATION")
+        'NETWORK'
+    """
+    written = APPLICATION if section == app_name else section
+    if written not in (*NIFTYNET_MISPLACED.get(key, ()), *niftynet_sections(key, app_name)):
+        return None
+    tables = {**_SYSTEM_TABLES, app_name: _APP_TABLES.get(app_name, {})}
+    homes = [name for name, table in tables.items() if name != section and key in table]
+    return homes[0] if len(homes) == 1 else None
 
 
 def section_keys(section: str) -> dict[str, Key]:

@@ -193,6 +193,11 @@ class ValueType:
             return ", ".join(str(item) for item in value)
         return str(value)
 
+    def notice(self, value: Any, parsed: Any) -> str | None:
+        """What the user should know about reading raw ``value`` as ``parsed`` (e.g. a NiftyNet
+        name read as voxflow's), said once as a notice; None when there is nothing to say."""
+        return None
+
 
 class StrType(ValueType):
     """A free string (names, dotted import paths, device lists)."""

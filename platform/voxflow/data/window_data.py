@@ -155,6 +155,8 @@ class WindowData:
         window = window or self.layout.window
         roles = {"kinds": self.kinds, "sampling_role": self.sampling_role, "groups": self.groups,
                  **sampler_class.config_kwargs(cfg)}
+        if sampler_class.takes_subjects:  # the volumes' subjects (id, geometry); None if streamed
+            roles["subjects"] = volumes if self.volume_cache is None else None
         if self.volume_cache is None:
             return sampler_class(
                 [v.arrays for v in volumes], window_shape=window, windows_per_volume=cfg.training.sample_per_volume,

@@ -5,8 +5,8 @@ network reads; a smaller one (NiftyNet's valid-convolution configs give the labe
 image has 57³) must be the network's output window, centred in it: voxflow cuts every role at the
 input window and crops the targets to the output window (:meth:`WindowLayout.crop_to_output`).
 For inference ``[INFERENCE] spatial_window_size`` may choose another window; an axis of 0 there
-means the whole extent of each volume along it (NiftyNet's meaning), rounded up to what the
-network accepts (:meth:`WindowLayout.for_volume`).
+means the whole extent of each volume along it (NiftyNet's meaning), grown to the smallest window
+the network accepts (:meth:`WindowLayout.for_volume`).
 A window with one axis of size 1 is a 2-D window: the network is built with ``spatial_dims = 2``
 and that axis is squeezed on the way in and restored on the way out. Spatial augmentation fetches a
 larger window (``margin`` voxels on each side) and crops it back.
@@ -117,15 +117,27 @@ class WindowLayout:
 
         return tf.slice(tensor, start, size)
 
-    def for_volume(self, shape: Sequence[int], divisor: int = 1) -> WindowLayout:
-        """The layout for one volume: the full-extent axes take its size, rounded up to ``divisor``."""
+    def for_volume(self, shape: Sequence[int], network: Any = None) -> WindowLayout:
+        """The layout for one volume: the full-extent axes take its size, grown to the smallest window
+        ``network`` takes (:func:`~voxflow.networks.window.smallest_valid_window`); the output window
+        follows the network's window rule, or keeps this layout's crop."""
         if not self.full_extent:
             return self
-        window = [(-(-int(shape[axis]) // divisor) * divisor if axis in self.full_extent else size)
-                  for axis, size in enumerate(self.window)]
+        window = tuple(int(shape[axis]) if axis in self.full_extent else size for axis, size in enumerate(self.window))
+        rule = getattr(network, "window_rule", None) if network is not None else None
+        if network is not None:
+            from voxflow.networks.window import output_window, smallest_valid_window  # noqa: PLC0415
+
+            window = self.to_window(smallest_valid_window(network, self._network_axes(window)))
         layout = WindowLayout(window)
-        layout.output_window = tuple(w - (iw - ow) for w, iw, ow in zip(window, self.window, self.output_window))
+        if rule is not None:
+            layout.output_window = self.to_window(output_window(network, self._network_axes(window)))
+        else:
+            layout.output_window = tuple(w - (iw - ow) for w, iw, ow in zip(window, self.window, self.output_window))
         return layout
+
+    def _network_axes(self, window: Sequence[int]) -> tuple[int, ...]:
+        return tuple(int(v) for i, v in enumerate(window) if i != self.flat_axis)
 
     @property
     def text(self) -> str:

@@ -193,3 +193,33 @@ class ArrayWriter(OutputWriter):
         with atomic_path(path, suffix=self.SUFFIX) as tmp:
             np.save(tmp, np.asarray(array), allow_pickle=False)
         return self._listed(subject_id, path)
+
+
+def read_inferred(cfg: Any, inferred_sections: Sequence[str], section: str, script: str) -> list[tuple[str, str]]:
+    """``(subject, output file)`` pairs to evaluate: the files of the application's ``inferred``
+    sections when given, else the rows of ``<save_seg_dir>/inferred.csv``.
+
+    Args:
+        cfg: the configuration.
+        inferred_sections: the application's ``inferred`` input sections (may be empty).
+        section: the application's section, for messages (``SEGMENTATION``).
+        script: its console script, for messages (``net_segment``).
+
+    Raises:
+        CheckpointError: no listing and no ``inferred`` sections, or an empty listing.
+    """
+    from voxflow.data.subjects import find_subjects  # noqa: PLC0415
+    from voxflow.errors import CheckpointError  # noqa: PLC0415
+
+    if inferred_sections:
+        name = inferred_sections[0]
+        return [(s.id, s.files[name]) for s in find_subjects(cfg, sections=(name,))]
+    listing = os.path.join(cfg.inference.save_seg_dir, INFERRED_CSV)
+    if not os.path.isfile(listing):
+        raise CheckpointError(f"No inferred output: {listing} does not exist. Run `{script} inference -c {cfg.path}` "
+                              f"first, or name the outputs to evaluate with [{section}] inferred.")
+    with open(listing, newline="", encoding="utf-8") as handle:
+        inferred = [(row["subject_id"], row["path"]) for row in csv.DictReader(handle)]
+    if not inferred:
+        raise CheckpointError(f"No inferred output listed in {listing}.")
+    return inferred

@@ -67,7 +67,8 @@ def apply_trained_settings(cfg: Any, app_class: type) -> None:
     if not os.path.isfile(path):
         return
     trained = load_config(path, app_section=app_class.SECTION, action="evaluation")
-    if registry.canonical_name("network", trained.network.name) != registry.canonical_name("network", cfg.network.name):
+    named = cfg.network.name is not None  # an evaluation config may name no network: it uses none
+    if named and registry.canonical_name("network", trained.network.name) != registry.canonical_name("network", cfg.network.name):
         raise ConfigError(
             f"[NETWORK] name = {cfg.network.name!r} in {cfg.path or 'the config'}, but the model in {cfg.system.model_dir} "
             f"was trained with {trained.network.name!r} ({path}): voxflow never swaps a network in behind the config. "
@@ -148,7 +149,8 @@ class ApplicationDriver:
             lock = FolderLock(cfg.system.model_dir, "[SYSTEM] model_dir") if chief else nullcontext()
             with lock:
                 return self._train(app, strategy)
-        check_model_dir(cfg.system.model_dir, create=False)
+        # evaluation compares files and needs no trained model (segmentation_evaluation.py)
+        check_model_dir(cfg.system.model_dir, create=False, must_exist=action != "evaluation")
         if action == "export":
             return self._export(app, output)
         folder, what = ((cfg.inference.save_seg_dir, "[INFERENCE] save_seg_dir") if action == "inference"

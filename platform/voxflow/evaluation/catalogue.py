@@ -64,6 +64,15 @@ ALIASES: dict[str, str] = {
     "assd": "average_surface_distance",
     "hausdorff_distance": "hausdorff",
     "hausdorff95_distance": "hausdorff95",
+    "false_positive_rate": "fallout",  # NiftyNet: FP / (TN + FP)
+    "positive_predictive_values": "precision",  # NiftyNet: TP / (TP + FP)
+    "intersection_over_union": "jaccard",
+    "n_intersection": "tp",  # NiftyNet: the intersection's voxel count
+    "fpr": "fallout",  # NiftyNet's PairwiseMeasures keys
+    "ppv": "precision",
+    "iou": "jaccard",
+    "ave_dist": "average_surface_distance",
+    "haus_dist": "hausdorff",
     "avgdist": "average_hausdorff_distance",  # pymia's AverageDistance
     "hdrfdst": "hausdorff",
     "jacrd": "jaccard",
@@ -91,6 +100,33 @@ ALIASES: dict[str, str] = {
     "predarea": "segmentation_area",
 }
 BUILTINS.update({alias: BUILTINS[name] for alias, name in ALIASES.items()})
+
+#: NiftyNet's metric names (its ``niftynet/evaluation`` modules) that voxflow does not compute, with
+#: what to use instead; every other NiftyNet name is spelt above. (In NiftyNet distances were in
+#: voxels; voxflow's are in mm, so ``average_distance`` and the Hausdorff distances differ on
+#: anisotropic or non-1 mm images.)
+NIFTYNET_NOT_COMPUTED: dict[str, str] = {
+    "n_pos_ref": "the reference's voxel count; reference_volume gives it in mm³",
+    "n_pos_seg": "the segmentation's voxel count; segmentation_volume gives it in mm³",
+    "n_neg_ref": "the reference's background voxel count; it is tn + fp",
+    "n_neg_seg": "the segmentation's background voxel count; it is tn + fn",
+    "n_union": "the union's voxel count; it is tp + fp + fn",
+    "negative_predictive_values": "TN / (TN + FN); compute it from tn and fn",
+    "npv": "TN / (TN + FN); compute it from tn and fn",
+    "informedness": "sensitivity + specificity - 1; it is 2 × auc - 1",
+    "markedness": "precision + TN / (TN + FN) - 1; compute it from precision, tn and fn",
+    "vol_diff": "NiftyNet's segmented / reference volume ratio; use segmentation_volume and reference_volume, or "
+                "volume_similarity",
+    "com_ref": "centre of mass of the reference; not computed",
+    "com_seg": "centre of mass of the segmentation; not computed",
+    "com_dist": "distance between the centres of mass; not computed",
+    "connected_elements": "per-component counts; set [SEGMENTATION] evaluation_units = cc for a row per component",
+    "outline_error": "per-component outline error; set [SEGMENTATION] evaluation_units = cc for a row per component",
+    "detection_error": "per-component detection error; set [SEGMENTATION] evaluation_units = cc for a row per component",
+    "classification_accuracy": "a classification metric; voxflow computes none",
+    "roc_auc": "a classification metric; voxflow computes none",
+    "roc": "a classification metric; voxflow computes none",
+}
 
 PARAMETERS: dict[str, tuple[str, str]] = {
     "hausdorff": ("hausdorff95", "percentile"),  # hausdorff@99 == hausdorff99 (hausdorff alone: max)

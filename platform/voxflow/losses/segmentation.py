@@ -31,8 +31,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 SMOOTH = 1e-5
@@ -338,3 +340,164 @@ def tversky_loss(
     false_neg = _spatial_sum((1.0 - probs) * batch.one_hot, batch)
     index = (true_pos + smooth) / (true_pos + alpha * false_pos + beta * false_neg + smooth)
     return _one_minus_mean(index)
+
+
+BRATS_DISTANCE_MATRIX = (
+    (0.0, 1.0, 1.0, 1.0, 1.0),
+    (1.0, 0.0, 0.6, 0.2, 0.5),
+    (1.0, 0.6, 0.0, 0.6, 0.7),
+    (1.0, 0.2, 0.6, 0.0, 0.5),
+    (1.0, 0.5, 0.7, 0.5, 0.0),
+)
+"""NiftyNet's default class distance matrix of ``WGDL``: the BraTS label tree of Fidon et al. 2017
+(0 background; 1–4 the tumour sub-regions). Its top-left ``K × K`` block serves ``K ≤ 5`` classes."""
+
+
+def _distance_matrix(matrix: TensorLike | None, num_classes: int | None) -> tf.Tensor:
+    """Check a class distance matrix (or pick NiftyNet's default) and return it as float32 (K, K)."""
+    if num_classes is None:
+        raise ValueError("The generalised Wasserstein Dice loss needs logits with a known number of classes "
+                         "(a static last axis). Received an unknown one.")
+    if matrix is None:
+        if num_classes > len(BRATS_DISTANCE_MATRIX):
+            raise ValueError(
+                f"The default distance matrix of the generalised Wasserstein Dice loss (NiftyNet's BraTS label "
+                f"tree) covers 5 classes. Expected distance_matrix=(a {num_classes} × {num_classes} matrix) for "
+                f"{num_classes} classes. Received: None.")
+        matrix = [row[:num_classes] for row in BRATS_DISTANCE_MATRIX[:num_classes]]
+    values = np.asarray(matrix, dtype=np.float64)
+    if values.shape != (num_classes, num_classes):
+        raise ValueError(f"Invalid distance_matrix for the generalised Wasserstein Dice loss. Expected shape "
+                         f"({num_classes}, {num_classes}) for logits of {num_classes} classes. "
+                         f"Received shape {values.shape}.")
+    if (not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1
+            or np.any(np.diag(values) != 0) or not np.allclose(values, values.T)):
+        raise ValueError("Invalid distance_matrix for the generalised Wasserstein Dice loss. Expected a symmetric "
+                         "matrix with a zero diagonal and distances in [0, 1] (the largest distance, usually "
+                         f"to the background, is 1). Received: {values.tolist()}.")
+    return tf.constant(values, tf.float32)
+
+
+def generalised_wasserstein_dice_loss(
+    labels: TensorLike,
+    logits: TensorLike,
+    weight: TensorLike | None = None,
+    *,
+    distance_matrix: TensorLike | None = None,
+    smooth: float = SMOOTH,
+) -> tf.Tensor:
+    """Generalised Wasserstein Dice loss (``WGDL``, also ``GWDL``; Fidon et al. 2017).
+
+    With a class distance matrix ``M`` (``M[c, l]``: the cost of predicting ``c`` where the label is
+    ``l``; background ``b = 0``), per sample::
+
+        W_i  = Σ_c M[c, l_i] p_ic            Wasserstein distance of voxel i's prediction to its label
+        TP   = Σ_i w_i M[l_i, b] (1 − W_i)    generalised true positives (background voxels add 0)
+        AE   = Σ_i w_i W_i                    generalised error
+        GWD  = (2 TP + ε) / (2 TP + AE + ε)
+        loss = 1 − mean_b GWD
+
+    A mistake between close classes (small ``M``) costs less than one between distant classes. With
+    two classes and ``M = [[0, 1], [1, 0]]`` the score is the soft Dice of the foreground (the
+    non-squared Dice of :func:`dice_ns_loss` for class 1 alone), as the paper shows. ``M``
+    defaults to NiftyNet's BraTS matrix :data:`BRATS_DISTANCE_MATRIX` (its top-left block for fewer
+    than 5 classes); another matrix is set with :func:`make_generalised_wasserstein_dice_loss`.
+    ≠NiftyNet: the voxel weight map is honoured (NiftyNet ignored it with a warning), and ``ε``
+    keeps a sample of background only, predicted perfectly, at a loss of 0 (NiftyNet divided 0 by 0).
+
+    Fidon L, Li W, Garcia-Peraza-Herrera LC, Ekanayake J, Kitchen N, Ourselin S, Vercauteren T.
+    "Generalised Wasserstein Dice score for imbalanced multi-class segmentation using holistic
+    convolutional networks." BrainLes (MICCAI workshop) 2017.
+
+    Args:
+        labels: class indices ``(B, ..., 1)`` or ``(B, ...)``.
+        logits: scores ``(B, ..., K)`` with a static ``K``; softmax is applied inside.
+        weight: optional voxel weight map broadcastable to ``labels``.
+        distance_matrix: ``K × K`` symmetric class distances in ``[0, 1]`` with a zero diagonal;
+            ``None``: NiftyNet's BraTS matrix (``K ≤ 5``).
+        smooth: ε added to numerator and denominator.
+
+    Returns:
+        Scalar float32 loss in ``[0, 1]``.
+
+    Raises:
+        ValueError: an invalid distance matrix, or more than 5 classes without one.
+    """
+    batch = _prepare(labels, logits, weight)
+    matrix = _distance_matrix(distance_matrix, batch.logits.shape[-1])
+    probs = tf.nn.softmax(batch.logits, axis=-1)
+    label_costs = tf.tensordot(batch.one_hot, tf.transpose(matrix), axes=1)  # M[c, l_i] over c
+    wasserstein = tf.reduce_sum(label_costs * probs, axis=-1, keepdims=True)
+    to_background = tf.tensordot(batch.one_hot, matrix[:, 0], axes=1)[..., tf.newaxis]  # M[l_i, b]
+    true_pos = _spatial_sum(to_background * (1.0 - wasserstein), batch)[:, 0]
+    error = _spatial_sum(wasserstein, batch)[:, 0]
+    return _one_minus_mean((2.0 * true_pos + smooth) / (2.0 * true_pos + error + smooth))
+
+
+def make_generalised_wasserstein_dice_loss(distance_matrix: TensorLike) -> Callable[..., tf.Tensor]:
+    """The generalised Wasserstein Dice loss with your class distance matrix, as a ``loss_type``.
+
+    Define it in a module next to the config and name it by import path::
+
+        # my_losses.py
+        from voxflow.losses.segmentation import make_generalised_wasserstein_dice_loss
+        tree_wgdl = make_generalised_wasserstein_dice_loss([[0, 1, 1], [1, 0, 0.5], [1, 0.5, 0]])
+
+        # config.ini: [TRAINING] loss_type = my_losses.tree_wgdl
+
+    Args:
+        distance_matrix: ``K × K`` symmetric class distances in ``[0, 1]`` with a zero diagonal.
+
+    Returns:
+        ``loss(labels, logits, weight=None)``; the matrix is checked against ``K`` on first use.
+    """
+    matrix = np.asarray(distance_matrix, dtype=np.float64)
+
+    def wasserstein_dice_loss(labels: TensorLike, logits: TensorLike, weight: TensorLike | None = None) -> tf.Tensor:
+        return generalised_wasserstein_dice_loss(labels, logits, weight, distance_matrix=matrix)
+
+    return wasserstein_dice_loss
+
+
+def sensitivity_specificity_loss(
+    labels: TensorLike,
+    logits: TensorLike,
+    weight: TensorLike | None = None,
+    *,
+    r: float = 0.05,
+    smooth: float = SMOOTH,
+) -> tf.Tensor:
+    """Sensitivity–specificity loss (``SensSpec``; Brosch et al. 2015), summed over the classes.
+
+    Per sample and class k, with the squared error ``e = (g − p)²``::
+
+        sensitivity error  A_k = Σ w e g / (Σ w g + ε)          (on the class's voxels)
+        specificity error  B_k = Σ w e (1 − g) / (Σ w (1 − g) + ε)   (on the other voxels)
+        loss = mean_b Σ_k (r A_k + (1 − r) B_k)
+
+    ``r`` (the paper's sensitivity ratio, 0.05 as NiftyNet; the authors advise 0.01–0.10) weighs the
+    errors on a class's voxels against those elsewhere. As NiftyNet, the classes are summed, not
+    averaged, so the loss lies in ``[0, K]``; ε only guards empty sets. Voxels whose label is out
+    of range count in neither set. ≠NiftyNet: the voxel weight map is honoured (NiftyNet ignored it
+    with a warning).
+
+    Brosch T, Yoo Y, Tang LYW, Li DKB, Traboulsee A, Tam R. "Deep convolutional encoder networks for
+    multiple sclerosis lesion segmentation." MICCAI 2015.
+
+    Args:
+        labels: class indices ``(B, ..., 1)`` or ``(B, ...)``.
+        logits: scores ``(B, ..., K)``; softmax is applied inside.
+        weight: optional voxel weight map broadcastable to ``labels``.
+        r: weight of the sensitivity term, in ``[0, 1]``.
+        smooth: ε added to the denominators.
+
+    Returns:
+        Scalar float32 loss ``>= 0``.
+    """
+    batch = _prepare(labels, logits, weight)
+    probs = tf.nn.softmax(batch.logits, axis=-1)
+    squared_error = tf.square(batch.one_hot - probs)
+    others = tf.reduce_sum(batch.one_hot, axis=-1, keepdims=True) - batch.one_hot  # 0 where out of range
+    sensitivity = _spatial_sum(squared_error * batch.one_hot, batch) / (_spatial_sum(batch.one_hot, batch) + smooth)
+    specificity = _spatial_sum(squared_error * others, batch) / (_spatial_sum(others, batch) + smooth)
+    return tf.reduce_mean(tf.reduce_sum(r * sensitivity + (1.0 - r) * specificity, axis=-1))

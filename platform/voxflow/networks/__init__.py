@@ -2,16 +2,41 @@
 
 Every network follows ``SegmentationNet``'s contract: ``Net(num_classes, spatial_dims=3,
 acti_func="relu", keep_prob=1.0, w_initializer="he_normal", w_regularizer=None,
-**network_args)``, ``call(x, training=None)`` → float32 logits of ``x``'s spatial size, and a
-``window_divisor`` checked by ``check_window``.
+**network_args)``, ``call(x, training=None)`` → float32 logits, and ``check_window`` for the
+windows it takes. Most return logits of ``x``'s spatial size and need every axis to be a multiple
+of their ``window_divisor``; the VALID-convolution networks (``deepmedic``, ``unet_2d``) return a
+smaller, centred window given by ``output_window`` and take the sizes of their ``window_rule``.
 """
 
 from voxflow.networks.base import SegmentationNet
+from voxflow.networks.deepmedic import DeepMedic
 from voxflow.networks.dense_vnet import DenseVNet
-from voxflow.networks.highres3dnet import HighRes3DNet
+from voxflow.networks.highres3dnet import HighRes3DNet, HighRes3DNetLarge, HighRes3DNetSmall
+from voxflow.networks.holisticnet import HolisticNet
+from voxflow.networks.no_new_net import NoNewNet
+from voxflow.networks.scalenet import ScaleNet
 from voxflow.networks.toynet import ToyNet
 from voxflow.networks.unet import UNet
+from voxflow.networks.unet_2d import UNet2D
 from voxflow.networks.vnet import VNet
-from voxflow.networks.window import check_window
+from voxflow.networks.window import WindowRule, check_window, output_window, smallest_valid_window
 
-__all__ = ["DenseVNet", "HighRes3DNet", "SegmentationNet", "ToyNet", "UNet", "VNet", "check_window"]
+__all__ = [
+    "DeepMedic",
+    "DenseVNet",
+    "HighRes3DNet",
+    "HighRes3DNetLarge",
+    "HighRes3DNetSmall",
+    "HolisticNet",
+    "NoNewNet",
+    "ScaleNet",
+    "SegmentationNet",
+    "ToyNet",
+    "UNet",
+    "UNet2D",
+    "VNet",
+    "WindowRule",
+    "check_window",
+    "output_window",
+    "smallest_valid_window",
+]

@@ -3,7 +3,7 @@
 Subclasses declare their ``network_args`` as keyword-only ``__init__`` parameters with defaults,
 store each under the same attribute name, and implement ``forward``. The base class then gives
 them: the error for unknown ``network_args``, ``get_config``/``from_config``, the input checks
-(rank, ``window_divisor``) and float32 logits.
+(rank, ``window_divisor`` or ``window_rule``), ``output_window`` and float32 logits.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from voxflow.layers.conv_block import ConvBlock, check_keep_prob
 from voxflow.layers.dropout import Dropout
 from voxflow.layers.factories import check_spatial_dims, serialize_initializer, serialize_regularizer
 from voxflow.naming import did_you_mean
-from voxflow.networks.window import check_window
+from voxflow.networks.window import WindowRule, check_window, output_window
 
 _LAYER_KWARGS = ("name", "dtype", "trainable")
 
@@ -44,6 +44,9 @@ class SegmentationNet(keras.Model):
 
     network_name: ClassVar[str] = "network"
     window_divisor: ClassVar[int] = 1
+    #: The valid window sizes and smaller output of a VALID-convolution network (``None``: the
+    #: output has the input's size and ``window_divisor`` is the only rule).
+    window_rule: ClassVar[WindowRule | None] = None
 
     def __init__(
         self,
@@ -95,6 +98,22 @@ class SegmentationNet(keras.Model):
             raise ValueError(f"Invalid value for `{name}`. Expected an integer >= 1. Received: {value!r}.")
         return int(value)
 
+    @classmethod
+    def positive_ints(cls, name: str, value: Any, min_length: int = 1) -> tuple[int, ...]:
+        """Return ``value`` (a list or tuple of integers ≥ 1, e.g. features per level) as a tuple.
+
+        Raises:
+            ValueError: naming ``name``, for anything else or fewer than ``min_length`` entries.
+        """
+        valid = isinstance(value, (list, tuple)) and len(value) >= min_length
+        if valid:
+            try:
+                return tuple(cls.positive_int(name, v) for v in value)
+            except ValueError:
+                pass
+        raise ValueError(f"Invalid value for `{name}`. Expected a list of at least {min_length} integers >= 1. "
+                         f"Received: {value!r}.")
+
     # ----------------------------------------------------------------------------- forward pass
     def check_rank(self, shape: tuple[int | None, ...]) -> None:
         """Raise ValueError unless ``shape`` is (batch, spatial_dims axes, known channels)."""
@@ -119,12 +138,23 @@ class SegmentationNet(keras.Model):
         ``deserialize_keras_object``); without it Keras would build a subclassed model by running
         ``call`` outside the model's name scope, and the variable paths would lose their
         ``<network_name>/`` prefix. Variables do not depend on the window size, so the probe is
-        the smallest valid window: batch 1, ``window_divisor`` voxels per axis.
+        the smallest valid window: batch 1, ``window_divisor`` voxels per axis (the rule's
+        ``start`` for a network with a ``window_rule``).
         """
         shape = tuple(input_shape)
         self.check_rank(shape)
-        probe = ops.zeros((1, *[self.window_divisor] * self.spatial_dims, shape[-1]), dtype="float32")
+        length = self.window_divisor if self.window_rule is None else self.window_rule.start
+        probe = ops.zeros((1, *[length] * self.spatial_dims, shape[-1]), dtype="float32")
         self.forward(probe, training=False)
+
+    def output_window(self, window: tuple[int, ...]) -> tuple[int, ...]:
+        """The spatial size of the logits for an input window (the window itself unless the network
+        has a ``window_rule``).
+
+        Raises:
+            ValueError: the window does not fit the network (``check_window``'s message).
+        """
+        return output_window(self, window)
 
     def forward(self, inputs: Any, training: bool | None = None) -> Any:
         """The network body: features → logits. Implemented by subclasses."""
@@ -135,7 +165,7 @@ class SegmentationNet(keras.Model):
         return x if self.head_dropout is None else self.head_dropout(x, training=training)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
-        """Return float32 logits ``(B, *spatial, num_classes)`` for ``inputs`` ``(B, *spatial, C)``."""
+        """Return float32 logits ``(B, *output_window(spatial), num_classes)`` for ``inputs`` ``(B, *spatial, C)``."""
         self.check_inputs(inputs)
         return ops.cast(self.forward(inputs, training=training), "float32")
 
@@ -149,7 +179,7 @@ class SegmentationNet(keras.Model):
             "kernel_regularizer": self.w_regularizer,
         }
 
-    def classifier(self, kernel_size: int = 1) -> ConvBlock:
+    def classifier(self, kernel_size: int = 1, name: str = "head") -> ConvBlock:
         """The final convolution to ``num_classes`` logits (with bias, no norm, no activation)."""
         return ConvBlock(
             self.num_classes,
@@ -160,7 +190,7 @@ class SegmentationNet(keras.Model):
             use_bias=True,
             kernel_initializer=self.w_initializer,
             kernel_regularizer=self.w_regularizer,
-            name="head",
+            name=name,
         )
 
     def get_config(self) -> dict[str, Any]:

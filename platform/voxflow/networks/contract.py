@@ -21,7 +21,8 @@ def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, n
     """``net_class(**kwargs)``, called once on ``example``; checked when ``plugin`` is true.
 
     A network may return logits for a centred window smaller than its input (valid convolutions,
-    the same number of voxels lost on both sides of each axis).
+    the same number of voxels lost on both sides of each axis) when it declares it with a method
+    ``output_window(window) -> output window`` (voxflow's networks have one).
 
     Args:
         net_class: the network class (or factory).
@@ -60,16 +61,22 @@ def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, n
         raise PluginError(f"{label}: calling the network on a window of shape {example.shape} raised "
                           f"{type(err).__name__}: {first_line(err)}") from err
     shape = tuple(int(v) for v in getattr(logits, "shape", ()))
-    if not _is_centred_output(shape, example.shape, num_classes):
-        expected = (*example.shape[:-1], num_classes)
+    declared = _declared_output(model, example.shape[1:-1])
+    expected = (example.shape[0], *declared, num_classes)
+    if shape != expected or not _is_centred(declared, example.shape[1:-1]):
         raise PluginError(f"{label} returned logits of shape {shape} for a window of shape {example.shape}; "
                           f"expected {expected}: one logit per class (num_classes = {num_classes}) at every voxel "
-                          "of the window (or of a window smaller by the same number of voxels on both sides).")
+                          "of the window, or of the smaller centred window its output_window(window) declares.")
     return model, shape[1:-1]
 
 
-def _is_centred_output(shape: tuple[int, ...], window: tuple[int, ...], num_classes: int) -> bool:
-    """Logits for every voxel of the window, or of a centred smaller window (valid convolutions)."""
-    if len(shape) != len(window) or shape[0] != window[0] or shape[-1] != num_classes:
-        return False
-    return all(1 <= out <= size and (size - out) % 2 == 0 for out, size in zip(shape[1:-1], window[1:-1]))
+def _declared_output(model: Any, window: tuple[int, ...]) -> tuple[int, ...]:
+    """The output window ``model`` declares for ``window`` (``output_window(window)``; valid
+    convolutions), or the window itself: a network returns a smaller window only by saying so."""
+    declare = getattr(model, "output_window", None)
+    return tuple(int(v) for v in declare(tuple(int(w) for w in window))) if callable(declare) else tuple(window)
+
+
+def _is_centred(output: tuple[int, ...], window: tuple[int, ...]) -> bool:
+    """The same number of voxels lost on both sides of every axis."""
+    return len(output) == len(window) and all(1 <= o <= w and (w - o) % 2 == 0 for o, w in zip(output, window))

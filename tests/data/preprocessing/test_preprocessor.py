@@ -76,7 +76,7 @@ def test_label_map_larger_than_num_classes_is_an_error(tmp_path):
 
 
 def test_unknown_label_after_fit_and_missing_map(tmp_path):
-    cfg = _cfg(tmp_path, app=dict(label_normalisation=True, num_classes=4), T1={}, label={})
+    cfg = _cfg(tmp_path, app=dict(label_normalisation=True, num_classes=3), T1={}, label={})
     roles = {"image": ("T1",), "label": ("label",)}
     image = save(tmp_path, "t.nii.gz", _image(), AFFINE)
     with pytest.raises(CheckpointError, match="label_map.json"):

@@ -33,6 +33,13 @@ class LabelMap:
         """``K``, the number of distinct labels."""
         return len(self.values)
 
+    def describe(self, shown: int = 12) -> str:
+        """The values for a message, shortened when many: ``[0, 1, 2, 3, 4, 5, 6, 7, 8, …, 206, 207]``."""
+        values = [str(v) for v in self.values]
+        if len(values) > shown:
+            values = [*values[: shown - 3], "…", *values[-2:]]
+        return f"[{', '.join(values)}]"
+
     def unknown(self, labels: np.ndarray) -> list[int]:
         """The values of ``labels`` that the map does not contain."""
         present = np.unique(np.rint(labels)).astype(np.int64)

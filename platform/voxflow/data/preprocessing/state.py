@@ -1,9 +1,9 @@
-"""Saving and loading what preprocessing learns: histogram landmarks and the label map (JSON).
+"""Saving and loading what preprocessing learns: histogram landmarks and the label map.
 
-Both files are written atomically. Floats are stored with Python's shortest exact repr, so a
-load returns exactly what was saved.
+voxflow writes JSON, atomically. Floats are stored with Python's shortest exact repr, so a load
+returns exactly what was saved.
 
-Landmark file (``[NETWORK] histogram_ref_file``)::
+Landmark file (voxflow's, ``[NETWORK] histogram_ref_file``)::
 
     {"format": "voxflow-histogram-landmarks", "version": 1,
      "percentiles": [1.0, 10.0, ..., 99.0],
@@ -12,23 +12,92 @@ Landmark file (``[NETWORK] histogram_ref_file``)::
 Label-map file (``<model_dir>/label_map.json``)::
 
     {"format": "voxflow-label-map", "version": 1, "section": "label", "values": [0, 10, 64]}
+
+NiftyNet's histogram file (``standardisation_models.txt``, what ``histogram_ref_file`` names in
+NiftyNet's configs) is read as is: one line per modality (an input section) with its 13 reference
+landmarks, and for label normalisation two lines per label input, ``<role>_<section>-from`` with
+the original label values and ``<role>_<section>-to`` with their classes::
+
+    T1 0.0 8.25 15.6 19.0 22.4 29.8 37.5 45.9 55.3 60.4 66.0 79.7 100.0
+    T2 0.0 3.1 7.9 10.6 13.4 19.9 27.6 36.8 48.1 54.7 61.9 78.4 100.0
+    label_parcellation-from 0.0 4.0 11.0 23.0
+    label_parcellation-to 0 1 2 3
+
+NiftyNet's file records no percentiles: its landmarks are used with the configured ``cutoff``.
+Which file voxflow writes, and when, is :func:`voxflow_landmark_path`'s rule: a file in another
+format than voxflow's is never written, and a file voxflow replaces is first copied to a backup
+(:func:`backup`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from voxflow.atomic import atomic_write_json
+from voxflow.atomic import atomic_path, atomic_write_json
 from voxflow.data.preprocessing.label_normalisation import LabelMap
 from voxflow.errors import CheckpointError
 
 LANDMARKS_FORMAT = "voxflow-histogram-landmarks"
 LABEL_MAP_FORMAT = "voxflow-label-map"
 LABEL_MAP_FILENAME = "label_map.json"
+#: The name voxflow gives its own landmark file beside a ``histogram_ref_file`` of another format.
+VOXFLOW_SUFFIX = ".voxflow.json"
+NUM_LANDMARKS = 13
+
+
+@dataclass
+class HistogramFile:
+    """The content of a ``histogram_ref_file``, in voxflow's or NiftyNet's format.
+
+    Attributes:
+        path: the file.
+        format: ``"voxflow"`` or ``"niftynet"``.
+        percentiles: the 13 landmark percentiles (``None`` for NiftyNet's file: the configured
+            ``cutoff`` applies).
+        landmarks: ``{section: [13 landmarks per channel]}``.
+        label_mappings: NiftyNet's label mappings, ``{key: (from values, to classes)}`` with the
+            key as written minus ``-from`` / ``-to`` (e.g. ``label_parcellation``).
+    """
+
+    path: str
+    format: str
+    percentiles: np.ndarray | None
+    landmarks: dict[str, list[np.ndarray]]
+    label_mappings: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)
+
+    def label_map(self, role: str, section: str) -> LabelMap | None:
+        """The label map NiftyNet stored for ``role``'s ``section`` (``label_<section>-from/-to``),
+        or None. Keys match whatever NiftyNet's version did with separators and case
+        (``label_seg-from``, ``labelsegfrom``).
+
+        Raises:
+            CheckpointError: the two lines do not form a map of distinct integer values, in
+                increasing order, to the classes ``0..K-1``.
+        """
+        wanted = _key_letters(f"{role}{section}")
+        for key, (values, classes) in self.label_mappings.items():
+            if _key_letters(key) == wanted:
+                return _niftynet_label_map(self.path, key, values, classes)
+        return None
+
+
+def _key_letters(key: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", key.lower())
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"Cannot read the {what} file '{path}': {error}.") from error
 
 
 def _read_json(path: str, expected_format: str, what: str) -> dict[str, Any]:
@@ -38,9 +107,8 @@ def _read_json(path: str, expected_format: str, what: str) -> dict[str, Any]:
             "(it learns this file) or point the config at an existing one."
         )
     try:
-        with open(path, encoding="utf-8") as handle:
-            content = json.load(handle)
-    except (OSError, ValueError) as error:
+        content = json.loads(_read_text(path, what))
+    except ValueError as error:
         raise CheckpointError(f"Cannot read the {what} file '{path}': {error}.") from error
     if not isinstance(content, dict) or content.get("format") != expected_format:
         raise CheckpointError(
@@ -50,10 +118,130 @@ def _read_json(path: str, expected_format: str, what: str) -> dict[str, Any]:
     return content
 
 
+# ---------------------------------------------------------------------------- landmark files
+def is_voxflow_landmark_file(path: str) -> bool:
+    """Whether ``path`` is a file in voxflow's landmark format (JSON with its ``format``)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and content.get("format") == LANDMARKS_FORMAT
+
+
+def voxflow_landmark_path(configured: str) -> str:
+    """The file voxflow writes the landmarks it learns to, for ``histogram_ref_file = configured``.
+
+    The configured path itself when it ends in ``.json`` and holds no file or a voxflow landmark
+    file; otherwise ``<configured path minus its extension>.voxflow.json`` beside it, so a file in
+    another format (NiftyNet's ``standardisation_models.txt``) is never written.
+
+    Example:
+        >>> voxflow_landmark_path("/data/standardisation_models.txt")  # doctest: +SKIP
+        '/data/standardisation_models.voxflow.json'
+    """
+    if configured.endswith(".json") and (not os.path.exists(configured) or is_voxflow_landmark_file(configured)):
+        return configured
+    return os.path.splitext(configured)[0] + VOXFLOW_SUFFIX
+
+
+def read_histogram_file(path: str) -> HistogramFile | None:
+    """Reads a ``histogram_ref_file`` in voxflow's JSON or NiftyNet's text format (told apart by
+    the content, not the name); None when there is no file.
+
+    Raises:
+        CheckpointError: the file is unreadable, or malformed in the format it is in.
+    """
+    if not path or not os.path.isfile(path):
+        return None
+    text = _read_text(path, "histogram landmark")
+    if text.lstrip().startswith("{"):
+        percentiles, landmarks = load_landmarks(path)
+        return HistogramFile(path, "voxflow", percentiles, landmarks)
+    return _parse_niftynet(path, text)
+
+
+def _parse_niftynet(path: str, text: str) -> HistogramFile:
+    """NiftyNet's ``<name> <value> <value> ...`` lines (lines with fewer than two words are skipped,
+    as NiftyNet's reader does)."""
+    landmarks: dict[str, list[np.ndarray]] = {}
+    mappings: dict[str, dict[str, tuple[float, ...]]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if len(words) < 2:
+            continue
+        name = words[0]
+        try:
+            values = tuple(float(v) for v in words[1:])
+        except ValueError:
+            raise CheckpointError(
+                f"Malformed histogram file '{path}' (neither voxflow's JSON nor NiftyNet's text format): line "
+                f"{number} should be a name followed by numbers. Received: {line.strip()[:80]!r}."
+            ) from None
+        end = re.search(r"-(from|to)$", name, flags=re.IGNORECASE)
+        if end:
+            mappings.setdefault(name[: end.start()], {})[end.group(1).lower()] = values
+            continue
+        if len(values) != NUM_LANDMARKS or not np.all(np.isfinite(values)):
+            raise CheckpointError(
+                f"Malformed NiftyNet histogram file '{path}': line {number} ({name}) should hold "
+                f"{NUM_LANDMARKS} finite landmarks. Received: {len(values)} value(s)."
+            )
+        landmarks[name] = [np.array(values, dtype=np.float64)]
+    label_mappings = {}
+    for key, parts in mappings.items():
+        if set(parts) != {"from", "to"}:
+            missing = ({"from", "to"} - set(parts)).pop()
+            raise CheckpointError(f"Malformed NiftyNet histogram file '{path}': `{key}-{missing}` is missing "
+                                  f"(a label mapping is two lines, `{key}-from` and `{key}-to`).")
+        label_mappings[key] = (parts["from"], parts["to"])
+    return HistogramFile(path, "niftynet", None, landmarks, label_mappings)
+
+
+def _niftynet_label_map(path: str, key: str, values: tuple[float, ...], classes: tuple[float, ...]) -> LabelMap:
+    """NiftyNet's ``-from`` values sent to its ``-to`` classes, as a :class:`LabelMap`."""
+    where = f"NiftyNet label mapping `{key}-from` / `{key}-to` in '{path}'"
+    count = len(values)
+    if len(classes) != count or sorted(classes) != list(range(count)):
+        raise CheckpointError(f"Malformed {where}: `-to` must list the classes 0..{count - 1} once each, "
+                              f"one per `-from` value. Received: {len(classes)} classes for {count} values.")
+    ordered = [values[classes.index(k)] for k in range(count)]
+    if any(v != round(v) for v in ordered) or ordered != sorted(set(ordered)):
+        raise CheckpointError(f"Unsupported {where}: voxflow needs distinct integer label values sent to "
+                              "classes in increasing order of value (as NiftyNet learns them).")
+    return LabelMap(tuple(int(v) for v in ordered))
+
+
+def backup(path: str) -> str | None:
+    """Copies an existing file to ``<path>.backup`` (``.backup.1``, ... when taken) before it is
+    replaced; returns the copy's path, or None when there is no file."""
+    if not os.path.isfile(path):
+        return None
+    target, number = f"{path}.backup", 0
+    while os.path.exists(target):
+        number += 1
+        target = f"{path}.backup.{number}"
+    with atomic_path(target) as tmp:
+        shutil.copy2(path, tmp)
+    return target
+
+
 def save_landmarks(
     path: str, percentiles: np.ndarray, landmarks: dict[str, list[np.ndarray]]
-) -> None:
-    """Saves the reference landmarks of every image section (one vector per channel)."""
+) -> str | None:
+    """Saves the reference landmarks of every image section (one vector per channel).
+
+    An existing file is first copied to a backup (:func:`backup`), whose path is returned.
+
+    Raises:
+        CheckpointError: ``path`` holds a file in another format than voxflow's (never written).
+    """
+    if os.path.exists(path) and not is_voxflow_landmark_file(path):
+        raise CheckpointError(
+            f"'{path}' is not a voxflow landmark file and voxflow never writes over it; "
+            f"write the landmarks to '{voxflow_landmark_path(path)}' instead."
+        )
+    kept = backup(path)
     atomic_write_json(
         path,
         {
@@ -67,10 +255,11 @@ def save_landmarks(
         },
         indent=1,
     )
+    return kept
 
 
 def load_landmarks(path: str) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
-    """Loads ``(percentiles, {section: [landmarks per channel]})``.
+    """Loads ``(percentiles, {section: [landmarks per channel]})`` from a voxflow landmark file.
 
     Raises:
         CheckpointError: the file is missing or not a landmark file.
@@ -84,13 +273,15 @@ def load_landmarks(path: str) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
         }
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise CheckpointError(f"Malformed histogram landmark file '{path}': {error!r}.") from error
-    if percentiles.shape != (13,) or any(lm.shape != (13,) for c in landmarks.values() for lm in c):
+    if percentiles.shape != (NUM_LANDMARKS,) or any(
+            lm.shape != (NUM_LANDMARKS,) for c in landmarks.values() for lm in c):
         raise CheckpointError(
-            f"Malformed histogram landmark file '{path}': expected 13 values per landmark list."
+            f"Malformed histogram landmark file '{path}': expected {NUM_LANDMARKS} values per landmark list."
         )
     return percentiles, landmarks
 
 
+# ---------------------------------------------------------------------------- label maps
 def save_label_map(path: str, section: str, label_map: LabelMap) -> None:
     """Saves the label map learnt for the label section."""
     atomic_write_json(

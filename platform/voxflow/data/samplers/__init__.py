@@ -17,6 +17,8 @@ _EXPORTS = {
     "WeightedSampler": "weighted",
     "BalancedSampler": "balanced",
     "ResizeSampler": "resize",
+    "SelectiveSampler": "selective",
+    "CSVLocationSampler": "csv_locations",
     "GridSampler": "grid",
     "grid_locations": "grid_layout",
 }

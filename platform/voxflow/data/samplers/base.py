@@ -189,6 +189,9 @@ class WindowSampler(abc.ABC):
     _volumes_must_fit = True
     #: Whether roles of different groups may have different spatial shapes (samplers that resize).
     _groups_may_differ = False
+    #: Whether the constructor takes ``subjects``: the volumes' preprocessed subjects (``id``,
+    #: ``geometry``), or None when volumes are streamed (the CSV location sampler needs them).
+    takes_subjects = False
 
     def __init__(
         self,
