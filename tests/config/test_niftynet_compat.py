@@ -270,3 +270,13 @@ def test_a_missing_application_section_names_the_one_found_instead(write_config,
     message = str(info.value)
     assert message.startswith("Missing section [SEGMENTATION] in ") and "Did you mean" not in message
     assert says in message
+
+
+def test_niftynet_2d_loaders_and_two_value_borders_are_read_as_niftynet_meant(write_config, base_ini):
+    text = base_ini.replace("interp_order = 0", "interp_order = 0\nloader = skimage", 1)
+    text = text.replace("[SEGMENTATION]", "[INFERENCE]\nborder = 92, 40\n\n[SEGMENTATION]", 1)
+    cfg = load_config(write_config(text))
+    assert cfg.inference.border == (92, 40, 40)
+    assert {section.loader for section in cfg.inputs.values()} >= {"simpleitk"}
+    with pytest.raises(ConfigError, match="volume_padding_size"):  # other spatial keys still take 1 or 3
+        load_config(write_config(base_ini.replace("name = toynet", "name = toynet\nvolume_padding_size = 1, 2")))

@@ -204,13 +204,15 @@ class SpatialIntType(IntArrayType):
 
     doc_name = "spatial int"
 
-    def __init__(self, minimum: int | None = 0) -> None:
-        super().__init__(lengths=(1, 3), minimum=minimum, maximum=MAX_VOXELS_PER_AXIS,
-                         example="5 (= 5, 5, 5) or 5, 5, 0")
+    def __init__(self, minimum: int | None = 0, pairs: bool = False) -> None:
+        super().__init__(lengths=(1, 2, 3) if pairs else (1, 3), minimum=minimum, maximum=MAX_VOXELS_PER_AXIS,
+                         example="5 (= 5, 5, 5), 5, 2 (= 5, 2, 2) or 5, 5, 0" if pairs else "5 (= 5, 5, 5) or 5, 5, 0")
 
     def parse(self, value: Any, base_dir: str) -> tuple[Any, ...]:
+        """One value for every axis; with ``pairs``, two values repeat the last one (NiftyNet's
+        2-D configs give the inference border so)."""
         items = super().parse(value, base_dir)
-        return items * 3 if len(items) == 1 else items
+        return items * 3 if len(items) == 1 else (*items, items[-1]) if len(items) == 2 else items
 
 
 class SpatialFloatType(FloatArrayType):

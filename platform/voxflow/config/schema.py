@@ -115,8 +115,10 @@ INPUT_KEYS: dict[str, Key] = _table(
     Key("interp_order", IntType(0, 3), 1,
         "Interpolation order when resampling this source: 0 nearest (labels), 1 linear, 2-3 spline "
         "(≠NiftyNet: no negative values)."),
-    Key("loader", ChoiceType(("nibabel", "simpleitk")), None,
-        "Image reader; unset = chosen by file extension (≠NiftyNet: only nibabel and SimpleITK)."),
+    Key("loader", AliasedChoiceType(("nibabel", "simpleitk"), {"skimage": "simpleitk", "opencv": "simpleitk",
+                                                                 "pillow": "simpleitk"}), None,
+        "Image reader; unset = chosen by file extension (≠NiftyNet: only nibabel and SimpleITK; NiftyNet's "
+        "2-D readers `skimage`, `opencv` and `pillow` mean SimpleITK, which reads the same PNG/TIFF/JPEG files)."),
 )
 
 SYSTEM_KEYS: dict[str, Key] = _table(
@@ -261,8 +263,9 @@ INFERENCE_KEYS: dict[str, Key] = _table(
     Key("spatial_window_size", WindowType(full_extent=True), (),
         "Inference window; unset = the input sections' windows; 0 on an axis = each image's whole extent along it "
         "(NiftyNet's `0, 0, 3`: whole slices, three at a time), rounded up to what the network accepts."),
-    Key("border", SpatialIntType(), (0, 0, 0),
-        "Voxels cropped from each side of every output window; one value = all axes."),
+    Key("border", SpatialIntType(pairs=True), (0, 0, 0),
+        "Voxels cropped from each side of every output window; one value = all axes, two = the last repeated "
+        "(as NiftyNet's 2-D configs give it)."),
     Key("inference_iter", CheckpointType(), -1,
         "Checkpoint to load: an iteration, -1 or `latest`, or `best` (best validation)."),
     Key("dataset_to_infer", ChoiceType(("training", "validation", "inference", "all")), "",
