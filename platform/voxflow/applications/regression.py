@@ -75,7 +75,7 @@ class RegressionApplication(DenseApplication):
         ("TRAINING", "loss_type"): "RMSE",
         ("INFERENCE", "output_interp_order"): 1,
         ("INFERENCE", "output_postfix"): "_regressed",
-        ("EVALUATION", "evaluations"): ("mae", "mse", "rmse", "nrmse", "psnr", "ssim", "r2"),
+        ("EVALUATION", "evaluations"): ("mae", "mse", "rmse", "nrmse", "psnr", "ssim", "r2", "ncc"),
     }
     TRAINED_KEYS = (
         *(("network", key) for key in (

@@ -55,6 +55,8 @@ BUILTINS: dict[str, str] = {
     "nrmse": _M + "continuous:normalized_root_mean_squared_error",
     "psnr": _M + "continuous:peak_signal_to_noise_ratio",
     "ssim": _M + "continuous:structural_similarity",
+    "ssim_gaussian": _M + "continuous:gaussian_structural_similarity",
+    "ncc": _M + "continuous:normalized_cross_correlation",
 }
 
 #: Other spellings of the metrics above, accepted wherever a metric is named (the output column keeps
@@ -136,5 +138,8 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "f_measure": ("f_measure", "beta"),
     "reference_area": ("reference_area", "slice_index"),
     "segmentation_area": ("segmentation_area", "slice_index"),
+    "psnr": ("psnr", "data_range"),
+    "ssim": ("ssim", "window"),
+    "ssim_gaussian": ("ssim_gaussian", "sigma"),
 }
 """Name → (registered function, keyword) for ``name@value`` spellings."""

@@ -86,7 +86,9 @@ def _parse(name: str, known: list[str]) -> tuple[str, dict[str, float]] | None:
         value = float(text)
     except ValueError:
         return None
-    if keyword == "slice_index":
+    if keyword in ("slice_index", "window"):
+        if keyword == "window" and (value != int(value) or value < 1 or int(value) % 2 == 0):
+            return None  # an SSIM window is an odd number of voxels
         return target, {keyword: int(value)}
     if keyword == "percentile" and not 0 <= value <= 100:
         return None
