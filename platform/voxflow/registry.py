@@ -51,6 +51,9 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "nonewnet": "voxflow.networks.no_new_net:NoNewNet",
         "scalenet": "voxflow.networks.scalenet:ScaleNet",
         "holisticnet": "voxflow.networks.holisticnet:HolisticNet",
+        "resnet": "voxflow.networks.resnet:ResNet",
+        "se_resnet": "voxflow.networks.se_resnet:SEResNet",
+        "densenet": "voxflow.networks.densenet:DenseNet",
     },
     "loss": {
         "Dice": "voxflow.losses.segmentation:dice_loss",
@@ -93,6 +96,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "net_segment": "voxflow.applications.segmentation:SegmentationApplication",
         "regression": "voxflow.applications.regression:RegressionApplication",
         "net_regress": "voxflow.applications.regression:RegressionApplication",
+        "classification": "voxflow.applications.classification:ClassificationApplication",
+        "net_classify": "voxflow.applications.classification:ClassificationApplication",
     },
     "metric": {},  # filled from voxflow.evaluation.catalogue (see _CATALOGUES)
     "augmentation": {},  # filled from voxflow.augment.catalogue

@@ -67,7 +67,7 @@ def write_project(app, folder: Path) -> Path:
     inputs, section = [], [f"[{app.SECTION}]"]
     for role in read:
         if role.kind is Kind.VALUE:  # one row of numbers per subject
-            rows = "".join(f"s{i},{rng.normal():.6f}\n" for i in range(3))
+            rows = "".join(f"s{i},{i % 2}\n" for i in range(3))  # numbers that are also classes
             (data / f"{role.name}.csv").write_text(f"subject_id,{role.name}\n{rows}", encoding="utf-8")
             inputs.append(f"[in_{role.name}]\ncsv_data_file = data/{role.name}.csv\n")
         else:

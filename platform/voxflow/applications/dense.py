@@ -87,6 +87,11 @@ class DenseApplication(Application):
     def prepare_training(self) -> None:
         """Task-specific set-up before training data are loaded (e.g. the loss function)."""
 
+    def window_data_options(self) -> dict[str, Any]:
+        """Extra options of the task's :class:`~voxflow.data.window_data.WindowData` (e.g. the
+        ``value_maps`` that number class names); default none."""
+        return {}
+
     # ---------------------------------------------------------------------------- prepare
     def prepare(self) -> None:
         """Check the network against the window, then load what the action needs (evaluation, which
@@ -101,7 +106,8 @@ class DenseApplication(Application):
             self._prepare_augmentation()
         self.data = WindowData(self.cfg, self.action, self.roles_for(self.action), self.kinds(), self.layout,
                                sampling_role=self.SAMPLING_ROLE, groups=self.groups(),
-                               normalised=tuple(role.name for role in self.ROLES if role.normalised))
+                               normalised=tuple(role.name for role in self.ROLES if role.normalised),
+                               **self.window_data_options())
         self.data.prepare()
         if self.action == "train":
             self.channels = self.data.channels(self.INPUT_ROLE) or self.channels
@@ -168,26 +174,33 @@ class DenseApplication(Application):
             PluginError: a plugin network that fails to build, is not a ``keras.Model``, or does not
                 return :meth:`output_channels` values at every voxel of its input window.
         """
-
-        from voxflow.networks.contract import build_network  # noqa: PLC0415
-
+        model, output = self.built_network()
         cfg = self.cfg.network
-        try:
-            model, output = build_network(self._network_class(), self._network_kwargs(), self.example_input(),
-                                          self.output_channels(),
-                                          f"[NETWORK] name = {cfg.name}",
-                                          plugin=not registry.is_builtin("network", cfg.name))
-        except TypeError as err:
-            raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
-        except ValueError as err:  # the built network's own window rule (its network_args decide it)
-            raise ConfigError(f"spatial_window_size {self.layout.text} cannot be used with [NETWORK] name = "
-                              f"{cfg.name} and its network_args: {first_line(err)}") from err
+        if output == ():
+            raise ConfigError(f"[NETWORK] name = {cfg.name} is a classifier (one vector of logits per window); "
+                              f"[{self.SECTION}] needs a network that predicts every voxel.")
         self.layout.check_output_window(self.layout.to_window(output), cfg.name)
         if self.layout.output_window != self.layout.window and self.cfg.network.window_sampling == "resize":
             raise ConfigError(f"[NETWORK] window_sampling = resize needs a network that returns its whole input window; "
                               f"{cfg.name} returns {'×'.join(map(str, self.layout.output_window))} for "
                               f"{self.layout.text}: use a grid-based sampler (uniform, weighted, balanced).")
         return model
+
+    def built_network(self) -> tuple[Any, tuple[int, ...]]:
+        """The network of ``[NETWORK]`` built on one example window, and the spatial size of its
+        output (``()`` for a classifier); the contract's checks (:mod:`voxflow.networks.contract`)."""
+        from voxflow.networks.contract import build_network  # noqa: PLC0415
+
+        cfg = self.cfg.network
+        try:
+            return build_network(self._network_class(), self._network_kwargs(), self.example_input(),
+                                 self.output_channels(), f"[NETWORK] name = {cfg.name}",
+                                 plugin=not registry.is_builtin("network", cfg.name))
+        except TypeError as err:
+            raise ConfigError(f"Invalid [NETWORK] network_args for {cfg.name}: {err}") from err
+        except ValueError as err:  # the built network's own window rule (its network_args decide it)
+            raise ConfigError(f"spatial_window_size {self.layout.text} cannot be used with [NETWORK] name = "
+                              f"{cfg.name} and its network_args: {first_line(err)}") from err
 
     def _network_kwargs(self) -> dict[str, Any]:
         """The contract's arguments and ``[NETWORK] network_args``."""

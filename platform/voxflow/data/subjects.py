@@ -29,8 +29,8 @@ from voxflow.data.splits import PHASES, _few, random_split, split_subjects, subj
 from voxflow.errors import ConfigError, DataError
 from voxflow.io.formats import is_dicom_series_dir, split_extension
 
-__all__ = ["PHASES", "Subject", "find_subjects", "list_section_files", "random_split", "read_subject_values",
-           "split_subjects", "subjects_to_infer"]
+__all__ = ["PHASES", "Subject", "find_subjects", "list_section_files", "random_split", "read_subject_tokens",
+           "read_subject_values", "split_subjects", "subjects_to_infer"]
 
 logger = logging.getLogger(__name__)
 
@@ -206,10 +206,21 @@ def _describe_search(section_name: str, section: Any) -> str:
     return f"searched {list(_tokens(section.path_to_search))} for {contains}"
 
 
+_HEADER_IDS = ("subject_id", "subject", "id", "subject id")
+
+
+def _numbers(cells: list[str]) -> tuple[float, ...] | None:
+    try:
+        return tuple(float(cell) for cell in cells)
+    except ValueError:
+        return None
+
+
 @functools.lru_cache(maxsize=32)
-def _values_table(csv_path: str, section_name: str, stamp: tuple[int, int]) -> dict[str, tuple[float, ...]]:
-    """``subject_id → values`` of a ``csv_data_file`` (cached per file version: ``stamp`` is
-    (mtime_ns, size))."""
+def _values_table(csv_path: str, section_name: str, stamp: tuple[int, int]) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """``subject_id → (line, cells)`` of a ``csv_data_file`` (cached per file version: ``stamp`` is
+    (mtime_ns, size)). The first row is a header when its first cell is ``subject_id`` (or
+    ``subject``, ``id``), or when its cells are not numbers while the next row's are."""
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as handle:
             rows = [(line, [cell.strip() for cell in row]) for line, row in enumerate(csv.reader(handle), start=1)]
@@ -218,26 +229,23 @@ def _values_table(csv_path: str, section_name: str, stamp: tuple[int, int]) -> d
         raise DataError(f"Cannot read csv_data_file '{csv_path}' of [{section_name}]: {clip(what)}. Expected UTF-8 "
                         "text with 'subject_id,value[,value...]' rows.") from None
     rows = [(line, row) for line, row in rows if any(row) and not row[0].startswith("#")]
-    table: dict[str, tuple[float, ...]] = {}
+    if rows and (rows[0][1][0].lower() in _HEADER_IDS or (
+            _numbers(rows[0][1][1:]) is None and len(rows) > 1 and _numbers(rows[1][1][1:]) is not None)):
+        rows = rows[1:]
+    table: dict[str, tuple[int, tuple[str, ...]]] = {}
     width = None
-    for index, (line, row) in enumerate(rows):
-        try:
-            values = tuple(float(cell) for cell in row[1:])
-        except ValueError:
-            if index == 0:
-                continue  # a header row: 'subject_id,age,...'
-            values = ()
-        if len(row) < 2 or not row[0] or not values or not all(math.isfinite(v) for v in values):
+    for line, row in rows:
+        if len(row) < 2 or not row[0] or not all(row[1:]):
             raise DataError(f"Invalid row {line} in csv_data_file '{csv_path}' of [{section_name}]: expected "
-                            f"'subject_id,value[,value...]' with finite numbers, received {clip_repr(','.join(row))}.")
-        if width is not None and len(values) != width:
-            raise DataError(f"Row {line} of csv_data_file '{csv_path}' of [{section_name}] has {len(values)} "
+                            f"'subject_id,value[,value...]', received {clip_repr(','.join(row))}.")
+        if width is not None and len(row) - 1 != width:
+            raise DataError(f"Row {line} of csv_data_file '{csv_path}' of [{section_name}] has {len(row) - 1} "
                             f"value(s); the rows before it have {width}. Expected the same number on every row.")
-        width = len(values)
+        width = len(row) - 1
         if row[0] in table:
             raise DataError(f"Subject id '{clip(row[0])}' is on two rows of csv_data_file '{csv_path}' of "
                             f"[{section_name}] (the second on line {line}).")
-        table[row[0]] = values
+        table[row[0]] = (line, tuple(row[1:]))
     if not table:
         raise DataError(f"csv_data_file '{csv_path}' of [{section_name}] lists no subject.")
     return table
@@ -251,13 +259,40 @@ def _stamp(path: str, section_name: str) -> tuple[int, int]:
     return status.st_mtime_ns, status.st_size
 
 
-def read_subject_values(csv_path: str, section_name: str, subject_id: str) -> np.ndarray:
-    """The float32 values of ``subject_id`` in a section's ``csv_data_file`` (a ``value`` role's data).
+def read_subject_tokens(csv_path: str, section_name: str, subject_id: str) -> tuple[str, ...]:
+    """The cells of ``subject_id``'s row in a section's ``csv_data_file``, as written (class names).
 
     Raises:
         DataError: the file cannot be read, a row is malformed, or the subject has no row.
     """
     table = _values_table(csv_path, section_name, _stamp(csv_path, section_name))
+    if subject_id not in table:
+        raise DataError(f"Subject '{clip(subject_id)}' has no row in csv_data_file '{csv_path}' of [{section_name}].")
+    return table[subject_id][1]
+
+
+@functools.lru_cache(maxsize=32)
+def _numeric_table(csv_path: str, section_name: str, stamp: tuple[int, int]) -> dict[str, tuple[float, ...]]:
+    """``subject_id → values`` of a ``csv_data_file`` of numbers; every row is checked."""
+    table = {}
+    for subject_id, (line, cells) in _values_table(csv_path, section_name, stamp).items():
+        values = _numbers(list(cells))
+        if values is None or not all(math.isfinite(v) for v in values):
+            raise DataError(f"Invalid row {line} in csv_data_file '{csv_path}' of [{section_name}]: expected "
+                            f"'subject_id,value[,value...]' with finite numbers, received "
+                            f"{clip_repr(','.join((subject_id, *cells)))}.")
+        table[subject_id] = values
+    return table
+
+
+def read_subject_values(csv_path: str, section_name: str, subject_id: str) -> np.ndarray:
+    """The float32 values of ``subject_id`` in a section's ``csv_data_file`` (a ``value`` role's data).
+
+    Raises:
+        DataError: the file cannot be read, a row is malformed or not finite numbers (any row), or
+            the subject has no row.
+    """
+    table = _numeric_table(csv_path, section_name, _stamp(csv_path, section_name))
     if subject_id not in table:
         raise DataError(f"Subject '{clip(subject_id)}' has no row in csv_data_file '{csv_path}' of [{section_name}].")
     return np.asarray(table[subject_id], dtype=np.float32)

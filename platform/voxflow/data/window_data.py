@@ -51,17 +51,19 @@ class WindowData:
         sampling_role: the weight map that steers the weighted and balanced samplers.
         groups: ``{role: group}`` (roles of one group share a grid; default: one group).
         normalised: the intensity roles histogram standardisation and whitening change (default: all).
+        value_maps: ``{role: {name: number}}`` for value roles whose cells are names (classes).
     """
 
     def __init__(self, cfg: Any, action: str, roles: dict[str, tuple[str, ...]], kinds: dict[str, Kind],
                  layout: WindowLayout, sampling_role: str = "sampler", groups: dict[str, str] | None = None,
-                 normalised: tuple[str, ...] | None = None) -> None:
+                 normalised: tuple[str, ...] | None = None, value_maps: dict[str, dict[str, float]] | None = None
+                 ) -> None:
         self.cfg, self.action, self.roles, self.kinds = cfg, action, roles, kinds
         self.layout = layout
         self.sampling_role = sampling_role
         self.groups = dict(groups or {})
-        self.pre = Preprocessor(cfg, roles, min_shape=layout.fetch_window, kinds=kinds, groups=self.groups,
-                                normalised=normalised)
+        self.pre = Preprocessor(cfg, roles, min_shape=None if layout is None else layout.fetch_window, kinds=kinds,
+                                groups=self.groups, normalised=normalised, value_maps=value_maps)
         self.train_volumes: list[Any] = []
         self.valid_volumes: list[Any] = []
         # With [SYSTEM] cache_size_mb smaller than the data: subject ids streamed through a VolumeCache.

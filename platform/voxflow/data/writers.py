@@ -152,33 +152,42 @@ class TableWriter(OutputWriter):
     """One CSV row per subject, ``subject_id,<columns>``, in ``<name><postfix>.csv``.
 
     The table has the format of a ``csv_data_file``, so a later run (evaluation, or training on the
-    outputs) reads it back as per-subject values.
+    outputs) reads it back as per-subject values (numbers, or names such as class names). With
+    ``per_subject``, each subject's row is also its own file, ``<subject><postfix>.csv`` (NiftyNet
+    wrote one per subject), and that file is what ``inferred.csv`` lists.
     """
 
     SUFFIX = ".csv"
 
     def __init__(self, folder: str, postfix: str, subjects: Sequence[Any] = (), columns: Sequence[str] = ("value",),
-                 name: str = "values", what: str = "value") -> None:
-        self.name, self.columns = name, tuple(columns)
+                 name: str = "values", what: str = "value", per_subject: bool = False) -> None:
+        self.name, self.columns, self.per_subject = name, tuple(columns), per_subject
         self.table: list[tuple[str, ...]] = []
         super().__init__(folder, postfix, subjects, what)
 
     def planned(self, subjects: Sequence[Any]) -> list[str]:
-        """The one table."""
-        return [self.path(self.name)]
+        """The table (and each subject's file)."""
+        return [self.path(self.name), *(self.path(s.id) for s in subjects if self.per_subject)]
 
-    def write(self, subject_id: str, values: Sequence[float]) -> str:
-        """Add ``subject_id``'s row (as many values as columns) and rewrite the table atomically.
+    def write(self, subject_id: str, values: Sequence[Any]) -> str:
+        """Add ``subject_id``'s row (as many values as columns: numbers, or text such as a class name)
+        and rewrite the table atomically.
 
         Raises:
             ValueError: a row whose length is not the number of columns.
         """
-        values = [float(v) for v in np.ravel(values)]
+        values = [v if isinstance(v, str) else float(v) for v in (values if isinstance(values, (list, tuple))
+                                                                  else np.ravel(values))]
         if len(values) != len(self.columns):
             raise ValueError(f"expected {len(self.columns)} values ({', '.join(self.columns)}), got {len(values)}")
-        self.table.append((subject_id, *(repr(v) for v in values)))
+        row = (subject_id, *(v if isinstance(v, str) else repr(v) for v in values))
+        self.table.append(row)
+        header = ("subject_id", *self.columns)
         path = self.path(self.name)
-        atomic_write_text(path, _csv_text(("subject_id", *self.columns), self.table))
+        atomic_write_text(path, _csv_text(header, self.table))
+        if self.per_subject:
+            path = self.path(subject_id)
+            atomic_write_text(path, _csv_text(header, [row]))
         return self._listed(subject_id, path)
 
 

@@ -125,9 +125,8 @@ NIFTYNET_NOT_COMPUTED: dict[str, str] = {
     "connected_elements": "per-component counts; set [SEGMENTATION] evaluation_units = cc for a row per component",
     "outline_error": "per-component outline error; set [SEGMENTATION] evaluation_units = cc for a row per component",
     "detection_error": "per-component detection error; set [SEGMENTATION] evaluation_units = cc for a row per component",
-    "classification_accuracy": "a classification metric; voxflow computes none",
-    "roc_auc": "a classification metric; voxflow computes none",
-    "roc": "a classification metric; voxflow computes none",
+    "classification_accuracy": "net_classify evaluates `accuracy` (a fraction of subjects)",
+    "roc": "net_classify evaluates `roc_auc` (the exact area, one class against the rest)",
 }
 
 PARAMETERS: dict[str, tuple[str, str]] = {

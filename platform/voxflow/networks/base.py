@@ -1,5 +1,7 @@
 """SegmentationNet: the constructor, argument checks, config and output contract of every network.
 
+Dense networks subclass ``SegmentationNet`` (``dense_output = True``: logits per voxel);
+classifiers subclass ``ClassificationNet`` (``dense_output = False``: one logit vector per window).
 Subclasses declare their ``network_args`` as keyword-only ``__init__`` parameters with defaults,
 store each under the same attribute name, and implement ``forward``. The base class then gives
 them: the error for unknown ``network_args``, ``get_config``/``from_config``, the input checks
@@ -47,6 +49,9 @@ class SegmentationNet(keras.Model):
     #: The valid window sizes and smaller output of a VALID-convolution network (``None``: the
     #: output has the input's size and ``window_divisor`` is the only rule).
     window_rule: ClassVar[WindowRule | None] = None
+    #: Whether the logits are spatial, ``(B, *output_window(window), num_classes)`` (a dense
+    #: network), or one vector per window, ``(B, num_classes)`` (a :class:`ClassificationNet`).
+    dense_output: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -210,3 +215,45 @@ class SegmentationNet(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SegmentationNet:
         return cls(**config)
+
+
+class ClassificationNet(SegmentationNet):
+    """Base class of voxflow's classifiers: a window ``(B, *spatial, C)`` → logits ``(B, num_classes)``.
+
+    The constructor, ``network_args``, ``get_config``, input checks and ``window_divisor`` are
+    :class:`SegmentationNet`'s. What differs is the output: ``dense_output`` is ``False`` and
+    :meth:`output_window` is ``()`` (no spatial axes), so ``call`` returns float32 logits
+    ``(B, num_classes)``. Applications tell the two kinds apart by ``dense_output`` (or, for any
+    network that declares ``output_window``, by ``output_window(window) == ()``), never by the
+    network's name. The window divisor is the network's total down-sampling factor: every pooling
+    and strided convolution then sees whole cells.
+
+    Subclasses end their ``forward`` with :meth:`global_mean`, :meth:`dropout` and a
+    :meth:`linear_classifier`.
+    """
+
+    dense_output: ClassVar[bool] = False
+
+    def output_window(self, window: tuple[int, ...]) -> tuple[int, ...]:
+        """``()``: a classifier's logits have no spatial axes (after checking ``window`` fits).
+
+        Raises:
+            ValueError: the window does not fit the network (``check_window``'s message).
+        """
+        check_window(self, window)
+        return ()
+
+    def global_mean(self, x: Any) -> Any:
+        """Average ``x`` ``(B, *spatial, F)`` over its spatial axes: ``(B, F)``."""
+        return ops.mean(x, axis=tuple(range(1, self.spatial_dims + 1)))
+
+    def linear_classifier(self, name: str = "fc") -> keras.layers.Dense:
+        """The fully connected layer from pooled features to ``num_classes`` logits (with bias)."""
+        fresh = [dict(v) if isinstance(v, dict) else v for v in (self.w_initializer, self.w_regularizer)]
+        return keras.layers.Dense(
+            self.num_classes,
+            use_bias=True,
+            kernel_initializer=keras.initializers.get(fresh[0]),
+            kernel_regularizer=keras.regularizers.get(fresh[1]),
+            name=name,
+        )

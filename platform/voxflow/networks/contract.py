@@ -66,7 +66,8 @@ def build_network(net_class: Any, kwargs: dict[str, Any], example: np.ndarray, n
     if shape != expected or not _is_centred(declared, example.shape[1:-1]):
         raise PluginError(f"{label} returned logits of shape {shape} for a window of shape {example.shape}; "
                           f"expected {expected}: one logit per class (num_classes = {num_classes}) at every voxel "
-                          "of the window, or of the smaller centred window its output_window(window) declares.")
+                          "of the window, or of the smaller centred window (or none: a classifier) its "
+                          "output_window(window) declares.")
     return model, shape[1:-1]
 
 
@@ -78,5 +79,8 @@ def _declared_output(model: Any, window: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _is_centred(output: tuple[int, ...], window: tuple[int, ...]) -> bool:
-    """The same number of voxels lost on both sides of every axis."""
+    """The same number of voxels lost on both sides of every axis, or no spatial axis (a classifier's
+    ``(B, num_classes)`` logits: its ``output_window`` is ``()``)."""
+    if output == ():
+        return True
     return len(output) == len(window) and all(1 <= o <= w and (w - o) % 2 == 0 for o, w in zip(output, window))

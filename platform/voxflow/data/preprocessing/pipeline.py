@@ -60,7 +60,7 @@ from voxflow.data.preprocessing.reading import (
     read_volume,
 )
 from voxflow.data.preprocessing.whitening import whiten
-from voxflow.data.subjects import read_subject_values
+from voxflow.data.subjects import read_subject_tokens, read_subject_values
 from voxflow.errors import CheckpointError, ConfigError, DataError
 from voxflow.roles import Kind, kinds_of, of_kind
 
@@ -116,6 +116,8 @@ class Preprocessor:
         normalised: the intensity roles that histogram standardisation and whitening change;
             ``None`` = every intensity role.
         groups: role -> group; roles of one group share a grid (default: one group, ``subject``).
+        value_maps: role -> ``{token: number}`` for ``value`` roles whose CSV cells are names (class
+            names), mapped to numbers (class indices) on load.
 
     Raises:
         ConfigError: undefined sections, or sections disagreeing on ``axcodes``/``pixdim``.
@@ -129,6 +131,7 @@ class Preprocessor:
         kinds: dict[str, Kind] | None = None,
         normalised: Sequence[str] | None = None,
         groups: dict[str, str] | None = None,
+        value_maps: dict[str, dict[str, float]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.roles = {role: tuple(sections) for role, sections in roles.items() if sections}
@@ -136,6 +139,7 @@ class Preprocessor:
             raise ConfigError("No input section is assigned to any role (image, label...).")
         self.kinds = kinds_of(self.roles, kinds)
         self.groups = {role: (groups or {}).get(role, DEFAULT_GROUP) for role in self.roles}
+        self.value_maps = dict(value_maps or {})
         self.value_roles = of_kind(self.kinds, Kind.VALUE)
         self.map_roles = [role for role in self.roles if role not in self.value_roles]
         if not self.map_roles:
@@ -214,7 +218,16 @@ class Preprocessor:
         for section in self.roles[role]:
             if section not in subject.files:
                 raise DataError(f"Subject '{subject.id}' has no row in the csv_data_file of [{section}].")
-            parts.append(read_subject_values(subject.files[section], section, subject.id))
+            if role not in self.value_maps:
+                parts.append(read_subject_values(subject.files[section], section, subject.id))
+                continue
+            names = self.value_maps[role]
+            tokens = read_subject_tokens(subject.files[section], section, subject.id)
+            unknown = [token for token in tokens if token not in names]
+            if unknown:
+                raise DataError(f"Subject '{subject.id}' has '{unknown[0]}' in csv_data_file "
+                                f"'{subject.files[section]}' of [{section}]; expected one of {sorted(names)}.")
+            parts.append(np.array([names[token] for token in tokens], np.float32))
         return np.concatenate(parts).astype(np.float32)
 
     def _field(self, volume: LoadedVolume, geometry: VolumeGeometry) -> np.ndarray:

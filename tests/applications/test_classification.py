@@ -1,0 +1,117 @@
+"""net_classify end to end on tiny data, and the classification metrics against their definitions."""
+
+import csv
+import itertools
+import math
+import textwrap
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from voxflow.applications.classification_evaluation import binary_auc, classification_metrics
+from voxflow.cli.main import main
+
+
+def _project(tmp_path, count=16, output_prob=True):
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    rows = ["subject_id,diagnosis"]
+    for i in range(count):
+        kind = ("bright", "dark")[i % 2]
+        image = rng.normal(0.0, 1.0, (14, 12, 10)) + (3.0 if kind == "bright" else -3.0)
+        nib.save(nib.Nifti1Image(image.astype(np.float32), np.diag([1.2, 1.0, 2.0, 1.0])),
+                 str(data / f"case{i:02d}_T1.nii.gz"))
+        rows.append(f"case{i:02d},{kind}")
+    (data / "diagnosis.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    split = "\n".join(f"case{i:02d},{'inference' if i >= 10 else 'training'}" for i in range(count))
+    (tmp_path / "split.csv").write_text(split + "\n", encoding="utf-8")
+    config = tmp_path / "classify.ini"
+    config.write_text(textwrap.dedent(f"""\
+        [T1]
+        path_to_search = data
+        filename_contains = T1
+        spatial_window_size = 8,8,8
+        [diagnosis]
+        csv_data_file = data/diagnosis.csv
+        [SYSTEM]
+        model_dir = model
+        seed = 2
+        num_threads = 1
+        dataset_split_file = split.csv
+        [NETWORK]
+        name = toynet
+        batch_size = 4
+        [TRAINING]
+        lr = 0.01
+        max_iter = 40
+        validation_every_n = -1
+        [INFERENCE]
+        dataset_to_infer = inference
+        [CLASSIFICATION]
+        image = T1
+        label = diagnosis
+        num_classes = 2
+        output_prob = {output_prob}
+        """), encoding="utf-8")
+    return str(config)
+
+
+def run(*argv):
+    return main(list(argv), prog="net_classify", application="classification")
+
+
+def test_separable_classes_are_learnt_named_and_evaluated(tmp_path):
+    config = _project(tmp_path)
+    assert run("train", "-c", config) == 0
+    assert run("inference", "-c", config) == 0
+    with open(tmp_path / "model" / "output" / "classes_class.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["subject_id"] for row in rows] == [f"case{i:02d}" for i in range(10, 16)]
+    assert [row["class"] for row in rows] == ["bright", "dark"] * 3  # names survive the round trip
+    for row in rows:
+        assert float(row["p_bright"]) + float(row["p_dark"]) == pytest.approx(1.0, abs=1e-5)
+    assert (tmp_path / "model" / "output" / "case10_class.csv").is_file()  # one file per subject, too
+    assert run("evaluation", "-c", config) == 0
+    with open(tmp_path / "model" / "evaluation" / "evaluation.csv", encoding="utf-8") as handle:
+        results = {(row["metric"], row["class"]): float(row["value"]) for row in csv.DictReader(handle)}
+    assert results[("accuracy", "")] >= 0.95 and results[("balanced_accuracy", "")] >= 0.95
+    assert results[("roc_auc", "")] == pytest.approx(1.0)
+    assert results[("recall", "dark")] == pytest.approx(1.0)
+
+
+def test_classes_beyond_num_classes_are_refused_in_one_line(tmp_path, capsys):
+    config = _project(tmp_path)
+    text = open(tmp_path / "data" / "diagnosis.csv", encoding="utf-8").read().replace("case03,dark", "case03,grey")
+    (tmp_path / "data" / "diagnosis.csv").write_text(text, encoding="utf-8")
+    assert run("train", "-c", config) == 2
+    assert "has 3 classes ['bright', 'dark', 'grey'] but [CLASSIFICATION] num_classes = 2" in capsys.readouterr().err
+
+
+def _auc_by_pairs(scores, positive):
+    pairs = [(p, n) for p, n in itertools.product(scores[positive], scores[~positive])]
+    return sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
+
+
+def test_metrics_equal_their_definitions():
+    rng = np.random.default_rng(5)
+    true = rng.integers(0, 3, 60)
+    predicted = np.where(rng.uniform(size=60) < 0.7, true, rng.integers(0, 3, 60))
+    probabilities = rng.dirichlet(np.ones(3), 60)
+    probabilities[np.arange(60), true] += 0.3
+    probabilities = np.round(probabilities, 1)  # ties
+    result = classification_metrics(true, predicted, 3, probabilities)
+    assert result["accuracy"] == pytest.approx(np.mean(true == predicted))
+    recalls = [np.mean(predicted[true == k] == k) for k in range(3)]
+    assert result["balanced_accuracy"] == pytest.approx(np.mean(recalls))
+    f1 = []
+    for k in range(3):
+        tp = np.sum((true == k) & (predicted == k))
+        precision, recall = tp / np.sum(predicted == k), tp / np.sum(true == k)
+        f1.append(2 * precision * recall / (precision + recall))
+    assert result["macro_f1"] == pytest.approx(np.mean(f1))
+    expected_auc = np.mean([_auc_by_pairs(probabilities[:, k], true == k) for k in range(3)])
+    assert result["roc_auc"] == pytest.approx(expected_auc)
+    assert result["confusion"].sum() == 60 and result["confusion"][1, 1] == np.sum((true == 1) & (predicted == 1))
+    assert math.isnan(binary_auc(np.array([0.2, 0.4]), np.array([True, True])))
