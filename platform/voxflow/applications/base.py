@@ -111,7 +111,8 @@ class Application:
     @classmethod
     def section_keys(cls) -> list[Any]:
         """The keys of :data:`SECTION`: one per role (naming input sections), then :data:`KEYS`."""
-        from voxflow.config.schema import Key, SectionNamesType  # noqa: PLC0415
+        from voxflow.config.arrays import SectionNamesType  # noqa: PLC0415
+        from voxflow.config.schema import Key  # noqa: PLC0415
 
         roles = [Key(role.name, SectionNamesType(), (), role.doc, required=role.required or False, role=True)
                  for role in cls.ROLES]

@@ -24,7 +24,6 @@ from voxflow.config.arrays import (
     AxcodesType,
     FloatArrayType,
     IntArrayType,
-    SectionNamesType,
     SpatialFloatType,
     SpatialIntType,
     StrArrayType,
