@@ -115,3 +115,18 @@ def test_metrics_equal_their_definitions():
     assert result["roc_auc"] == pytest.approx(expected_auc)
     assert result["confusion"].sum() == 60 and result["confusion"][1, 1] == np.sum((true == 1) & (predicted == 1))
     assert math.isnan(binary_auc(np.array([0.2, 0.4]), np.array([True, True])))
+
+
+def test_niftynet_one_voxel_label_images_give_the_class(tmp_path):
+    config = _project(tmp_path, count=8, output_prob=False)
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for i in range(8):
+        nib.save(nib.Nifti1Image(np.full((1, 1, 1), i % 2, np.uint8), np.eye(4)), str(labels / f"case{i:02d}_lab.nii.gz"))
+    text = open(config, encoding="utf-8").read().replace(
+        "[diagnosis]\ncsv_data_file = data/diagnosis.csv", "[diagnosis]\npath_to_search = labels\nfilename_contains = lab")
+    open(config, "w", encoding="utf-8").write(text.replace("max_iter = 40", "max_iter = 2"))
+    assert run("train", "-c", config) == 0
+    assert (tmp_path / "model" / "class_names.json").read_text(encoding="utf-8").count('"0"') == 1
+    nib.save(nib.Nifti1Image(np.array([[[0, 1]]], np.uint8), np.eye(4)), str(labels / "case00_lab.nii.gz"))
+    assert run("train", "-c", config) == 2  # two values in one label image: one line naming it

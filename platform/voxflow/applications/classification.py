@@ -14,7 +14,8 @@ evaluation  label, inferred classes                accuracy, balanced accuracy, 
 ==========  =====================================  ===========================================
 
 A class is a per-subject value (a role of kind ``value``): the ``label`` section's
-``csv_data_file`` gives each subject a class name or number (``subject_id,class``). Classes are
+``csv_data_file`` gives each subject a class name or number (``subject_id,class``), or its files
+are images holding the class (NiftyNet's one-voxel label images). Classes are
 numbered when training starts — numbers in numeric order, names in alphabetical order — and the
 names are saved in ``model_dir/class_names.json``, so outputs name the classes as the CSV did.
 Numbers must be ``0 … num_classes−1`` unless ``label_normalisation`` maps the values found to
@@ -61,7 +62,7 @@ class ClassificationApplication(DenseApplication):
         Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels.",
              required=("train", "inference", "export")),
         Role("label", Kind.VALUE, "Input section whose `csv_data_file` gives each subject's class (a name or a "
-             "number).", required=("train", "evaluation")),
+             "number), or whose images hold it (NiftyNet's one-voxel label images).", required=("train", "evaluation")),
         Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers)."),
         Role("inferred", Kind.VALUE, "Input section of classes to evaluate (a `csv_data_file`; evaluation action); "
              "unset = the outputs inference listed in `inferred.csv`."),
@@ -118,12 +119,13 @@ class ClassificationApplication(DenseApplication):
 
     def class_tokens(self) -> dict[str, str]:
         """``{subject: class as written}`` of every subject the ``label`` sections list."""
-        from voxflow.data.subjects import find_subjects, read_subject_tokens  # noqa: PLC0415
+        from voxflow.data.preprocessing.pipeline import read_value_tokens  # noqa: PLC0415
+        from voxflow.data.subjects import find_subjects  # noqa: PLC0415
 
         section = self.cfg.app.label[0]
         tokens = {}
         for subject in find_subjects(self.cfg, sections=(section,)):
-            cells = read_subject_tokens(subject.files[section], section, subject.id)
+            cells = read_value_tokens(self.cfg, subject, section)
             if len(cells) != 1:
                 raise DataError(f"The csv_data_file of [{section}] gives subject '{subject.id}' {len(cells)} values; "
                                 "expected one class per subject (subject_id,class).")

@@ -71,8 +71,9 @@ def test_values_and_images_cannot_be_swapped(tmp_path):
     kinds = {"image": Kind.INTENSITY, "info": Kind.VALUE}
     with pytest.raises(ConfigError, match="\\[info\\] \\(role `image`, kind intensity\\) has a `csv_data_file`"):
         Preprocessor(cfg, {"image": ("info",)}, kinds=kinds)
-    with pytest.raises(ConfigError, match="\\[T1\\] \\(role `info`, kind value\\) needs a `csv_data_file`"):
-        Preprocessor(cfg, {"image": ("T1",), "info": ("T1",)}, kinds=kinds)
+    image = _image(tmp_path, "s1.nii.gz")  # an image as a value must hold one value (NiftyNet's one-voxel labels)
+    with pytest.raises(DataError, match="s1.nii.gz' of \\[T1\\] holds 240 different values; a per-subject value image"):
+        Preprocessor(cfg, {"image": ("T1",), "info": ("T1",)}, kinds=kinds).load(subject("s1", T1=image))
     with pytest.raises(ConfigError, match="at least one role must be an image"):
         Preprocessor(cfg, {"info": ("info",)}, kinds=kinds)
 

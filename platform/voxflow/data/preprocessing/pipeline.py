@@ -70,6 +70,26 @@ logger = logging.getLogger(__name__)
 DEFAULT_GROUP = "subject"
 
 
+def read_value_tokens(cfg: Any, subject: Any, section: str) -> tuple[str, ...]:
+    """A subject's value in ``section`` as written: its ``csv_data_file`` row, or the one value of
+    its image (NiftyNet's one-voxel label images; every voxel must hold it), e.g. ``("2",)``.
+
+    Raises:
+        DataError: no row or file, or an image holding more than one value.
+    """
+    if getattr(cfg.inputs[section], "csv_data_file", ""):
+        return read_subject_tokens(subject.files[section], section, subject.id)
+    if section not in subject.files:
+        raise DataError(f"Subject '{subject.id}' has no file in [{section}].")
+    volume = read_volume(subject.files[section], section)
+    values = np.unique(volume.data)
+    if values.size != 1:
+        raise DataError(f"Image '{volume.path}' of [{section}] holds {values.size} different values; a per-subject "
+                        "value image (NiftyNet's one-voxel label) holds one.")
+    value = float(values[0])
+    return (str(int(value)) if value == int(value) else repr(value),)
+
+
 @dataclass
 class PreprocessedSubject:
     """A subject ready for sampling: ``arrays[role]`` is ``(X, Y, Z, C)`` float32 (``(C,)`` for a
@@ -157,13 +177,10 @@ class Preprocessor:
                 )
         for role, sections in self.roles.items():
             for name in sections:
-                values = bool(getattr(cfg.inputs[name], "csv_data_file", ""))
-                if values != (role in self.value_roles):
+                if getattr(cfg.inputs[name], "csv_data_file", "") and role not in self.value_roles:
                     raise ConfigError(
-                        f"Input section [{name}] (role `{role}`, kind {self.kinds[role].value}) "
-                        + ("has a `csv_data_file`: per-subject values can only feed a role of kind value."
-                           if values else "needs a `csv_data_file`: a role of kind value reads one number row "
-                           "per subject, not images.")
+                        f"Input section [{name}] (role `{role}`, kind {self.kinds[role].value}) has a "
+                        "`csv_data_file`: per-subject values can only feed a role of kind value."
                     )
         self.min_shape = tuple(int(m) for m in min_shape) if min_shape is not None else None
         self.axcodes = _shared(cfg, all_sections, "axcodes")
@@ -213,20 +230,24 @@ class Preprocessor:
         return volumes
 
     def _values(self, subject: Any, role: str) -> np.ndarray:
-        """The per-subject vector of a ``value`` role: its sections' CSV rows, concatenated."""
+        """The per-subject vector of a ``value`` role: its sections' CSV rows (or one-value images,
+        NiftyNet's classification labels), concatenated."""
         parts = []
         for section in self.roles[role]:
             if section not in subject.files:
-                raise DataError(f"Subject '{subject.id}' has no row in the csv_data_file of [{section}].")
-            if role not in self.value_maps:
+                raise DataError(f"Subject '{subject.id}' has no value in [{section}].")
+            names = self.value_maps.get(role)
+            if names is None and getattr(self.cfg.inputs[section], "csv_data_file", ""):
                 parts.append(read_subject_values(subject.files[section], section, subject.id))
                 continue
-            names = self.value_maps[role]
-            tokens = read_subject_tokens(subject.files[section], section, subject.id)
+            tokens = read_value_tokens(self.cfg, subject, section)
+            if names is None:  # a one-value image
+                parts.append(np.array([float(tokens[0])], np.float32))
+                continue
             unknown = [token for token in tokens if token not in names]
             if unknown:
-                raise DataError(f"Subject '{subject.id}' has '{unknown[0]}' in csv_data_file "
-                                f"'{subject.files[section]}' of [{section}]; expected one of {sorted(names)}.")
+                raise DataError(f"Subject '{subject.id}' has '{unknown[0]}' in '{subject.files[section]}' of "
+                                f"[{section}]; expected one of {sorted(names)}.")
             parts.append(np.array([names[token] for token in tokens], np.float32))
         return np.concatenate(parts).astype(np.float32)
 
