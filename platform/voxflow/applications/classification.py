@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from voxflow.applications.base import BestRule
-from voxflow.applications.dense import DenseApplication
+from voxflow.applications.dense import IMAGE_ROLE, TRAINED_PIPELINE_KEYS, DenseApplication
 from voxflow.atomic import atomic_write_json
 from voxflow.config import Key
 from voxflow.config.values import BoolType, IntType
@@ -59,8 +59,7 @@ class ClassificationApplication(DenseApplication):
     CONSOLE_SCRIPT = "net_classify"
     OUTPUT_NAME = "class"
     ROLES = (
-        Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels.",
-             required=("train", "inference", "export")),
+        IMAGE_ROLE,
         Role("label", Kind.VALUE, "Input section whose `csv_data_file` gives each subject's class (a name or a "
              "number), or whose images hold it (NiftyNet's one-voxel label images).", required=("train", "evaluation")),
         Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers)."),
@@ -79,14 +78,8 @@ class ClassificationApplication(DenseApplication):
         ("INFERENCE", "output_postfix"): "_class",
         ("EVALUATION", "evaluations"): CLASSIFICATION_METRICS,
     }
-    TRAINED_KEYS = (
-        *(("network", key) for key in (
-            "name", "network_args", "activation_function", "normalisation", "whitening", "histogram_ref_file",
-            "norm_type", "cutoff", "normalise_foreground_only", "foreground_type", "multimod_foreground_type",
-            "volume_padding_size", "volume_padding_mode", "window_sampling")),
-        ("app", "num_classes"), ("app", "label_normalisation"),
-        ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
-    )
+    TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("network", "window_sampling"), ("app", "num_classes"),
+                    ("app", "label_normalisation"))
     BEST = BestRule("accuracy", "max")
 
     def __init__(self, cfg: Any, action: str) -> None:

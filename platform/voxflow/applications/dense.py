@@ -31,8 +31,24 @@ from voxflow import registry
 from voxflow.applications.base import Application
 from voxflow.data.windows import WindowLayout
 from voxflow.errors import ConfigError, first_line
+from voxflow.roles import Kind, Role
 
 log = logging.getLogger(__name__)
+
+
+#: The input role every dense task reads (``image``: sections concatenated as channels).
+IMAGE_ROLE = Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as "
+                  "channels.", required=("train", "inference", "export"))
+
+#: The keys of ``[NETWORK]`` and of the input sections that define a dense task's trained model
+#: (inference and evaluation take them from ``settings_train.ini``).
+TRAINED_PIPELINE_KEYS = (
+    *(("network", key) for key in (
+        "name", "network_args", "activation_function", "normalisation", "whitening", "histogram_ref_file",
+        "norm_type", "cutoff", "normalise_foreground_only", "foreground_type", "multimod_foreground_type",
+        "volume_padding_size", "volume_padding_mode")),
+    ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
+)
 
 
 class DenseApplication(Application):

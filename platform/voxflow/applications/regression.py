@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from voxflow.applications.dense import DenseApplication
+from voxflow.applications.dense import IMAGE_ROLE, TRAINED_PIPELINE_KEYS, DenseApplication
 from voxflow.atomic import atomic_write_json
 from voxflow.config import Key
 from voxflow.config.values import BoolType, ChoiceType, IntType
@@ -49,8 +49,7 @@ class RegressionApplication(DenseApplication):
     CONSOLE_SCRIPT = "net_regress"
     OUTPUT_NAME = "regression output"
     ROLES = (
-        Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels.",
-             required=("train", "inference", "export")),
+        IMAGE_ROLE,
         Role("output", Kind.INTENSITY, "Input section of the target images (regressed voxel by voxel).",
              intensity_transforms=False, normalised=False, required=("train", "evaluation")),
         Role("weight", Kind.WEIGHT, "Input section of voxel-wise loss weights."),
@@ -77,14 +76,7 @@ class RegressionApplication(DenseApplication):
         ("INFERENCE", "output_postfix"): "_regressed",
         ("EVALUATION", "evaluations"): ("mae", "mse", "rmse", "nrmse", "psnr", "ssim", "r2", "ncc"),
     }
-    TRAINED_KEYS = (
-        *(("network", key) for key in (
-            "name", "network_args", "activation_function", "normalisation", "whitening", "histogram_ref_file",
-            "norm_type", "cutoff", "normalise_foreground_only", "foreground_type", "multimod_foreground_type",
-            "volume_padding_size", "volume_padding_mode")),
-        ("app", "output_normalisation"),
-        ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
-    )
+    TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("app", "output_normalisation"))
 
     def __init__(self, cfg: Any, action: str) -> None:
         super().__init__(cfg, action)

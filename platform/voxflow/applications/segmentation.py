@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from voxflow.applications import segmentation_evaluation as evaluation
-from voxflow.applications.dense import DenseApplication
+from voxflow.applications.dense import IMAGE_ROLE, TRAINED_PIPELINE_KEYS, DenseApplication
 from voxflow.config import Key
 from voxflow.config.arrays import IntArrayType
 from voxflow.config.paths import PathType
@@ -37,8 +37,7 @@ class SegmentationApplication(DenseApplication):
     CONSOLE_SCRIPT = "net_segment"
     OUTPUT_NAME = "segmentation"
     ROLES = (
-        Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as channels.",
-             required=("train", "inference", "export")),
+        IMAGE_ROLE,
         Role("label", Kind.LABEL, "Input section of the label maps.", required=("train", "evaluation")),
         Role("weight", Kind.WEIGHT, "Input section of voxel-wise loss weights."),
         Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers)."),
@@ -70,14 +69,7 @@ class SegmentationApplication(DenseApplication):
             "first image file (≠NiftyNet: not a `sampler` section's `csv_data_file`, which holds per-subject values)."),
     )
     # Keys that define a trained model: inference and evaluation take them from settings_train.ini.
-    TRAINED_KEYS = (
-        *(("network", key) for key in (
-            "name", "network_args", "activation_function", "normalisation", "whitening", "histogram_ref_file",
-            "norm_type", "cutoff", "normalise_foreground_only", "foreground_type", "multimod_foreground_type",
-            "volume_padding_size", "volume_padding_mode")),
-        ("app", "num_classes"), ("app", "label_normalisation"),
-        ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
-    )
+    TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("app", "num_classes"), ("app", "label_normalisation"))
 
     def __init__(self, cfg: Any, action: str) -> None:
         self.num_classes = int(cfg.app.num_classes)
