@@ -76,9 +76,9 @@ def test_niftynet_import_path_of_an_application_is_voxflows(config, capsys):
 
 
 def test_niftynet_application_voxflow_does_not_have_is_one_line(config, capsys):
-    assert main(["train", "-c", config, "--app", "net_classify"], prog="net_run", application=None) == 2
+    assert main(["train", "-c", config, "--app", "net_autoencoder"], prog="net_run", application=None) == 2
     (line,) = _errors(capsys)
-    assert "'net_classify' is NiftyNet's niftynet.application.classification_application." in line
+    assert "'net_autoencoder' is NiftyNet's niftynet.application.autoencoder_application." in line
     assert "voxflow offers: " in line and "Did you mean" not in line
 
 
