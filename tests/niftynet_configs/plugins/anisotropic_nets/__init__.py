@@ -1,0 +1,1 @@
+"""Stand-ins for the BRATS17 demo's networks (``anisotropic_nets``), written as voxflow plugins."""

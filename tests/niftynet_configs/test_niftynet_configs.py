@@ -1,0 +1,362 @@
+"""NiftyNet's own segmentation configs run in voxflow with only their data locations changed.
+
+``configs/`` holds a copy of each segmentation config NiftyNet shipped (``config/``, ``demos/``,
+``niftynet/contrib/``): every section and key with NiftyNet's values, comments dropped, and the
+data locations (``path_to_search``, ``csv_data_file``, ``histogram_ref_file``, ``model_dir`` and
+absolute output folders) written as ``{data}`` / ``{models}``, which the test fills with a
+temporary folder holding synthetic data of the kind the config expects (``niftynet_datasets``).
+
+Each config trains for 2 iterations (``--max_iter 2``) and infers; a config whose
+``[EVALUATION]`` names metrics is also evaluated. Inference must write one output per subject on
+exactly the grid (shape and affine) of the subject's input file. A config that only trains (BRATS17
+``train_*``, PROMISE12 ``*_train``) infers with its demo's inference config; an inference-only
+config first trains with its demo's training config (the brain-parcellation model, which NiftyNet
+downloaded, is trained from the same config with the label section it lacks). The evaluation-only
+config (``default_multimodal_segmentation_eval``) evaluates given segmentations against labels.
+
+Overrides beyond ``--max_iter 2`` are for time only:
+
+- ``inference_iter``: a shipped checkpoint number (3000, 2500, 15000, 33000) that two iterations do
+  not reach becomes ``-1`` (the latest).
+- window sizes where NiftyNet's take more than ~20 s (or more memory than a CPU machine has): those
+  configs run here with the smaller windows listed in ``FAST`` (for deepmedic also the batch of 128
+  windows, and the inference border that only suits its 195³ window) and, marked ``slow``, exactly
+  as shipped (``bash scripts/test.sh -m slow``).
+"""
+
+from __future__ import annotations
+
+import configparser
+import csv
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import niftynet_datasets as datasets
+import numpy as np
+import pytest
+
+from voxflow.cli.main import main
+from voxflow.io import read_image
+
+HERE = Path(__file__).parent
+CONFIGS = HERE / "configs"
+PLUGINS = HERE / "plugins"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One NiftyNet config and how to run it.
+
+    Attributes:
+        config: the config under test, a file in ``configs/``.
+        build: writes the synthetic data under a folder; ``(root, shipped)`` → ``Dataset``
+            (``shipped``: volumes large enough for NiftyNet's own windows).
+        train_with: the config that trains, when the config under test only infers.
+        infer_with: the config that infers, when the config under test only trains.
+        always: overrides of both variants (``inference_iter`` of a long training).
+        fast_train, fast_infer: the fast suite's window overrides; empty = runs as shipped.
+        evaluate: run the evaluation action too.
+        evaluate_only: only the evaluation action (a config that evaluates given segmentations).
+        plugins: folders of ``plugins/`` copied next to the configs (the demo's own network code).
+    """
+
+    config: str
+    build: Callable[[str, bool], datasets.Dataset]
+    train_with: str | None = None
+    infer_with: str | None = None
+    always: tuple[str, ...] = ()
+    fast_train: tuple[str, ...] = ()
+    fast_infer: tuple[str, ...] = ()
+    evaluate: bool = False
+    evaluate_only: bool = False
+    plugins: tuple[str, ...] = ()
+
+    @property
+    def has_fast_variant(self) -> bool:
+        return bool(self.fast_train or self.fast_infer)
+
+
+def _mono(root, shipped):
+    return datasets.monomodal_parcellation(root)
+
+
+def _mono_deepmedic(root, shipped):  # 57-voxel windows, 12 voxels of padding: 33 voxels per axis at least
+    return datasets.monomodal_parcellation(root, shape=(34, 34, 28), subjects=2)
+
+
+def _mono_large(root, shipped):
+    return datasets.monomodal_parcellation(root, shape=(80, 80, 66) if shipped else (20, 22, 18))
+
+
+def _brats(root, shipped):
+    return datasets.multimodal_brats(root)
+
+
+def _brats17(root, shipped):
+    return datasets.brats17(root, shape=(120, 120, 120) if shipped else (30, 40, 36))
+
+
+def _hippocampus(root, shipped):
+    return datasets.decathlon_hippocampus(root)
+
+
+def _promise12(root, shipped):
+    return datasets.promise12(root)
+
+
+def _oasis(root, shipped):
+    return datasets.oasis_parcellation(root, shape=(80, 84, 78) if shipped else (40, 44, 36))
+
+
+def _hela(root, shipped):  # 572² windows, 92 pixels of padding: 388 pixels per axis at least
+    return datasets.cell_images(root, "DIC-C2DH-HeLa", shape=(392, 400) if shipped else (40, 36), subjects=2)
+
+
+def _u373(root, shipped):
+    return datasets.cell_images(root, "PhC-C2DH-U373", shape=(396, 420) if shipped else (36, 44), subjects=2)
+
+
+def _histology(root, shipped):  # 400² windows, 92 pixels of padding: 216 pixels per axis at least
+    return datasets.histology(root, shape=(220, 232) if shipped else (44, 40))
+
+
+def _csv(root, shipped):
+    return datasets.csv_sampler_data(root)
+
+
+def _evaluation_pairs(root, shipped):
+    return datasets.evaluation_pairs(root)
+
+
+BRATS17_PLUGIN = ("anisotropic_nets",)
+LATEST = ("--inference_iter", "-1")
+PARCELLATION_MODEL = "brain_parcellation_model.ini"  # generated from the demo's config (see below)
+
+
+def _windows(sections: dict[str, str]) -> tuple[str, ...]:
+    """``--SECTION.spatial_window_size WINDOW`` for each section."""
+    return tuple(arg for section, window in sections.items() for arg in (f"--{section}.spatial_window_size", window))
+
+
+# The fast suite's overrides, each for time only (see the module docstring): where NiftyNet's
+# windows (and the batch they fill) cost minutes on two CPU cores.
+BRATS17_IMAGES = ("T1", "T2", "T1c", "Flair")
+FAST = {
+    # (0, 0, 3) with border 5 runs a 3-slice window per slice of the padded volume (3× the volume
+    # through highres3dnet, ~50 s); the whole padded volume in one window keeps the "0 = extent" rule.
+    "highres3dnet_config": ((), _windows({"INFERENCE": "0,0,0"})),
+    # 128 windows of 57³ per iteration; a 195³ inference window (over 23 GB here: killed). The
+    # inference window is the smallest valid one whose output (60³) covers the padded volume (58³)
+    # in one window, so the border of 36 (which would leave a 3-voxel step) goes with it.
+    "deepmedic_config": (("--batch_size", "2"),
+                         ("--batch_size", "2", *_windows({"INFERENCE": "108,108,108"}),
+                          "--INFERENCE.border", "0")),
+    # 6 windows of 144³ per iteration through dense_vnet.
+    "densevnet_config": (_windows({"image": "48,48,48", "label": "48,48,48"}),
+                         _windows({"image": "48,48,48", "INFERENCE": "48,48,48"})),
+    # nonewnet on 96³ windows (104³ at inference) needs volumes of 76+ voxels per axis.
+    "unet_config": (_windows({"T1": "32,32,32", "parcellation": "32,32,32"}),
+                    _windows({"T1": "32,32,32", "INFERENCE": "32,32,32"})),
+    # 5 windows of 19×144×144 per iteration on volumes of 114+ voxels per axis; 120×144×144 at inference.
+    "brats17": (_windows({**dict.fromkeys(BRATS17_IMAGES, "19,32,32"), "label": "11,32,32"}),
+                _windows({**dict.fromkeys(BRATS17_IMAGES, "19,32,32"), "INFERENCE": "28,32,32"})),
+    # highres3dnet on 96³ training windows (volumes of 76+ voxels) and a 128³ inference window.
+    "brain_parcellation": (_windows({"Modality0": "32,32,32", "parcellation": "32,32,32"}),
+                           _windows({"Modality0": "32,32,32", "INFERENCE": "0,0,0"})),
+    # unet_2d (64 to 1024 features) on 572² (400²) windows, 4 (5) per iteration, 60-100 s here: it
+    # trains on its second-smallest window (204² → 20²) and infers with one window (412² → 228²)
+    # covering the padded image, as NiftyNet's window does (a 20² output window with the 92-pixel
+    # border would leave a 2-pixel step).
+    "unet_cells": (_windows({"cells": "204,204,1", "label": "20,20,1", "xent_weights": "20,20,1"}),
+                   _windows({"cells": "412,412,1", "INFERENCE": "412,412,1"})),
+    "unet_histology": (_windows({"slice": "204,204", "label": "20,20"}),
+                       _windows({"slice": "412,412", "INFERENCE": "412,412"})),
+}
+
+
+CASES = {
+    "default_segmentation": Case("default_segmentation.ini", _mono, evaluate=True),
+    "default_multimodal_segmentation": Case("default_multimodal_segmentation.ini", _brats),
+    "default_multimodal_segmentation_eval": Case("default_multimodal_segmentation_eval.ini", _evaluation_pairs,
+                                                 evaluate_only=True),
+    "default_segmentation_bf": Case("default_segmentation_bf.ini", _mono),
+    "deepmedic_config": Case("deepmedic_config.ini", _mono_deepmedic, fast_train=FAST["deepmedic_config"][0],
+                             fast_infer=FAST["deepmedic_config"][1]),
+    "densevnet_config": Case("densevnet_config.ini", _brats, always=LATEST, fast_train=FAST["densevnet_config"][0],
+                             fast_infer=FAST["densevnet_config"][1]),
+    "highres3dnet_config": Case("highres3dnet_config.ini", _mono, fast_infer=FAST["highres3dnet_config"][1]),
+    "holisticnet_config": Case("holisticnet_config.ini", _brats),
+    "scalenet_config": Case("scalenet_config.ini", _brats),
+    "unet_config": Case("unet_config.ini", _mono_large, fast_train=FAST["unet_config"][0],
+                        fast_infer=FAST["unet_config"][1]),
+    "vnet_config": Case("vnet_config.ini", _mono),
+    "segmentation_local_multi": Case("segmentation_local_multi.ini", _mono, evaluate=True),
+    **{f"brats17_train_whole_tumor_{o}": Case(f"brats17_train_whole_tumor_{o}.ini", _brats17,
+                                              infer_with=f"brats17_inference_whole_tumor_{o}.ini", always=LATEST,
+                                              fast_train=FAST["brats17"][0], fast_infer=FAST["brats17"][1],
+                                              plugins=BRATS17_PLUGIN)
+       for o in ("axial", "coronal", "sagittal")},
+    **{f"brats17_inference_whole_tumor_{o}": Case(f"brats17_inference_whole_tumor_{o}.ini", _brats17,
+                                                  train_with=f"brats17_train_whole_tumor_{o}.ini", always=LATEST,
+                                                  fast_train=FAST["brats17"][0], fast_infer=FAST["brats17"][1],
+                                                  plugins=BRATS17_PLUGIN)
+       for o in ("axial", "coronal", "sagittal")},
+    "learning_rate_demo_train_config": Case("learning_rate_demo_train_config.ini", _hippocampus),
+    "promise12_balanced_train_config": Case("promise12_balanced_train_config.ini", _promise12,
+                                            infer_with="promise12_demo_inference_config.ini"),
+    "promise12_demo_train_config": Case("promise12_demo_train_config.ini", _promise12,
+                                        infer_with="promise12_demo_inference_config.ini"),
+    "promise12_demo_inference_config": Case("promise12_demo_inference_config.ini", _promise12,
+                                            train_with="promise12_demo_train_config.ini"),
+    "brain_parcellation_highres3dnet_config_eval": Case(
+        "brain_parcellation_highres3dnet_config_eval.ini", _oasis, train_with=PARCELLATION_MODEL, always=LATEST,
+        fast_train=FAST["brain_parcellation"][0], fast_infer=FAST["brain_parcellation"][1]),
+    "unet_HeLa": Case("unet_HeLa.ini", _hela, fast_train=FAST["unet_cells"][0], fast_infer=FAST["unet_cells"][1]),
+    "unet_U373": Case("unet_U373.ini", _u373, fast_train=FAST["unet_cells"][0], fast_infer=FAST["unet_cells"][1]),
+    "unet_histology": Case("unet_histology.ini", _histology, always=LATEST, evaluate=True,
+                           fast_train=FAST["unet_histology"][0], fast_infer=FAST["unet_histology"][1]),
+    "default_segmentation_csvsampler": Case("default_segmentation_csvsampler.ini", _csv, evaluate=True),
+    "selective_seg": Case("selective_seg.ini", _mono),
+}
+
+
+# --------------------------------------------------------------------------------------- helpers
+def _run(*argv: str) -> int:
+    return main(list(argv), prog="net_segment", application="segmentation")
+
+
+def _fill(name: str, tmp_path: Path, data: Path, models: Path) -> Path:
+    """The config ``name`` with its placeholders filled, written next to the run's other configs.
+    Line endings are kept as NiftyNet wrote them (one demo config has CRLF)."""
+    with open(CONFIGS / name, encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    path = tmp_path / name
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text.replace("{data}", str(data)).replace("{models}", str(models)))
+    return path
+
+
+def _parcellation_model_config(eval_config: Path) -> Path:
+    """The config that trains the brain-parcellation model NiftyNet downloaded: the demo's own
+    config plus the label section and role it lacks (same network, preprocessing and windows)."""
+    parser = configparser.ConfigParser()
+    parser.read(eval_config, encoding="utf-8")
+    image = parser["Modality0"]
+    label = (f"\n[parcellation]\npath_to_search = {image['path_to_search']}\nfilename_contains = MR_LABEL\n"
+             f"spatial_window_size = {image['spatial_window_size']}\ninterp_order = 0\n"
+             f"pixdim = {image['pixdim']}\naxcodes = {image['axcodes']}\n")
+    text = eval_config.read_text(encoding="utf-8").replace("image = Modality0\n",
+                                                           "image = Modality0\nlabel = parcellation\n")
+    path = eval_config.with_name(PARCELLATION_MODEL)
+    path.write_text(text + label, encoding="utf-8")
+    return path
+
+
+def _error(capsys) -> str:
+    """The run's error line(s), for the assertion message."""
+    captured = capsys.readouterr()
+    lines = [line for line in (captured.err + captured.out).splitlines() if "error" in line.lower()]
+    return " | ".join(lines[-3:]) or (captured.err.strip().splitlines() or ["(no message)"])[-1]
+
+
+def _source_of(dataset: datasets.Dataset, subject_id: str) -> str:
+    if subject_id in dataset.sources:
+        return dataset.sources[subject_id]
+    matches = [path for path in dataset.sources.values() if subject_id and subject_id in os.path.basename(path)]
+    assert len(matches) == 1, f"output subject {subject_id!r} matches no single input ({sorted(dataset.sources)})"
+    return matches[0]
+
+
+def _assert_outputs_on_input_grid(tmp_path: Path, dataset: datasets.Dataset) -> None:
+    listings = sorted(tmp_path.rglob("inferred.csv"))
+    assert len(listings) == 1, f"expected one inferred.csv, found {[str(p) for p in listings]}"
+    with open(listings[0], newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows, f"{listings[0]} lists no output"
+    for row in rows:
+        source = read_image(_source_of(dataset, row["subject_id"]))
+        output = read_image(row["path"])
+        assert output.data.shape[:3] == source.data.shape[:3], (row["subject_id"], output.data.shape, source.data.shape)
+        np.testing.assert_allclose(output.affine, source.affine, atol=1e-4)
+
+
+def _run_case(case: Case, tmp_path: Path, capsys, shipped: bool) -> None:
+    data, models = tmp_path / "data", tmp_path / "models"
+    dataset = case.build(str(data), shipped)
+    for plugin in case.plugins:
+        shutil.copytree(PLUGINS / plugin, tmp_path / plugin)
+    config = _fill(case.config, tmp_path, data, models)
+    if case.train_with == PARCELLATION_MODEL:
+        train_config = _parcellation_model_config(config)
+    else:
+        train_config = _fill(case.train_with, tmp_path, data, models) if case.train_with else config
+    infer_config = _fill(case.infer_with, tmp_path, data, models) if case.infer_with else config
+    fast_train, fast_infer = ((), ()) if shipped else (case.fast_train, case.fast_infer)
+    if case.evaluate_only:
+        code = _run("evaluation", "-c", str(config))
+        assert code == 0, f"evaluation ({config.name}) exit {code}: {_error(capsys)}"
+        assert list(tmp_path.rglob("evaluation.csv")), "evaluation wrote no evaluation.csv"
+        return
+
+    code = _run("train", "-c", str(train_config), "--max_iter", "2", *fast_train)
+    assert code == 0, f"train ({train_config.name}) exit {code}: {_error(capsys)}"
+    code = _run("inference", "-c", str(infer_config), *case.always, *fast_infer)
+    assert code == 0, f"inference ({infer_config.name}) exit {code}: {_error(capsys)}"
+    _assert_outputs_on_input_grid(tmp_path, dataset)
+    if case.evaluate:
+        code = _run("evaluation", "-c", str(config), *case.always)
+        assert code == 0, f"evaluation ({config.name}) exit {code}: {_error(capsys)}"
+        assert list(tmp_path.rglob("evaluation.csv")), "evaluation wrote no evaluation.csv"
+
+
+#: Configs that still stop, with voxflow's one-line error: kept out of the default run (``slow``) and
+#: expected to fail (``strict``: a config that starts to run turns the test red until it is moved
+#: back into the default run).
+OPEN = {
+    "default_multimodal_segmentation_eval": "evaluations: NiftyNet's n_pos_ref is not computed; weight = T1 names "
+                                            "no section",
+    "densevnet_config": "NiftyNet's own conflict: 5 label values, num_classes = 2",
+    "vnet_config": "[INFERENCE] spatial_window_size 0 became the training window, not the volume's extent",
+    "segmentation_local_multi": "training_mode_* keys of an unmerged NiftyNet branch",
+    **{f"brats17_{kind}_whole_tumor_{o}": "NiftyNet's label_mapping_whole_tumor.txt (a label mapping only) is "
+                                          "read as a malformed histogram file"
+       for kind in ("train", "inference") for o in ("axial", "coronal", "sagittal")},
+    **{f"promise12_{name}_config": "[INFERENCE] spatial_window_size 0 became the training window"
+       for name in ("balanced_train", "demo_train", "demo_inference")},
+    "unet_histology": "RGB inputs: the checkpoint does not match the network built at inference",
+    "default_segmentation_csvsampler": "NiftyNet's sampler section with a csv_data_file is refused",
+}
+#: As-shipped runs this machine cannot hold (killed for memory, not a one-line error).
+TOO_BIG = {"deepmedic_config": "the shipped 195³ inference window needs more than 24 GB"}
+
+
+def _marks(name: str) -> list:
+    if name in OPEN:
+        return [pytest.mark.slow, pytest.mark.xfail(strict=True, reason=OPEN[name])]
+    return []
+
+
+# --------------------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("name", [pytest.param(name, marks=_marks(name)) for name in CASES])
+def test_niftynet_config_trains_and_infers(name, tmp_path, capsys, monkeypatch):
+    """Fast suite: as shipped, or with the documented smaller windows (``Case.fast_*``)."""
+    monkeypatch.chdir(tmp_path)
+    _run_case(CASES[name], tmp_path, capsys, shipped=False)
+
+
+#: As-shipped runs that still stop (the fast variant of these runs).
+SHIPPED_OPEN = {"unet_config": "a 104³ window: nonewnet takes multiples of 16 (NiftyNet's refuses it too)"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=_marks(name) or ([pytest.mark.xfail(strict=True, reason=SHIPPED_OPEN[name])]
+                                              if name in SHIPPED_OPEN else []))
+    for name, case in CASES.items() if case.has_fast_variant and name not in TOO_BIG])
+def test_niftynet_config_as_shipped(name, tmp_path, capsys, monkeypatch):
+    """NiftyNet's windows and batch sizes, for the configs the fast suite shrinks."""
+    monkeypatch.chdir(tmp_path)
+    _run_case(CASES[name], tmp_path, capsys, shipped=True)
