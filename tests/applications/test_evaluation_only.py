@@ -122,3 +122,24 @@ def test_a_trained_model_dir_without_a_network_in_the_config_is_fine(tmp_path, c
     status, err = evaluate(config, capsys)
     assert status == 0, err  # was an internal error: the missing network name compared with the trained one
     assert rows(tmp_path) == pytest.approx(expected)
+
+
+def test_a_merging_niftynet_mapping_evaluates_its_classes_against_the_merged_reference(tmp_path, capsys):
+    """NiftyNet's whole-tumour mapping sends labels 1, 2, 4 to class 1; the segmentations hold the
+    classes, so each reference is merged the same way before the Dice (class 1 = whole tumour)."""
+    extra = "\n[NETWORK]\nhistogram_ref_file = label_mapping_whole_tumor.txt\n"
+    config, _ = write_project(tmp_path, values=(2, 4), label_normalisation=True, num_classes=2, extra=extra)
+    (tmp_path / "label_mapping_whole_tumor.txt").write_text("labellabelfrom 0 1 2 4\nlabellabelto 0 1 1 1\n",
+                                                            encoding="utf-8")
+    for i in range(3):  # the segmentations hold classes 0/1
+        path = tmp_path / "segs" / f"s{i}_out.nii.gz"
+        seg = np.asarray(nib.load(str(path)).dataobj)
+        nib.save(nib.Nifti1Image((seg > 0).astype(np.int16), AFFINE), str(path))
+    status, err = evaluate(config, capsys)
+    assert status == 0, err
+    found = rows(tmp_path)
+    assert {label for _, label in found} == {"1"}
+    for i in range(3):
+        ref = np.asarray(nib.load(str(tmp_path / "refs" / f"s{i}_seg.nii.gz")).dataobj) > 0
+        seg = np.asarray(nib.load(str(tmp_path / "segs" / f"s{i}_out.nii.gz")).dataobj) > 0
+        assert found[(f"s{i}", "1")] == pytest.approx(_dice(ref, seg))

@@ -42,10 +42,13 @@ class EvaluationPlan:
         pairs: ``(subject, reference file, segmentation file)`` per evaluated subject.
         labels: the label values evaluated (``evaluation_units = label``); None = every non-zero
             value present in each pair.
+        reference_map: the label map that merges values into classes (NiftyNet's whole-tumour
+            mapping): the references go through it, as the segmentations hold its classes.
     """
 
     pairs: list[tuple[str, str, str]]
     labels: list[int] | None
+    reference_map: Any = None
 
 
 def plan(app: Any) -> EvaluationPlan:
@@ -65,7 +68,7 @@ def plan(app: Any) -> EvaluationPlan:
         resolve_metrics(cfg.evaluation.evaluations)
     except ValueError as err:
         raise ConfigError(f"Invalid value for `evaluations` in [EVALUATION] of {cfg.path}: {err}") from err
-    labels = _evaluated_labels(cfg, app.num_classes)
+    labels, label_map = _evaluated_labels(cfg, app.num_classes)
     section = cfg.app.label[0]
     references = {s.id: s.files[section] for s in find_subjects(cfg, sections=(section,))}
     pairs = []
@@ -73,13 +76,13 @@ def plan(app: Any) -> EvaluationPlan:
         if subject_id not in references:
             raise DataError(f"Inferred subject '{subject_id}' ({seg_path}) has no label in [{section}].")
         pairs.append((subject_id, references[subject_id], seg_path))
-    return EvaluationPlan(pairs, labels)
+    return EvaluationPlan(pairs, labels, label_map if label_map is not None and label_map.merges else None)
 
 
-def _evaluated_labels(cfg: Any, num_classes: int) -> list[int] | None:
-    """The label values of classes ``1 .. K-1`` (see the module docstring)."""
+def _evaluated_labels(cfg: Any, num_classes: int) -> tuple[list[int] | None, Any]:
+    """The label values of classes ``1 .. K-1`` (see the module docstring), and the label map."""
     if not cfg.app.label_normalisation:
-        return list(range(1, num_classes))
+        return list(range(1, num_classes)), None
     from voxflow.data.preprocessing import Preprocessor  # noqa: PLC0415
     from voxflow.roles import Kind  # noqa: PLC0415
 
@@ -88,8 +91,8 @@ def _evaluated_labels(cfg: Any, num_classes: int) -> list[int] | None:
         log.warning("label_normalisation = True but there is no label map (no model trained in %s, no NiftyNet "
                     "label mapping in histogram_ref_file): evaluating every non-zero label value found in each "
                     "subject's reference or segmentation", cfg.system.model_dir)
-        return None
-    return list(label_map.values[1:])
+        return None, None
+    return list(label_map.output_values[1:]), label_map
 
 
 def evaluate(app: Any) -> dict:
@@ -107,6 +110,8 @@ def evaluate(app: Any) -> dict:
                           units=cfg.app.evaluation_units)
     for subject_id, ref_path, seg_path in app.evaluation_plan.pairs:
         ref, seg, spacing = read_pair(ref_path, seg_path)
+        if app.evaluation_plan.reference_map is not None:
+            ref = _merged_reference(app.evaluation_plan.reference_map, ref, ref_path)
         evaluator.add(subject_id, ref, seg, spacing)
     metrics = evaluator.metric_names
     out = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_CSV)
@@ -115,6 +120,19 @@ def evaluate(app: Any) -> dict:
     writers.write_statistics_csv(stats_path, evaluator.rows, metrics)
     return {"csv": out, "statistics_csv": stats_path, "subjects": len(app.evaluation_plan.pairs),
             "statistics": writers.console_statistics(evaluator.rows, metrics)}
+
+
+def _merged_reference(label_map: Any, ref: Any, path: str) -> Any:
+    """The reference's values sent to the classes of a map that merges them.
+
+    Raises:
+        DataError: a reference value the map does not hold.
+    """
+    unknown = label_map.unknown(ref)
+    if unknown:
+        raise DataError(f"Reference '{path}' holds label values {unknown} that the label map "
+                        f"{label_map.describe()} does not hold.")
+    return label_map.to_indices(ref).astype(ref.dtype if ref.dtype.kind in "iu" else "int16")
 
 
 def _inferred(cfg: Any) -> list[tuple[str, str]]:

@@ -248,8 +248,10 @@ def zoo_folder(zoo: str | os.PathLike[str]) -> Path:
 def _assemble(cfg: Any, models: Path, iteration: int, best: dict | None, entry_id: str, work: Path,
               target: Path) -> dict[str, FileRecord]:
     """Write the entry's files into ``work``; returns their records by name."""
+    from voxflow.data.preprocessing.state import load_label_map  # noqa: PLC0415 - NumPy on demand
+
     label_map = Path(cfg.system.model_dir) / "label_map.json"
-    label_values = json.loads(label_map.read_text(encoding="utf-8")).get("values") if label_map.is_file() else None
+    label_values = list(load_label_map(str(label_map))[1].output_values) if label_map.is_file() else None
     facts = facts_block(cfg, iteration, best, label_values)
     old_readme = (target / "README.md").read_text(encoding="utf-8") if (target / "README.md").is_file() else None
     write_archive(work / WEIGHTS_ARCHIVE, _weights_members(cfg, models, iteration, best, work))

@@ -138,3 +138,45 @@ def test_malformed_files_name_the_file_and_line(tmp_path, text, message):
     path = _niftynet_file(tmp_path, text)
     with pytest.raises(CheckpointError, match=r"standardisation_models\.txt.*" + message):
         state.read_histogram_file(str(path))
+
+
+BRATS_MAPPING = "labellabelfrom 0 1 2 4\nlabellabelto 0 1 1 1\n"  # NiftyNet's demos/BRATS17 file, as shipped
+
+
+def test_the_brats_demos_unhyphenated_merging_mapping_is_a_label_mapping(tmp_path):
+    """NiftyNet's BRATS17 demo names its mapping `labellabelfrom` / `labellabelto` and sends the three
+    tumour labels to one class; voxflow read the lines as landmarks ("should hold 13 landmarks")."""
+    content = state.read_histogram_file(str(_niftynet_file(tmp_path, BRATS_MAPPING)))
+    label_map = content.label_map("label", "label")
+    assert content.landmarks == {}
+    assert label_map.values == (0, 1, 2, 4) and label_map.num_labels == 2 and label_map.merges
+    labels = np.array([[0, 1], [2, 4]])
+    np.testing.assert_array_equal(label_map.to_indices(labels), [[0, 1], [1, 1]])
+    np.testing.assert_array_equal(label_map.to_original(np.array([0, 1, 1])), [0, 1, 1])  # classes written
+    # a map that keeps one value per class still writes the original values, in the class order given
+    swapped = state.read_histogram_file(str(_niftynet_file(tmp_path, "labellabelfrom 0 7 3\nlabellabelto 0 1 2\n")))
+    np.testing.assert_array_equal(swapped.label_map("label", "label").to_original(np.array([0, 1, 2])), [0, 7, 3])
+
+
+def test_a_merging_map_is_saved_with_its_classes_and_read_back(tmp_path):
+    label_map = state.read_histogram_file(str(_niftynet_file(tmp_path, BRATS_MAPPING))).label_map("label", "label")
+    path = str(tmp_path / "label_map.json")
+    state.save_label_map(path, "label", label_map)
+    assert json.load(open(path, encoding="utf-8"))["classes"] == [0, 1, 1, 1]
+    assert state.load_label_map(path) == ("label", label_map)
+
+
+def test_a_landmark_line_whose_name_ends_in_to_stays_a_landmark_line(tmp_path):
+    text = "photo " + " ".join(map(str, T1)) + "\n"  # a modality [photo]: no `phofrom` line beside it
+    content = state.read_histogram_file(str(_niftynet_file(tmp_path, text)))
+    assert list(content.landmarks) == ["photo"] and content.label_mappings == {}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("labellabelfrom 0 1 2\nlabellabelto 0 2 2\n", r"every class 0\.\.K-1"),
+    ("labellabelfrom 0 1 1\nlabellabelto 0 1 1\n", r"distinct integer label values"),
+])
+def test_a_mapping_that_skips_a_class_or_repeats_a_value_is_refused(tmp_path, text, message):
+    content = state.read_histogram_file(str(_niftynet_file(tmp_path, text)))
+    with pytest.raises(CheckpointError, match=message):
+        content.label_map("label", "label")

@@ -13,6 +13,8 @@ Label-map file (``<model_dir>/label_map.json``)::
 
     {"format": "voxflow-label-map", "version": 1, "section": "label", "values": [0, 10, 64]}
 
+(plus ``"classes": [0, 1, 1]``, the class of each value, for a map that merges values).
+
 NiftyNet's histogram file (``standardisation_models.txt``, what ``histogram_ref_file`` names in
 NiftyNet's configs) is read as is: one line per modality (an input section) with its 13 reference
 landmarks, and for label normalisation two lines per label input, ``<role>_<section>-from`` with
@@ -22,6 +24,9 @@ the original label values and ``<role>_<section>-to`` with their classes::
     T2 0.0 3.1 7.9 10.6 13.4 19.9 27.6 36.8 48.1 54.7 61.9 78.4 100.0
     label_parcellation-from 0.0 4.0 11.0 23.0
     label_parcellation-to 0 1 2 3
+
+(NiftyNet's BRATS demo writes them without hyphens, ``labellabelfrom 0 1 2 4`` /
+``labellabelto 0 1 1 1``: a mapping that merges the tumour labels into one class.)
 
 NiftyNet's file records no percentiles: its landmarks are used with the configured ``cutoff``.
 Which file voxflow writes, and when, is :func:`voxflow_landmark_path`'s rule: a file in another
@@ -163,14 +168,14 @@ def read_histogram_file(path: str) -> HistogramFile | None:
 
 def _parse_niftynet(path: str, text: str) -> HistogramFile:
     """NiftyNet's ``<name> <value> <value> ...`` lines (lines with fewer than two words are skipped,
-    as NiftyNet's reader does)."""
-    landmarks: dict[str, list[np.ndarray]] = {}
-    mappings: dict[str, dict[str, tuple[float, ...]]] = {}
+    as NiftyNet's reader does). A label mapping is a pair of lines ``<key>-from`` / ``<key>-to``;
+    NiftyNet's demos also write them without the hyphen (``labellabelfrom``, ``labellabelto``),
+    read as a mapping when both lines are there."""
+    lines: list[tuple[int, str, tuple[float, ...], str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         words = line.split()
         if len(words) < 2:
             continue
-        name = words[0]
         try:
             values = tuple(float(v) for v in words[1:])
         except ValueError:
@@ -178,14 +183,20 @@ def _parse_niftynet(path: str, text: str) -> HistogramFile:
                 f"Malformed histogram file '{path}' (neither voxflow's JSON nor NiftyNet's text format): line "
                 f"{number} should be a name followed by numbers. Received: {line.strip()[:80]!r}."
             ) from None
-        end = re.search(r"-(from|to)$", name, flags=re.IGNORECASE)
+        lines.append((number, words[0], values, line))
+    names = {name.lower() for _, name, _, _ in lines}
+    landmarks: dict[str, list[np.ndarray]] = {}
+    mappings: dict[str, dict[str, tuple[float, ...]]] = {}
+    for number, name, values, _ in lines:
+        end = re.search(r"-(from|to)$", name, flags=re.IGNORECASE) or _unhyphenated_mapping(name, names)
         if end:
             mappings.setdefault(name[: end.start()], {})[end.group(1).lower()] = values
             continue
         if len(values) != NUM_LANDMARKS or not np.all(np.isfinite(values)):
             raise CheckpointError(
                 f"Malformed NiftyNet histogram file '{path}': line {number} ({name}) should hold "
-                f"{NUM_LANDMARKS} finite landmarks. Received: {len(values)} value(s)."
+                f"{NUM_LANDMARKS} finite landmarks (or be half of a label mapping, `<key>-from` / `<key>-to`). "
+                f"Received: {len(values)} value(s)."
             )
         landmarks[name] = [np.array(values, dtype=np.float64)]
     label_mappings = {}
@@ -198,18 +209,31 @@ def _parse_niftynet(path: str, text: str) -> HistogramFile:
     return HistogramFile(path, "niftynet", None, landmarks, label_mappings)
 
 
+def _unhyphenated_mapping(name: str, names: set[str]) -> re.Match | None:
+    """``labellabelfrom`` is half of a mapping when ``labellabelto`` is in the file too (and back)."""
+    end = re.search(r"(from|to)$", name, flags=re.IGNORECASE)
+    if not end or end.start() == 0:
+        return None
+    other = "to" if end.group(1).lower() == "from" else "from"
+    return end if (name[: end.start()] + other).lower() in names else None
+
+
 def _niftynet_label_map(path: str, key: str, values: tuple[float, ...], classes: tuple[float, ...]) -> LabelMap:
-    """NiftyNet's ``-from`` values sent to its ``-to`` classes, as a :class:`LabelMap`."""
+    """NiftyNet's ``-from`` values sent to its ``-to`` classes, as a :class:`LabelMap` (several
+    values may share a class: NiftyNet's whole-tumour mapping ``0 1 2 4`` → ``0 1 1 1``)."""
     where = f"NiftyNet label mapping `{key}-from` / `{key}-to` in '{path}'"
     count = len(values)
-    if len(classes) != count or sorted(classes) != list(range(count)):
-        raise CheckpointError(f"Malformed {where}: `-to` must list the classes 0..{count - 1} once each, "
-                              f"one per `-from` value. Received: {len(classes)} classes for {count} values.")
-    ordered = [values[classes.index(k)] for k in range(count)]
-    if any(v != round(v) for v in ordered) or ordered != sorted(set(ordered)):
+    if len(classes) != count or not count:
+        raise CheckpointError(f"Malformed {where}: `-to` must give one class per `-from` value. Received: "
+                              f"{len(classes)} classes for {count} values.")
+    if any(v != round(v) for v in (*values, *classes)) or len(set(values)) != count:
         raise CheckpointError(f"Unsupported {where}: voxflow needs distinct integer label values sent to "
-                              "classes in increasing order of value (as NiftyNet learns them).")
-    return LabelMap(tuple(int(v) for v in ordered))
+                              "integer classes.")
+    targets = sorted({int(k) for k in classes})
+    if targets != list(range(len(targets))):
+        raise CheckpointError(f"Malformed {where}: `-to` must use every class 0..K-1. Received: {targets}.")
+    order = np.argsort(values)
+    return LabelMap(tuple(int(values[i]) for i in order), tuple(int(classes[i]) for i in order))
 
 
 def backup(path: str) -> str | None:
@@ -291,6 +315,7 @@ def save_label_map(path: str, section: str, label_map: LabelMap) -> None:
             "version": 1,
             "section": section,
             "values": [int(v) for v in label_map.values],
+            **({"classes": [int(k) for k in label_map.classes]} if label_map.classes is not None else {}),
         },
         indent=1,
     )
@@ -305,6 +330,7 @@ def load_label_map(path: str) -> tuple[str, LabelMap]:
     content = _read_json(path, LABEL_MAP_FORMAT, "label map")
     try:
         values = tuple(int(v) for v in content["values"])
+        classes = tuple(int(k) for k in content["classes"]) if "classes" in content else None
         section = str(content.get("section", ""))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"Malformed label map file '{path}': {error!r}.") from error
@@ -312,4 +338,7 @@ def load_label_map(path: str) -> tuple[str, LabelMap]:
         raise CheckpointError(
             f"Malformed label map file '{path}': 'values' must be sorted distinct integers."
         )
-    return section, LabelMap(values)
+    try:
+        return section, LabelMap(values, classes)
+    except ValueError as error:
+        raise CheckpointError(f"Malformed label map file '{path}': {error}.") from error
