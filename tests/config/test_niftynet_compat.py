@@ -242,13 +242,14 @@ def test_every_niftynet_metric_is_computed_or_refused_saying_what_to_use():
 
 
 def test_a_niftynet_metric_voxflow_does_not_compute_is_refused_in_one_line_each(write_config):
-    problems = _problems(write_config(extra="\n[EVALUATION]\nevaluations = dice, n_union\n"
+    problems = _problems(write_config(extra="\n[EVALUATION]\nevaluations = dice, com_ref\n"
                                             "[INFERENCE]\nspatial_window_size = 0, 64\n"
                                             "[TRAINING]\nmax_iter = -4\n"), action="evaluation")
     assert len(problems) == 2 and problems[0].startswith("Invalid value for `max_iter` in [TRAINING]")
     assert problems[1].startswith("Invalid value for `evaluations` in [EVALUATION]")
-    assert problems[1].endswith("Received: 'dice, n_union' (NiftyNet's n_union is not computed by voxflow: the union's "
-                                "voxel count; it is tp + fp + fn).")
+    assert problems[1].endswith("Received: 'dice, com_ref' (NiftyNet's com_ref is not computed by voxflow: the "
+                                "reference's centre of mass, a vector; centre_of_mass_distance gives the distance (mm) "
+                                "between the two centres).")
 
 
 # -------------------------------------------------------------------------------- did you mean, or not
@@ -285,3 +286,16 @@ def test_niftynet_2d_loaders_and_two_value_borders_are_read_as_niftynet_meant(wr
     assert {section.loader for section in cfg.inputs.values()} >= {"simpleitk"}
     with pytest.raises(ConfigError, match="volume_padding_size"):  # other spatial keys still take 1 or 3
         load_config(write_config(base_ini.replace("name = toynet", "name = toynet\nvolume_padding_size = 1, 2")))
+
+
+# ------------------------------------------------------------------- roles an action does not read
+def test_a_role_the_action_does_not_read_may_name_a_missing_section(write_config):
+    """NiftyNet's multimodal evaluation config keeps `weight = T1` with no [T1] section: evaluation
+    never reads the weight, so it is a notice there (it stopped the run) and still an error to train."""
+    path = write_config(extra="weight = T2\n")
+    cfg = load_config(path, action="evaluation")
+    assert any("`weight` in [SEGMENTATION]" in n and "(T2)" in n and "evaluation does not read it" in n
+               for n in cfg.notices)
+    assert cfg.app.weight == ()
+    problems = _problems(path, action="train")
+    assert len(problems) == 1 and "Invalid value for `weight` in [SEGMENTATION]" in problems[0]

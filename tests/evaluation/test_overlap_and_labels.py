@@ -100,3 +100,22 @@ def test_every_registered_metric_shares_the_signature(name):
 def test_evaluation_does_not_import_tensorflow():
     code = "import sys, voxflow.evaluation.metrics; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_niftynets_counts_and_rates_match_hand_counts():
+    """NiftyNet's PairwiseMeasures names (n_pos_ref … vol_diff, com_dist) used to be refused."""
+    ref = np.zeros((4, 5), dtype=bool)
+    seg = np.zeros((4, 5), dtype=bool)
+    ref[0, :3] = True  # 3 voxels
+    seg[0, 1:5] = True  # 4 voxels, 2 shared: TP 2, FP 2, FN 1, TN 15
+    value = {name: registry.resolve("metric", name)(ref, seg, (2.0, 1.0)) for name in (
+        "n_pos_ref", "n_pos_seg", "n_neg_ref", "n_neg_seg", "n_union", "negative_predictive_values",
+        "informedness", "markedness", "vol_diff", "com_dist")}
+    assert (value["n_pos_ref"], value["n_pos_seg"], value["n_neg_ref"], value["n_neg_seg"], value["n_union"]) == \
+        (3, 4, 17, 16, 5)
+    assert value["negative_predictive_values"] == pytest.approx(15 / 16)
+    assert value["informedness"] == pytest.approx(2 / 3 + 15 / 17 - 1)
+    assert value["markedness"] == pytest.approx(2 / 4 + 15 / 16 - 1)
+    assert value["vol_diff"] == pytest.approx(4 / 3)
+    assert value["com_dist"] == pytest.approx(abs(2.5 - 1.0))  # columns 1 and 2.5, 1 mm apart per column
+    assert math.isnan(registry.resolve("metric", "com_dist")(ref, np.zeros_like(seg)))

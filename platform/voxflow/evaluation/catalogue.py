@@ -32,6 +32,15 @@ BUILTINS: dict[str, str] = {
     "variation_of_information": _M + "confusion:variation_of_information",
     "cohens_kappa": _M + "confusion:cohens_kappa",
     "auc": _M + "confusion:area_under_curve",
+    "reference_count": _M + "confusion:reference_count",
+    "segmentation_count": _M + "confusion:segmentation_count",
+    "reference_background_count": _M + "confusion:reference_background_count",
+    "segmentation_background_count": _M + "confusion:segmentation_background_count",
+    "union_count": _M + "confusion:union_count",
+    "negative_predictive_value": _M + "confusion:negative_predictive_value",
+    "informedness": _M + "confusion:informedness",
+    "markedness": _M + "confusion:markedness",
+    "volume_ratio": _M + "confusion:volume_ratio",
     # statistical and size
     "interclass_correlation": _M + "statistical:interclass_correlation",
     "probabilistic_distance": _M + "statistical:probabilistic_distance",
@@ -40,6 +49,7 @@ BUILTINS: dict[str, str] = {
     "segmentation_volume": _M + "statistical:segmentation_volume",
     "reference_area": _M + "statistical:reference_area",
     "segmentation_area": _M + "statistical:segmentation_area",
+    "centre_of_mass_distance": _M + "statistical:centre_of_mass_distance",
     # surface distances (mm)
     "hausdorff": _M + "surface_distance:hausdorff",
     "hausdorff95": _M + "surface_distance:hausdorff95",
@@ -70,6 +80,15 @@ ALIASES: dict[str, str] = {
     "positive_predictive_values": "precision",  # NiftyNet: TP / (TP + FP)
     "intersection_over_union": "jaccard",
     "n_intersection": "tp",  # NiftyNet: the intersection's voxel count
+    "n_pos_ref": "reference_count",
+    "n_pos_seg": "segmentation_count",
+    "n_neg_ref": "reference_background_count",
+    "n_neg_seg": "segmentation_background_count",
+    "n_union": "union_count",
+    "negative_predictive_values": "negative_predictive_value",
+    "npv": "negative_predictive_value",
+    "vol_diff": "volume_ratio",  # NiftyNet: a ratio despite its name
+    "com_dist": "centre_of_mass_distance",  # NiftyNet: in voxels; voxflow: mm
     "fpr": "fallout",  # NiftyNet's PairwiseMeasures keys
     "ppv": "precision",
     "iou": "jaccard",
@@ -108,20 +127,10 @@ BUILTINS.update({alias: BUILTINS[name] for alias, name in ALIASES.items()})
 #: voxels; voxflow's are in mm, so ``average_distance`` and the Hausdorff distances differ on
 #: anisotropic or non-1 mm images.)
 NIFTYNET_NOT_COMPUTED: dict[str, str] = {
-    "n_pos_ref": "the reference's voxel count; reference_volume gives it in mm³",
-    "n_pos_seg": "the segmentation's voxel count; segmentation_volume gives it in mm³",
-    "n_neg_ref": "the reference's background voxel count; it is tn + fp",
-    "n_neg_seg": "the segmentation's background voxel count; it is tn + fn",
-    "n_union": "the union's voxel count; it is tp + fp + fn",
-    "negative_predictive_values": "TN / (TN + FN); compute it from tn and fn",
-    "npv": "TN / (TN + FN); compute it from tn and fn",
-    "informedness": "sensitivity + specificity - 1; it is 2 × auc - 1",
-    "markedness": "precision + TN / (TN + FN) - 1; compute it from precision, tn and fn",
-    "vol_diff": "NiftyNet's segmented / reference volume ratio; use segmentation_volume and reference_volume, or "
-                "volume_similarity",
-    "com_ref": "centre of mass of the reference; not computed",
-    "com_seg": "centre of mass of the segmentation; not computed",
-    "com_dist": "distance between the centres of mass; not computed",
+    "com_ref": "the reference's centre of mass, a vector; centre_of_mass_distance gives the distance (mm) "
+               "between the two centres",
+    "com_seg": "the segmentation's centre of mass, a vector; centre_of_mass_distance gives the distance (mm) "
+               "between the two centres",
     "connected_elements": "per-component counts; set [SEGMENTATION] evaluation_units = cc for a row per component",
     "outline_error": "per-component outline error; set [SEGMENTATION] evaluation_units = cc for a row per component",
     "detection_error": "per-component detection error; set [SEGMENTATION] evaluation_units = cc for a row per component",

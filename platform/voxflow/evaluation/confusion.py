@@ -181,3 +181,66 @@ def area_under_curve(pair: MaskPair) -> float:
     """ROC AUC of a binary decision: ``(sensitivity + specificity) / 2``; NaN if undefined."""
     tp, fp, fn, tn = pair.counts
     return (ratio(tp, tp + fn) + ratio(tn, tn + fp)) / 2.0
+
+
+# NiftyNet's counts and rates (its PairwiseMeasures names), from the same confusion matrix.
+@pair_metric
+def reference_count(pair: MaskPair) -> float:
+    """Reference voxels ``TP + FN`` (NiftyNet's ``n_pos_ref``)."""
+    tp, _, fn, _ = pair.counts
+    return tp + fn
+
+
+@pair_metric
+def segmentation_count(pair: MaskPair) -> float:
+    """Segmentation voxels ``TP + FP`` (NiftyNet's ``n_pos_seg``)."""
+    tp, fp, _, _ = pair.counts
+    return tp + fp
+
+
+@pair_metric
+def reference_background_count(pair: MaskPair) -> float:
+    """Voxels outside the reference ``FP + TN`` (NiftyNet's ``n_neg_ref``)."""
+    _, fp, _, tn = pair.counts
+    return fp + tn
+
+
+@pair_metric
+def segmentation_background_count(pair: MaskPair) -> float:
+    """Voxels outside the segmentation ``FN + TN`` (NiftyNet's ``n_neg_seg``)."""
+    _, _, fn, tn = pair.counts
+    return fn + tn
+
+
+@pair_metric
+def union_count(pair: MaskPair) -> float:
+    """Voxels of the union ``TP + FP + FN`` (NiftyNet's ``n_union``)."""
+    tp, fp, fn, _ = pair.counts
+    return tp + fp + fn
+
+
+@pair_metric
+def negative_predictive_value(pair: MaskPair) -> float:
+    """``TN / (TN + FN)``; NaN if the segmentation covers the image."""
+    _, _, fn, tn = pair.counts
+    return ratio(tn, tn + fn)
+
+
+@pair_metric
+def informedness(pair: MaskPair) -> float:
+    """Sensitivity + specificity − 1 (Youden's J)."""
+    return sensitivity.compute(pair) + specificity.compute(pair) - 1.0
+
+
+@pair_metric
+def markedness(pair: MaskPair) -> float:
+    """Precision + negative predictive value − 1."""
+    return precision.compute(pair) + negative_predictive_value.compute(pair) - 1.0
+
+
+@pair_metric
+def volume_ratio(pair: MaskPair) -> float:
+    """Segmented / reference volume ``(TP + FP) / (TP + FN)`` (NiftyNet's ``vol_diff``, a ratio
+    despite its name); NaN for an empty reference."""
+    tp, fp, fn, _ = pair.counts
+    return ratio(tp + fp, tp + fn)

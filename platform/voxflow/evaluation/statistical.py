@@ -80,3 +80,15 @@ def reference_area(pair: MaskPair, slice_index: int | None = None) -> float:
 def segmentation_area(pair: MaskPair, slice_index: int | None = None) -> float:
     """Segmentation area in mm² of one slice along the last axis (default the middle one)."""
     return _slice_area(pair.seg, pair.spacing, slice_index)
+
+
+@pair_metric
+def centre_of_mass_distance(pair: MaskPair) -> float:
+    """Distance in mm between the centres of mass of the reference and the segmentation (NiftyNet's
+    ``com_dist``, there in voxels); NaN when either is empty."""
+    if not pair.ref.any() or not pair.seg.any():
+        return float("nan")
+    spacing = np.asarray(pair.spacing, np.float64)
+    ref = np.argwhere(pair.ref).mean(axis=0) * spacing
+    seg = np.argwhere(pair.seg).mean(axis=0) * spacing
+    return float(np.linalg.norm(ref - seg))
