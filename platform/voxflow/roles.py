@@ -90,6 +90,9 @@ class Role:
             ``intensity`` roles).
         required: ``True`` if the config must always name its sections, or the actions that need
             it (e.g. ``("train", "evaluation")``).
+        read_by: the actions that read it (None: every action). For the others a section it names
+            that the file lacks is a notice, not an error (NiftyNet's evaluation configs keep a
+            ``weight = T1`` whose section they dropped).
     """
 
     name: str
@@ -99,6 +102,7 @@ class Role:
     intensity_transforms: bool | None = None
     normalised: bool | None = None
     required: bool | tuple[str, ...] = False
+    read_by: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", Kind(self.kind))

@@ -118,7 +118,7 @@ def _affine(spacing, axcodes_flip=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
 # ----------------------------------------------------------------------------------- datasets
 # NiftyNet's GIF parcellation has 160 classes with label values that are not contiguous: pick 159
 # foreground values from 1..250 (fixed, shared by every subject), so label normalisation has work.
-PARCELLATION_VALUES = (0, *sorted(np.random.default_rng(160).choice(np.arange(1, 251), 159, replace=False).tolist()))
+PARCELLATION_VALUES = (0, 1, *sorted(np.random.default_rng(160).choice(np.arange(2, 251), 158, replace=False).tolist()))
 
 
 def monomodal_parcellation(root, shape=(20, 22, 18), subjects=3, seed=0):
@@ -218,6 +218,8 @@ def promise12(root, shape=(72, 72, 12), seed=4):
             _sitk(os.path.join(folder, f"Case{number}_segmentation.mhd"), label.astype(np.uint8).transpose(2, 1, 0),
                   (0.6, 0.6, 3.6))
             data.add(number, path)
+            if number.startswith("2"):  # the inference config's filename_contains `Case2` leaves the id `0`, `1`
+                data.add(number[1:], path)
     return data
 
 
@@ -305,11 +307,12 @@ def histology(root, shape=(240, 260), subjects=6, seed=7):
     return data
 
 
-def csv_sampler_data(root, shape=(40, 70, 40), subjects=4, seed=8):
+def csv_sampler_data(root, shape=(96, 136, 96), subjects=4, seed=8):
     """The csv-sampler config's ``csv_data/MahalT1Mask_<id>.nii.gz`` and ``BinLabel_<id>.nii.gz``
     (RAS+, 1 mm; binary lesion-like labels) and ``PlacesLabels.csv``: no header, rows
     ``subject_id,x,y,z`` of window centres in voxel coordinates of the original images, two per
-    subject (NiftyNet's "multi" rows)."""
+    subject (NiftyNet's "multi" rows); and the histogram file the config shares with
+    ``default_segmentation.ini``, holding that config's 160-value label mapping."""
     rng = np.random.default_rng(seed)
     data = Dataset(root)
     folder = os.path.join(root, "csv_data")
@@ -320,11 +323,19 @@ def csv_sampler_data(root, shape=(40, 70, 40), subjects=4, seed=8):
         label = nested_blobs(shape, rng, (0, 1))
         data.add(sid, _nifti(os.path.join(folder, f"MahalT1Mask_{sid}.nii.gz"), intensities(label, rng), affine))
         _nifti(os.path.join(folder, f"BinLabel_{sid}.nii.gz"), label.astype(np.uint8), affine)
-        inside = np.argwhere(label > 0)
+        inside = np.argwhere(label > 0)  # lesion voxels of the middle quarter: 35³ windows (2 mm along A) fit around them
+        inside = inside[np.all(np.abs(inside - np.array(shape) / 2) < np.array(shape) / 8, axis=1)]
         for centre in inside[rng.choice(len(inside), size=2, replace=False)]:
             rows.append([sid, *centre.tolist()])
     with open(os.path.join(folder, "PlacesLabels.csv"), "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
+    # The config shares default_segmentation.ini's histogram_ref_file (num_classes = 160): what NiftyNet
+    # left there after training that config, its [label] mapping of the parcellation's 160 values.
+    mapping = os.path.join(root, "monomodal_parcellation", "standardisation_models.txt")
+    os.makedirs(os.path.dirname(mapping), exist_ok=True)
+    with open(mapping, "w", encoding="utf-8") as handle:
+        handle.write("label_label-from " + " ".join(f"{v}.0" for v in PARCELLATION_VALUES) + "\n"
+                     "label_label-to " + " ".join(str(k) for k in range(len(PARCELLATION_VALUES))) + "\n")
     return data
 
 

@@ -114,8 +114,8 @@ class Application:
         from voxflow.config.arrays import SectionNamesType  # noqa: PLC0415
         from voxflow.config.schema import Key  # noqa: PLC0415
 
-        roles = [Key(role.name, SectionNamesType(), (), role.doc, required=role.required or False, role=True)
-                 for role in cls.ROLES]
+        roles = [Key(role.name, SectionNamesType(), (), role.doc, required=role.required or False, role=True,
+                     role_actions=tuple(role.read_by or ())) for role in cls.ROLES]
         return [*roles, *cls.KEYS]
 
     @classmethod
@@ -202,7 +202,8 @@ class Application:
         return {}
 
     def configure_from_checkpoint(self, info: dict[str, Any]) -> None:
-        """Take what :meth:`checkpoint_info` saved (called before :meth:`build_models` by export)."""
+        """Take what :meth:`checkpoint_info` saved (called before :meth:`prepare` by inference and
+        before :meth:`build_models` by export)."""
 
     # ------------------------------------------------------------------ outputs
     def infer(self, models: dict[str, Any], strategy: Any) -> dict:

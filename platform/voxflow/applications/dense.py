@@ -30,7 +30,7 @@ import numpy as np
 from voxflow import registry
 from voxflow.applications.base import Application
 from voxflow.data.windows import WindowLayout
-from voxflow.errors import ConfigError, first_line
+from voxflow.errors import ConfigError, DataError, first_line
 from voxflow.roles import Kind, Role
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: The input role every dense task reads (``image``: sections concatenated as channels).
 IMAGE_ROLE = Role("image", Kind.INTENSITY, "Input sections whose images are the network input, concatenated as "
-                  "channels.", required=("train", "inference", "export"))
+                  "channels.", required=("train", "inference", "export"), read_by=("train", "inference", "export"))
 
 #: The keys of ``[NETWORK]`` and of the input sections that define a dense task's trained model
 #: (inference and evaluation take them from ``settings_train.ini``).
@@ -179,8 +179,26 @@ class DenseApplication(Application):
         try:
             check_window(self._network_class(), self.layout.network_window)
         except ValueError as err:
+            if self.action == "inference" and self.cfg.inference.spatial_window_size:
+                self._grow_inference_window(err)
+                return
             raise ConfigError(f"spatial_window_size {self.layout.text} cannot be used with [NETWORK] name = "
                               f"{self.cfg.network.name}: {err}") from err
+
+    def _grow_inference_window(self, err: ValueError) -> None:
+        """An ``[INFERENCE] spatial_window_size`` the network cannot take grows to the smallest window it
+        takes (NiftyNet's ``(0, 0, 3)`` with a V-Net): the inference window only decides how a volume
+        is tiled, never what the network computes, so a larger one is safe; a notice says so."""
+        from voxflow.networks.window import smallest_valid_window  # noqa: PLC0415
+
+        grown = self.layout.to_window(smallest_valid_window(self._network_class(), self.layout.network_window))
+        log.warning("notice: [INFERENCE] spatial_window_size %s cannot be used with [NETWORK] name = %s (%s); "
+                    "inference uses %s, the smallest window it takes.", self.layout.text, self.cfg.network.name,
+                    first_line(err).rstrip("."), "×".join(map(str, grown)))
+        layout = WindowLayout(grown, full_extent=self.layout.full_extent)
+        layout.margin = self.layout.margin
+        self.layout = layout
+        self.layout.check_fits_memory(self.cfg.network.batch_size, self.channels)
 
     def build_network(self) -> Any:
         """The network named in ``[NETWORK]`` with its ``network_args``, built on one example window.
@@ -294,6 +312,10 @@ class DenseApplication(Application):
 
         volume = self.pre.load(subject)
         image = volume.arrays[self.INPUT_ROLE]
+        if image.shape[-1] != self.channels:
+            raise DataError(f"Subject '{subject.id}': the [{self.SECTION}] {self.INPUT_ROLE} sections give "
+                            f"{image.shape[-1]} channel(s), but the network was trained on {self.channels} "
+                            f"(e.g. an RGB image where training read grey ones): give inputs like the training's.")
         layout = self.layout.for_volume(image.shape[:3], self._network)
         if layout is not self.layout:  # [INFERENCE] spatial_window_size with 0: this volume's extent
             from voxflow.networks import check_window  # noqa: PLC0415

@@ -16,6 +16,7 @@ the CLI can validate a config before paying for TensorFlow's start-up.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,8 @@ from voxflow.config.paths import PathType
 from voxflow.config.values import BoolType, ChoiceType, FloatType, IntType
 from voxflow.roles import Kind, Role
 
+log = logging.getLogger(__name__)
+
 
 class SegmentationApplication(DenseApplication):
     """Images (one or more sections as channels) to a label map of num_classes, voxel by voxel."""
@@ -39,8 +42,9 @@ class SegmentationApplication(DenseApplication):
     ROLES = (
         IMAGE_ROLE,
         Role("label", Kind.LABEL, "Input section of the label maps.", required=("train", "evaluation")),
-        Role("weight", Kind.WEIGHT, "Input section of voxel-wise loss weights."),
-        Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers)."),
+        Role("weight", Kind.WEIGHT, "Input section of voxel-wise loss weights.", read_by=("train",)),
+        Role("sampler", Kind.WEIGHT, "Input section of sampling-probability maps (weighted/balanced samplers).",
+             read_by=("train",)),
         Role("inferred", Kind.LABEL, "Input section of segmentations to evaluate (evaluation action); unset = the "
              "outputs inference listed in `inferred.csv`."),
     )
@@ -66,13 +70,15 @@ class SegmentationApplication(DenseApplication):
             "windows that ignore the rule (fewer than `sample_per_volume`)."),
         Key("window_centres_file", PathType(), "",
             "`window_sampling = patch`: CSV of `subject_id,x,y,z` rows, window centres in voxels of each subject's "
-            "first image file (≠NiftyNet: not a `sampler` section's `csv_data_file`, which holds per-subject values)."),
+            "first image file. NiftyNet's form, `sampler` naming an input section whose `csv_data_file` lists them, "
+            "is read as this key (with a notice)."),
     )
     # Keys that define a trained model: inference and evaluation take them from settings_train.ini.
     TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("app", "num_classes"), ("app", "label_normalisation"))
 
     def __init__(self, cfg: Any, action: str) -> None:
         self.num_classes = int(cfg.app.num_classes)
+        _niftynet_centres_section(cfg)
         self._loss_fn: Any = None
         self.evaluation_plan: Any = None  # segmentation_evaluation.EvaluationPlan, made by prepare()
         super().__init__(cfg, action)  # evaluation: no window, network or data pipeline
@@ -155,3 +161,22 @@ class SegmentationApplication(DenseApplication):
     def report(cls, action: str, result: dict) -> str:
         """The closing lines printed by the console script."""
         return evaluation.report(action, result)
+
+
+def _niftynet_centres_section(cfg: Any) -> None:
+    """NiftyNet's CSV sampler: ``window_sampling = patch`` with ``sampler`` naming an input section
+    whose ``csv_data_file`` lists the window centres (``subject_id,x,y,z``). voxflow names that file
+    ``window_centres_file``; the section is read as that key (a notice says so) and is no
+    sampling map."""
+    app = cfg.app
+    if getattr(cfg.network, "window_sampling", "") != "patch" or not app.sampler or app.window_centres_file:
+        return
+    sections = [cfg.inputs[s] for s in app.sampler if s in cfg.inputs]
+    files = [s.csv_data_file for s in sections if getattr(s, "csv_data_file", "") and not s.path_to_search]
+    if len(files) != 1 or len(sections) != len(app.sampler):
+        return
+    log.warning("notice: [%s] sampler = %s names the window centres of window_sampling = patch (NiftyNet's CSV "
+                "sampler): read as [%s] window_centres_file = %s, voxflow's key for them.", app.section_name,
+                ", ".join(app.sampler), app.section_name, files[0])
+    app.window_centres_file = files[0]
+    app.sampler = ()

@@ -151,7 +151,7 @@ def build_config(raw: RawConfig, *, source: str, config_dir: str, path: str | No
 
     for name, values in [*system_values.items(), (app_name, app_values)]:
         _check_required(name, values, ctx)
-    _check_roles(roles, inputs, ctx)
+    app_values.update(_check_roles(roles, inputs, ctx))
     for notice in ctx.notices:
         LOG.warning("notice: %s", notice)
     raise_problems(ctx.problems)
@@ -351,10 +351,20 @@ def _check_required(section: str, values: dict[str, Any], ctx: _Context) -> None
                        f"Expected {key.type.expected()}.")
 
 
-def _check_roles(roles: dict[str, tuple[str, ...]], inputs: dict[str, dict[str, Any]], ctx: _Context) -> None:
-    """Each role names existing input sections; each such section says where its files are."""
+def _check_roles(roles: dict[str, tuple[str, ...]], inputs: dict[str, dict[str, Any]],
+                 ctx: _Context) -> dict[str, tuple[str, ...]]:
+    """Each role names existing input sections; each such section says where its files are. Returns the
+    roles, without the missing sections of roles the action does not read (a notice each)."""
     where = ctx.where(ctx.app_name)
-    for role, names in roles.items():
+    keys = schema.section_keys(ctx.app_name)
+    for role, names in list(roles.items()):
+        unread = keys[role].role_actions and ctx.action not in keys[role].role_actions
+        missing = [name for name in names if name not in inputs]
+        if unread and missing:
+            ctx.notices.append(f"`{role}` {where} names no input section ({', '.join(missing)}); {ctx.action} does "
+                               "not read it")
+            roles = {**roles, role: tuple(name for name in names if name in inputs)}
+            continue
         for name in names:
             if name in inputs:
                 continue
@@ -377,3 +387,4 @@ def _check_roles(roles: dict[str, tuple[str, ...]], inputs: dict[str, dict[str, 
                     f"Missing `path_to_search`, `csv_file` or `csv_data_file` {ctx.where(name)} (input section used "
                     f"by `{role}` in [{ctx.written[ctx.app_name]}]). Expected one of them. Received: none."
                 )
+    return roles

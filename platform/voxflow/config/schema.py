@@ -66,6 +66,7 @@ class Key:
         doc: one-line meaning; differences from NiftyNet are marked "(≠NiftyNet: ...)".
         required: ``True`` if always required, or the actions that require it.
         role: for application sections, whether the value names input sections.
+        role_actions: the actions that read a role's sections (empty: every action).
     """
 
     name: str
@@ -74,6 +75,7 @@ class Key:
     doc: str
     required: bool | tuple[str, ...] = False
     role: bool = False
+    role_actions: tuple[str, ...] = ()
 
     def required_for(self, action: str) -> bool:
         """Whether the key must be set for ``action``."""

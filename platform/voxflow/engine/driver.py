@@ -178,6 +178,7 @@ class ApplicationDriver:
         cfg = self.cfg
         store = CheckpointStore(os.path.join(cfg.system.model_dir, "models"))
         iteration = store.select(cfg.inference.inference_iter)
+        app.configure_from_checkpoint(store.meta(iteration))  # what training saw (e.g. an RGB image's 3 channels)
         app.prepare()
         with strategy.scope():
             models = app.build_models()  # each built on an example input

@@ -254,13 +254,23 @@ def test_a_subject_without_rows_is_an_error_naming_file_and_the_likely_typo(tmp_
     csv_sampler(subjects[:1], path)  # rows of subjects sampled elsewhere (sub_03) are no error
 
 
-def test_a_centre_whose_window_leaves_the_volume_names_the_row_and_the_padding(tmp_path):
+def test_a_row_whose_window_leaves_the_volume_is_skipped_with_a_warning(tmp_path, caplog):
+    """NiftyNet's default (`remove`): such rows are not sampled. voxflow used to refuse the whole file,
+    so NiftyNet's csv-sampler config, whose lesion centres lie near the border, stopped."""
     subjects = [subject_volume("a", (16, 14, 9), [(6, 6, 4)], padding=(1, 1, 1))]
     path = write_csv(tmp_path, "a,6,6,4\na,0,6,4\n")
+    locations = {tuple(e["location"][1:]) for e in take(csv_sampler(subjects, path, windows_per_volume=2), 12)}
+    assert locations == {(5, 5, 4)}  # only line 1's window: centre (7, 7, 5) on the padded grid
+    assert f"window_centres_file '{path}': 1 row(s)" in caplog.text and "line 2" in caplog.text
+
+
+def test_a_subject_none_of_whose_windows_fits_names_the_row_and_the_padding(tmp_path):
+    subjects = [subject_volume("a", (16, 14, 9), [(6, 6, 4)], padding=(1, 1, 1))]
+    path = write_csv(tmp_path, "a,0,6,4\na,0,7,4\n")
     with pytest.raises(SamplerError) as err:
         csv_sampler(subjects, path)
     message = str(err.value)
-    assert "\n" not in message and f"Row 2 of window_centres_file '{path}'" in message
+    assert "\n" not in message and f"Row 1 of window_centres_file '{path}'" in message
     assert "pad the volumes by (1, 0, 0) more voxels" in message
 
 

@@ -11,6 +11,7 @@ nearest voxel), so they stay right whatever ``axcodes``, ``pixdim`` and ``volume
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ from voxflow.data.samplers.base import CroppingSampler, SamplerError, uniform_in
 from voxflow.errors import ConfigError
 from voxflow.naming import closest
 from voxflow.roles import Kind
+
+log = logging.getLogger(__name__)
 
 #: The application-section key naming the file.
 CENTRES_KEY = "window_centres_file"
@@ -79,8 +82,10 @@ class CSVLocationSampler(CroppingSampler):
 
     ≠NiftyNet: NiftyNet read the centres from the ``csv_data_file`` of a ``sampler`` input section;
     voxflow's ``csv_data_file`` holds one row of values per subject, so the centres have their own
-    key, ``window_centres_file``. A centre whose window would leave the volume is an error naming
-    the line and the padding that would let it fit (NiftyNet dropped or zero-padded such windows).
+    key, ``window_centres_file`` (NiftyNet's form is read as it, with a notice). A row whose window
+    would leave the volume is not sampled, with one warning per file (NiftyNet's default,
+    ``remove``); a subject none of whose rows fits is an error naming the line and the padding that
+    would let it fit.
 
     Args:
         centres_file: the CSV of ``subject_id,x,y,z`` rows.
@@ -134,13 +139,23 @@ class CSVLocationSampler(CroppingSampler):
         return {"centres_file": app[CENTRES_KEY]}
 
     def _prepare_draws(self, volumes: list[dict[str, np.ndarray]]) -> None:
-        starts, first, count = [], [], []
+        starts, first, count, skipped = [], [], [], []
         for index, subject in enumerate(self.subjects):
             rows = self._rows_of(str(subject.id), index)
-            first.append(sum(count))
-            count.append(len(rows))
             to_grid = file_to_grid(subject.geometry)
-            starts.extend(self._start(line, centre, to_grid, index) for line, centre in rows)
+            found = [(line, self._start(line, centre, to_grid, index, len(rows) == 1)) for line, centre in rows]
+            kept = [start for _, start in found if start is not None]
+            skipped.extend(line for line, start in found if start is None)
+            if not kept:  # every row's window leaves the volume: the first one says how to fix it
+                line, centre = rows[0]
+                self._start(line, centre, to_grid, index, True)
+            first.append(sum(count))
+            count.append(len(kept))
+            starts.extend(kept)
+        if skipped:
+            log.warning("%s '%s': %d row(s) whose window leaves the volume are not sampled (NiftyNet's "
+                        "`remove`), e.g. line %d; pad the volumes ([NETWORK] volume_padding_size) to keep them.",
+                        CENTRES_KEY, self.centres_file, len(skipped), skipped[0])
         self._starts = tf.constant(np.array(starts, np.int64).reshape(-1, 3))
         self._first = tf.constant(first, tf.int64)
         self._count = tf.constant(count, tf.int64)
@@ -155,13 +170,17 @@ class CSVLocationSampler(CroppingSampler):
                            f"(volume {index}). Expected at least one '{clip(subject_id)},x,y,z' row for every "
                            f"training and validation subject.{hint}")
 
-    def _start(self, line: int, centre: np.ndarray, to_grid: np.ndarray, index: int) -> np.ndarray:
-        """The window start of one row, checked to keep the window inside the volume."""
+    def _start(self, line: int, centre: np.ndarray, to_grid: np.ndarray, index: int,
+               required: bool) -> np.ndarray | None:
+        """The window start of one row; None when its window leaves the volume, an error when the row is
+        ``required`` (the subject's only row, or none of its rows fits)."""
         voxel = np.rint(to_grid[:3, :3] @ centre + to_grid[:3, 3]).astype(np.int64)
         window = np.array(self.window_shape, np.int64)
         start = voxel - window // 2
         shape = np.array(self.volume_shapes[index], np.int64)
         short = np.maximum(np.maximum(-start, start + window - shape), 0)
+        if short.any() and not required:
+            return None
         if short.any():
             raise SamplerError(
                 f"Row {line} of {CENTRES_KEY} '{self.centres_file}': the window {self.window_shape} centred at "
