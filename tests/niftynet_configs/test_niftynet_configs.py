@@ -167,13 +167,14 @@ FAST = {
     "brain_parcellation": (_windows({"Modality0": "32,32,32", "parcellation": "32,32,32"}),
                            _windows({"Modality0": "32,32,32", "INFERENCE": "0,0,0"})),
     # unet_2d (64 to 1024 features) on 572² (400²) windows, 4 (5) per iteration, 60-100 s here: it
-    # trains on its second-smallest window (204² → 20²) and infers with one window (412² → 228²)
-    # covering the padded image, as NiftyNet's window does (a 20² output window with the 92-pixel
-    # border would leave a 2-pixel step).
-    "unet_cells": (_windows({"cells": "204,204,1", "label": "20,20,1", "xent_weights": "20,20,1"}),
-                   _windows({"cells": "412,412,1", "INFERENCE": "412,412,1"})),
-    "unet_histology": (_windows({"slice": "204,204", "label": "20,20"}),
-                       _windows({"slice": "412,412", "INFERENCE": "412,412"})),
+    # trains on its second-smallest window (204² → 20²), one per iteration, and infers with one
+    # window (412² → 228²) covering the padded image, as NiftyNet's window does (a 20² output window
+    # with the 92-pixel border would leave a 2-pixel step).
+    "unet_cells": (("--batch_size", "1", *_windows({"cells": "204,204,1", "label": "20,20,1",
+                                                    "xent_weights": "20,20,1"})),
+                   ("--batch_size", "1", *_windows({"cells": "412,412,1", "INFERENCE": "412,412,1"}))),
+    "unet_histology": (("--batch_size", "1", *_windows({"slice": "204,204", "label": "20,20"})),
+                       ("--batch_size", "1", *_windows({"slice": "412,412", "INFERENCE": "412,412"}))),
 }
 
 
