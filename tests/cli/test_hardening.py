@@ -227,6 +227,16 @@ def test_a_window_larger_than_memory_is_refused_before_any_work(tmp_path, capsys
     one_error_line(capsys, "augmentation margin", "GiB")
 
 
+def test_an_inference_window_whose_batch_cannot_fit_is_refused_before_any_output(project, capsys):
+    """NiftyNet's DeepMedic config infers 128 windows of 195³ at a time: the process was killed for
+    memory after minutes, with no message. The network's largest activation decides it at once."""
+    config = project / "config.ini"
+    assert run("inference", "-c", config, "--INFERENCE.spatial_window_size", "400,400,400", "--batch_size", 64) == 2
+    one_error_line(capsys, "inference window 400×400×400", "batch_size 64", "GiB", "spatial_window_size")
+    assert not list(project.rglob("*_niftynet_out.nii.gz"))
+    assert run("inference", "-c", config) == 0  # the trained window fits
+
+
 PLUGIN_NETWORKS = textwrap.dedent("""\
     import keras
     from voxflow.networks.toynet import ToyNet

@@ -303,7 +303,22 @@ class DenseApplication(Application):
         def predict(windows: Any) -> Any:
             return self.layout.from_network(compiled(self.layout.to_network(windows)))
 
+        self._compiled = compiled
+        if not self.layout.full_extent:  # full-extent windows are checked per volume (predict_item)
+            self._check_memory(self.layout)
         return predict
+
+    def _check_memory(self, layout: Any) -> None:
+        """Refuse an inference window whose batch cannot fit in memory, before predicting with it
+        (:func:`~voxflow.engine.memory.check_inference_memory`); each window size is checked once."""
+        from voxflow.engine.memory import check_inference_memory  # noqa: PLC0415
+
+        checked = self.__dict__.setdefault("_memory_checked", set())
+        if layout.network_window in checked:
+            return
+        check_inference_memory(self._compiled, (*layout.network_window, self.channels),
+                               self.cfg.network.batch_size, f"The inference window {layout.text}")
+        checked.add(layout.network_window)
 
     def predict_item(self, predict: Any, subject: Any, strategy: Any) -> tuple[np.ndarray, Any]:
         """The subject's prediction window by window (grid and blending, or resized), sent back to the
@@ -326,6 +341,7 @@ class DenseApplication(Application):
                 raise ConfigError(f"[INFERENCE] spatial_window_size {self.cfg.inference.spatial_window_size} gives "
                                   f"subject '{subject.id}' the window {layout.text}, which [NETWORK] name = "
                                   f"{self.cfg.network.name} cannot take: {err}") from err
+            self._check_memory(layout)
         prediction = predict_volume(image, predict, layout, self.output_channels(),
                                     GridSettings.from_config(self.cfg), strategy, output_window=layout.output_window)
         restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
