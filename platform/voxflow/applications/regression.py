@@ -69,6 +69,10 @@ class RegressionApplication(DenseApplication):
         Key("output_normalisation", ChoiceType(("none", "zscore", "range")), "zscore",
             "How the target is scaled for training, inverted on output: `zscore` (mean and std of the training "
             "targets), `range` (their min and max to 0..1) or `none` (new in voxflow)."),
+        Key("residual", BoolType(), False, "The network predicts a correction added to the first image channel "
+            "(restoration: a degraded image plus what it lacks), so an untrained network already returns the "
+            "image; the image must be in the target's units: no whitening or histogram normalisation (new in "
+            "voxflow)."),
     )
     SHARED_DEFAULTS = {
         ("TRAINING", "loss_type"): "RMSE",
@@ -76,9 +80,13 @@ class RegressionApplication(DenseApplication):
         ("INFERENCE", "output_postfix"): "_regressed",
         ("EVALUATION", "evaluations"): ("mae", "mse", "rmse", "nrmse", "psnr", "ssim", "r2", "ncc"),
     }
-    TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("app", "output_normalisation"))
+    TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("app", "output_normalisation"), ("app", "residual"))
 
     def __init__(self, cfg: Any, action: str) -> None:
+        if cfg.app.residual and action != "evaluation" and (cfg.network.whitening or cfg.network.normalisation):
+            raise ConfigError(f"[REGRESSION] residual = True in {cfg.path} adds the first image channel to the "
+                              "network's output, so the image must stay in the target's units: set [NETWORK] "
+                              "whitening = False and normalisation = False.")
         super().__init__(cfg, action)
         self.target_channels = len(cfg.app.output or ()) or 1
         self.scaling = (0.0, 1.0)  # target = scaled · scale + offset: (offset, scale)
@@ -183,10 +191,36 @@ class RegressionApplication(DenseApplication):
                                   for size in tensor.shape[1:-1]] + [slice(None)]
         return tensor[tuple(slices)]
 
+    def build_network(self) -> Any:
+        """The network; with ``residual``, its output layer (``head``) starts at zero, so the untrained
+        network returns the image exactly and training learns only the correction (a plugin network
+        without a ``head`` keeps its own initialisation)."""
+        model = super().build_network()
+        head = getattr(model, "head", None)
+        if self.cfg.app.residual and head is not None:
+            for weight in head.weights:
+                weight.assign(np.zeros(weight.shape, dtype=weight.dtype))
+        return model
+
+    def _with_residual(self, outputs: Any, image: Any) -> Any:
+        """``outputs`` (scaled target units) plus, with ``residual``, the first channel of ``image``
+        (network layout, the input window) cropped to the outputs' centre and scaled the same way."""
+        if not self.cfg.app.residual:
+            return outputs
+        import tensorflow as tf  # noqa: PLC0415
+
+        offset, scale = self.scaling
+        spatial = len(outputs.shape) - 2
+        start = [0] + [(tf.shape(image)[1 + a] - tf.shape(outputs)[1 + a]) // 2 for a in range(spatial)] + [0]
+        size = tf.concat([tf.shape(outputs)[:-1], [1]], axis=0)
+        base = tf.slice(tf.cast(image, tf.float32), tf.stack(start), size)
+        return outputs + (base - offset) / scale
+
     def losses(self, batch: dict, outputs: Any) -> dict[str, Any]:
         """``[TRAINING] loss_type`` between the scaled target and the outputs (weight map applied if
         configured), inside ``loss_border``."""
         offset, scale = self.scaling
+        outputs = self._with_residual(outputs, self.network_input(batch))
         target = (self._scaled_target(batch) - offset) / scale
         weight = self._scaled_target(batch, "weight") if "weight" in batch else None
         return {"loss": self._loss_fn(target, self._border(outputs), weight)}
@@ -194,12 +228,14 @@ class RegressionApplication(DenseApplication):
     def validation_metrics(self, batch: dict, outputs: Any) -> dict[str, float]:
         """Mean absolute error in the target's units."""
         offset, scale = self.scaling
+        outputs = self._with_residual(outputs, self.network_input(batch))
         error = np.abs(np.asarray(self._border(outputs)) * scale + offset - np.asarray(self._scaled_target(batch)))
         return {"mean_absolute_error": float(error.mean())}
 
     def summary_images(self, batch: dict, outputs: Any) -> dict[str, np.ndarray]:
         """Image, target and prediction (target units) of the first window's output part (un-augmented)."""
         offset, scale = self.scaling
+        outputs = self._with_residual(outputs, self.network_input(batch))
         prediction = np.asarray(self.layout.from_network(outputs))[0, ..., 0] * scale + offset
         image, target = np.asarray(batch["image"]), np.asarray(batch["output"])
         margin = self.layout.margin if image.shape[1:4] != self.layout.window else (0, 0, 0)
@@ -213,7 +249,8 @@ class RegressionApplication(DenseApplication):
         import tensorflow as tf  # noqa: PLC0415
 
         offset, scale = self.scaling
-        return tf.cast(network(windows, training=False), tf.float32) * scale + offset
+        outputs = self._with_residual(tf.cast(network(windows, training=False), tf.float32), windows)
+        return outputs * scale + offset
 
     def write_item(self, writer: Any, subject: Any, prediction: tuple[np.ndarray, Any]) -> None:
         """The float32 output on the subject's grid; with ``error_map``, the squared error too."""
