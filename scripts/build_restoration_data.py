@@ -55,8 +55,9 @@ def thick_slices(volume: np.ndarray, thickness: int) -> np.ndarray:
     The volume's third axis must be a multiple of ``thickness``.
     """
     depth = volume.shape[2]
-    if depth % thickness:
-        raise ValueError(f"axis 2 ({depth}) is not a multiple of the slab thickness {thickness}")
+    if depth % thickness or depth < 4 * thickness:
+        raise ValueError(f"axis 2 ({depth}) is not a multiple of the slab thickness {thickness} of at least 4 slabs "
+                         "(a cubic spline)")
     slabs = volume.reshape(*volume.shape[:2], depth // thickness, thickness).mean(axis=3)
     centres = np.arange(depth // thickness) * thickness + (thickness - 1) / 2.0
     spline = interpolate.make_interp_spline(centres, slabs, k=3, axis=2)
