@@ -130,3 +130,36 @@ def test_niftynet_one_voxel_label_images_give_the_class(tmp_path):
     assert (tmp_path / "model" / "class_names.json").read_text(encoding="utf-8").count('"0"') == 1
     nib.save(nib.Nifti1Image(np.array([[[0, 1]]], np.uint8), np.eye(4)), str(labels / "case00_lab.nii.gz"))
     assert run("train", "-c", config) == 2  # two values in one label image: one line naming it
+
+
+def test_validation_logs_the_confusion_matrix_to_tensorboard(tmp_path):
+    """The issue asked for the confusion matrix in TensorBoard; rows are true classes, columns
+    predicted, each row divided by its count."""
+    import tensorflow as tf
+
+    config = _project(tmp_path)
+    split = "\n".join(f"case{i:02d},{'validation' if i >= 12 else 'training'}" for i in range(16))
+    (tmp_path / "split.csv").write_text(split + "\n", encoding="utf-8")
+    assert run("train", "-c", config, "--max_iter", "40", "--validation_every_n", "20") == 0
+    events = list((tmp_path / "model" / "logs" / "validation").glob("events.*"))
+    images = [value for event in events for record in tf.compat.v1.train.summary_iterator(str(event))
+              for value in record.summary.value if value.tag == "confusion_matrix"]
+    assert len(images) == 2  # one per validation round
+    png = tf.io.decode_png(tf.make_ndarray(images[-1].tensor)[2]).numpy()[..., 0]
+    assert png.shape == (32, 32)  # 2 classes, 16 pixels per cell
+    cells = png[::16, ::16].astype(float) / 255.0
+    np.testing.assert_allclose(cells.sum(axis=1), 1.0, atol=0.01)  # each true-class row sums to one
+    assert cells[0, 0] > 0.9 and cells[1, 1] > 0.9  # separable classes: the diagonal
+
+
+def test_confusion_counts_accumulate_over_a_round_and_reset():
+    from voxflow.applications.classification import ClassificationApplication
+
+    app = ClassificationApplication.__new__(ClassificationApplication)
+    app.num_classes = 3
+    logits = np.eye(3)[[0, 1, 1, 2]]
+    app.validation_metrics({"label": np.array([0, 1, 2, 2])}, logits)
+    app.validation_metrics({"label": np.array([0])}, np.eye(3)[[2]])
+    image = np.rot90(app.validation_images()["confusion_matrix"])  # as TensorBoard shows it
+    np.testing.assert_allclose(image[::16, ::16], [[0.5, 0, 0.5], [0, 1, 0], [0, 0.5, 0.5]])
+    assert app.validation_images() == {}  # reset for the next round

@@ -191,6 +191,11 @@ class Application:
         """Named validation scalars of one (local) batch, averaged over a round (default: none)."""
         return {}
 
+    def validation_images(self) -> dict[str, Any]:
+        """Images summarising the validation round just done (called once after its batches' metrics;
+        e.g. a confusion matrix the metrics accumulated), as :meth:`summary_images` (default: none)."""
+        return {}
+
     def summary_images(self, batch: dict, outputs: Any) -> dict[str, Any]:
         """``{name: (X, Y, Z) array}`` whose middle slices go to TensorBoard, or ``{name: [arrays]}``
         shown as one grid of their middle slices (default: none)."""

@@ -219,9 +219,26 @@ class ClassificationApplication(DenseApplication):
         return {"loss": tf.reduce_mean(loss)}
 
     def validation_metrics(self, batch: dict, logits: Any) -> dict[str, float]:
-        """Accuracy as a fraction of the batch's windows (NiftyNet logged a count)."""
+        """Accuracy as a fraction of the batch's windows (NiftyNet logged a count); the round's
+        confusion matrix is accumulated for :meth:`validation_images`."""
         labels = np.round(np.asarray(batch["label"]).reshape(-1)).astype(np.int64)
-        return {"accuracy": float(np.mean(np.argmax(np.asarray(logits), axis=-1) == labels))}
+        predicted = np.argmax(np.asarray(logits), axis=-1)
+        count = self.num_classes
+        inside = (labels >= 0) & (labels < count)
+        matrix = np.bincount(labels[inside] * count + predicted[inside], minlength=count * count)
+        self._confusion = self.__dict__.get("_confusion", 0) + matrix.reshape(count, count)
+        return {"accuracy": float(np.mean(predicted == labels))}
+
+    def validation_images(self) -> dict[str, Any]:
+        """The round's confusion matrix, rows = true class and columns = predicted, each row divided by
+        its count (recall on the diagonal), 16 pixels per cell: row 0 at the top in TensorBoard."""
+        matrix = np.asarray(self.__dict__.pop("_confusion", 0), np.float64)
+        if matrix.ndim != 2 or not matrix.any():
+            return {}
+        rows = matrix.sum(axis=1, keepdims=True)
+        normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+        image = np.kron(normalised, np.ones((16, 16))).astype(np.float32)
+        return {"confusion_matrix": np.rot90(image, -1)}  # TensorBoard images are shown rotated back
 
     def summary_images(self, batch: dict, logits: Any) -> dict[str, Any]:
         """The batch's windows as one grid (their middle slices)."""

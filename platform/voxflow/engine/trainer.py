@@ -248,6 +248,9 @@ class Trainer:
             return {}
         values = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
         self.summaries.scalars("validation", iteration, values)
+        images = self.app.validation_images()
+        if images:
+            self.summaries.image_slices("validation", iteration, images)
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
         self._bar_write(f"validation @ {iteration}: {shown}")
         rule = self.app.BEST
