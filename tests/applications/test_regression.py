@@ -157,3 +157,31 @@ def test_residual_refuses_a_whitened_image(tmp_path, capsys):
     assert run("train", "-c", config) == 2
     err = capsys.readouterr().err
     assert "residual = True" in err and "whitening = False" in err and "Traceback" not in err
+
+
+def test_image_normalisation_makes_the_model_free_of_intensity_units(tmp_path):
+    """output_normalisation = image: the target takes its image's whitening and outputs go back by the
+    same statistics, so a scanner's other intensity scale (×100 + 7) gives the same output ×100 + 7."""
+    config = _restoration_project(tmp_path, residual=True)
+    text = open(config, encoding="utf-8").read().replace("whitening = False", "whitening = True").replace(
+        "output_normalisation = none", "output_normalisation = image").replace("max_iter = 30", "max_iter = 10")
+    open(config, "w", encoding="utf-8").write(text)
+    assert run("train", "-c", config) == 0
+    assert run("inference", "-c", config) == 0
+    first = nib.load(str(tmp_path / "model" / "output" / "sub01_regressed.nii.gz")).get_fdata()
+    for i in range(5):
+        path = tmp_path / "data" / f"sub{i:02d}_T1.nii.gz"
+        image = nib.load(str(path))
+        nib.save(nib.Nifti1Image((image.get_fdata() * 100.0 + 7.0).astype(np.float32), image.affine), str(path))
+    assert run("inference", "-c", config, "--save_seg_dir", str(tmp_path / "rescaled")) == 0
+    second = nib.load(str(tmp_path / "rescaled" / "sub01_regressed.nii.gz")).get_fdata()
+    np.testing.assert_allclose(second, first * 100.0 + 7.0, rtol=1e-4, atol=1e-2)
+    assert np.abs(first).max() > 1.0  # in the target's units, not whitened ones
+
+
+def test_image_normalisation_needs_whitening(tmp_path, capsys):
+    config = _project(tmp_path, extra_app="output_normalisation = image", max_iter=1)
+    text = open(config, encoding="utf-8").read().replace("whitening = True", "whitening = False")
+    open(config, "w", encoding="utf-8").write(text)
+    assert run("train", "-c", config) == 2
+    assert "output_normalisation = image" in capsys.readouterr().err

@@ -344,8 +344,14 @@ class DenseApplication(Application):
             self._check_memory(layout)
         prediction = predict_volume(image, predict, layout, self.output_channels(),
                                     GridSettings.from_config(self.cfg), strategy, output_window=layout.output_window)
+        prediction = self.restore_units(prediction, volume)
         restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
         return restored, volume.geometry
+
+    def restore_units(self, prediction: np.ndarray, volume: Any) -> np.ndarray:
+        """The stitched prediction (preprocessed grid) in its output units, knowing the subject's
+        preprocessed volume (e.g. its whitening statistics); default unchanged."""
+        return prediction
 
     def write_item(self, writer: Any, subject: Any, prediction: tuple[np.ndarray, Any]) -> None:
         """:meth:`to_output` of the restored prediction, on the subject's grid."""

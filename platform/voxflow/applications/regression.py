@@ -66,13 +66,15 @@ class RegressionApplication(DenseApplication):
         Key("error_map", BoolType(), False, "Inference also writes the squared error to the target "
             "(`<model_dir>/error_maps/<subject>.nii.gz`) for a `weighted` training run to sample by (NiftyNet's "
             "adaptive sampling); needs the `output` sections at inference."),
-        Key("output_normalisation", ChoiceType(("none", "zscore", "range")), "zscore",
+        Key("output_normalisation", ChoiceType(("none", "zscore", "range", "image")), "zscore",
             "How the target is scaled for training, inverted on output: `zscore` (mean and std of the training "
-            "targets), `range` (their min and max to 0..1) or `none` (new in voxflow)."),
+            "targets), `range` (their min and max to 0..1), `image` (each subject's target by its image's "
+            "whitening, the first channel's mean and std: a model free of intensity units, e.g. restoration; "
+            "needs `whitening = True`) or `none` (new in voxflow)."),
         Key("residual", BoolType(), False, "The network predicts a correction added to the first image channel "
             "(restoration: a degraded image plus what it lacks), so an untrained network already returns the "
-            "image; the image must be in the target's units: no whitening or histogram normalisation (new in "
-            "voxflow)."),
+            "image; the image must be in the target's units: no histogram normalisation, and whitening only with "
+            "`output_normalisation = image` (new in voxflow)."),
     )
     SHARED_DEFAULTS = {
         ("TRAINING", "loss_type"): "RMSE",
@@ -83,10 +85,16 @@ class RegressionApplication(DenseApplication):
     TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("app", "output_normalisation"), ("app", "residual"))
 
     def __init__(self, cfg: Any, action: str) -> None:
-        if cfg.app.residual and action != "evaluation" and (cfg.network.whitening or cfg.network.normalisation):
-            raise ConfigError(f"[REGRESSION] residual = True in {cfg.path} adds the first image channel to the "
-                              "network's output, so the image must stay in the target's units: set [NETWORK] "
-                              "whitening = False and normalisation = False.")
+        by_image = cfg.app.output_normalisation == "image"
+        if action != "evaluation":
+            if by_image and (not cfg.network.whitening or cfg.network.normalisation):
+                raise ConfigError(f"[REGRESSION] output_normalisation = image in {cfg.path} puts the target in its "
+                                  "image's whitened units: set [NETWORK] whitening = True and normalisation = False.")
+            if cfg.app.residual and (cfg.network.normalisation or (cfg.network.whitening and not by_image)):
+                raise ConfigError(f"[REGRESSION] residual = True in {cfg.path} adds the first image channel to the "
+                                  "network's output, so the image must stay in the target's units: set [NETWORK] "
+                                  "whitening = False and normalisation = False, or output_normalisation = image "
+                                  "(the target whitened like its image).")
         super().__init__(cfg, action)
         self.target_channels = len(cfg.app.output or ()) or 1
         self.scaling = (0.0, 1.0)  # target = scaled · scale + offset: (offset, scale)
@@ -151,7 +159,7 @@ class RegressionApplication(DenseApplication):
     def _learn_scaling(self) -> None:
         """``(offset, scale)`` of the training targets for ``output_normalisation``, saved in model_dir."""
         mode = self.cfg.app.output_normalisation
-        if mode == "none":
+        if mode in ("none", "image"):  # image: each subject's own whitening, applied on load
             self.scaling = (0.0, 1.0)
         else:
             targets = [v.arrays["output"] for v in self.data.train_volumes] or [
@@ -190,6 +198,19 @@ class RegressionApplication(DenseApplication):
         slices = [slice(None)] + [slice(border, -border) if int(size) > 2 * border else slice(None)
                                   for size in tensor.shape[1:-1]] + [slice(None)]
         return tensor[tuple(slices)]
+
+    def window_data_options(self) -> dict[str, Any]:
+        """With ``output_normalisation = image``, the target takes its image's whitening on load."""
+        if self.cfg.app.output_normalisation == "image":
+            return {"whitened_like": {"output": "image"}}
+        return {}
+
+    def restore_units(self, prediction: np.ndarray, volume: Any) -> np.ndarray:
+        """With ``output_normalisation = image``, the prediction back from the image's whitened units."""
+        if self.cfg.app.output_normalisation != "image":
+            return prediction
+        means, stds = volume.whitening["image"]
+        return prediction * float(stds[0]) + float(means[0])
 
     def build_network(self) -> Any:
         """The network; with ``residual``, its output layer (``head``) starts at zero, so the untrained

@@ -56,14 +56,15 @@ class WindowData:
 
     def __init__(self, cfg: Any, action: str, roles: dict[str, tuple[str, ...]], kinds: dict[str, Kind],
                  layout: WindowLayout, sampling_role: str = "sampler", groups: dict[str, str] | None = None,
-                 normalised: tuple[str, ...] | None = None, value_maps: dict[str, dict[str, float]] | None = None
-                 ) -> None:
+                 normalised: tuple[str, ...] | None = None, value_maps: dict[str, dict[str, float]] | None = None,
+                 whitened_like: dict[str, str] | None = None) -> None:
         self.cfg, self.action, self.roles, self.kinds = cfg, action, roles, kinds
         self.layout = layout
         self.sampling_role = sampling_role
         self.groups = dict(groups or {})
         self.pre = Preprocessor(cfg, roles, min_shape=None if layout is None else layout.fetch_window, kinds=kinds,
-                                groups=self.groups, normalised=normalised, value_maps=value_maps)
+                                groups=self.groups, normalised=normalised, value_maps=value_maps,
+                                whitened_like=whitened_like)
         self.train_volumes: list[Any] = []
         self.valid_volumes: list[Any] = []
         # With [SYSTEM] cache_size_mb smaller than the data: subject ids streamed through a VolumeCache.

@@ -60,7 +60,7 @@ from voxflow.data.preprocessing.reading import (
     is_integer_valued,
     read_volume,
 )
-from voxflow.data.preprocessing.whitening import whiten
+from voxflow.data.preprocessing.whitening import whiten, whitening_stats
 from voxflow.data.subjects import read_subject_tokens, read_subject_values
 from voxflow.errors import CheckpointError, ConfigError, DataError
 from voxflow.roles import Kind, kinds_of, of_kind
@@ -100,10 +100,14 @@ class PreprocessedSubject:
     arrays: dict[str, np.ndarray]
     geometry: VolumeGeometry
     geometries: dict[str, VolumeGeometry] = None  # type: ignore[assignment]
+    #: ``{role: (means, stds)}`` per channel of the whitened roles (``whitening = True``).
+    whitening: dict[str, tuple[np.ndarray, np.ndarray]] = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.geometries is None:
             self.geometries = {DEFAULT_GROUP: self.geometry}
+        if self.whitening is None:
+            self.whitening = {}
 
 
 def _shared(cfg: Any, sections: Sequence[str], key: str) -> tuple:
@@ -139,6 +143,9 @@ class Preprocessor(LearntState):
         groups: role -> group; roles of one group share a grid (default: one group, ``subject``).
         value_maps: role -> ``{token: number}`` for ``value`` roles whose CSV cells are names (class
             names), mapped to numbers (class indices) on load.
+        whitened_like: role -> a whitened role whose first channel's whitening (its mean and std)
+            this role takes too (a regression target put in its image's units); the statistics
+            are in :attr:`PreprocessedSubject.whitening`.
 
     Raises:
         ConfigError: undefined sections, or sections disagreeing on ``axcodes``/``pixdim``.
@@ -153,8 +160,10 @@ class Preprocessor(LearntState):
         normalised: Sequence[str] | None = None,
         groups: dict[str, str] | None = None,
         value_maps: dict[str, dict[str, float]] | None = None,
+        whitened_like: dict[str, str] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.whitened_like = dict(whitened_like or {})
         self.roles = {role: tuple(sections) for role, sections in roles.items() if sections}
         if not self.roles:
             raise ConfigError("No input section is assigned to any role (image, label...).")
@@ -295,7 +304,8 @@ class Preprocessor(LearntState):
         return [(v.section, c) for v in volumes for c in range(v.data.shape[-1])]
 
     def _normalise(
-        self, image: np.ndarray, volumes: list[LoadedVolume], subject_id: str, role: str
+        self, image: np.ndarray, volumes: list[LoadedVolume], subject_id: str, role: str,
+        stats: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> np.ndarray:
         if not (self.normalisation or self.whitening):
             return image
@@ -310,7 +320,10 @@ class Preprocessor(LearntState):
                 )
             image = out
         if self.whitening:
-            image = whiten(image, masks)
+            found = whitening_stats(image, masks)
+            if stats is not None:
+                stats[role] = found
+            image = whiten(image, stats=found)
         return image
 
     def _reference(self, section: str, channel: int) -> np.ndarray:
@@ -361,6 +374,7 @@ class Preprocessor(LearntState):
             if self.groups[role] not in geometries:
                 geometries[self.groups[role]] = self._plan(role_volumes[0])
         arrays: dict[str, np.ndarray] = {}
+        stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for role, role_volumes in volumes.items():
             kind = self.kinds[role]
             geometry = geometries[self.groups[role]]
@@ -375,13 +389,17 @@ class Preprocessor(LearntState):
                 channels.append(to_grid(data, geometry, self._order(role, volume)))
             array = np.concatenate(channels, axis=-1) if len(channels) > 1 else channels[0]
             if role in self.normalised:
-                array = self._normalise(array, role_volumes, subject.id, role)
+                array = self._normalise(array, role_volumes, subject.id, role, stats)
             mode = self.padding_mode if kind is Kind.INTENSITY else "constant"
             arrays[role] = np.ascontiguousarray(pad(array, geometry, mode), dtype=np.float32)
         for role in self.value_roles:
             arrays[role] = self._values(subject, role)
+        for role, source in self.whitened_like.items():  # e.g. a regression target in its image's units
+            if role in arrays and source in stats:
+                means, stds = stats[source]
+                arrays[role] = ((arrays[role] - float(means[0])) / float(stds[0])).astype(np.float32)
         first = next(iter(geometries.values()))  # the first file of the first role
-        return PreprocessedSubject(subject.id, arrays, first, geometries)
+        return PreprocessedSubject(subject.id, arrays, first, geometries, stats)
 
     def invert(
         self, array: np.ndarray, geometry: VolumeGeometry, interp_order: int = 0

@@ -7,21 +7,33 @@ import numpy as np
 MIN_STD = 1e-5
 
 
-def whiten(volume: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+def whitening_stats(volume: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(means, stds)`` of ``(X, Y, Z, C)`` intensities inside ``mask`` (boolean
+    ``(X, Y, Z, C)``, or ``None`` for the whole volume); stds are at least 1e-5."""
+    means, stds = [], []
+    for channel in range(volume.shape[-1]):
+        values = volume[..., channel]
+        inside = values if mask is None else values[mask[..., channel]]
+        means.append(float(np.mean(inside, dtype=np.float64)))
+        stds.append(max(float(np.std(inside, dtype=np.float64)), MIN_STD))
+    return np.asarray(means), np.asarray(stds)
+
+
+def whiten(volume: np.ndarray, mask: np.ndarray | None = None,
+           stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``(I - mean) / max(std, 1e-5)`` per channel, statistics taken inside ``mask``.
 
     Args:
         volume: ``(X, Y, Z, C)`` intensities.
         mask: boolean ``(X, Y, Z, C)`` foreground, or ``None`` for the whole volume.
+        stats: ``(means, stds)`` to use instead (:func:`whitening_stats` of another volume).
 
     Returns:
         The whitened ``float32`` volume (the whole volume is transformed).
     """
+    means, stds = whitening_stats(volume, mask) if stats is None else stats
     out = np.empty(volume.shape, dtype=np.float32)
     for channel in range(volume.shape[-1]):
-        values = volume[..., channel]
-        inside = values if mask is None else values[mask[..., channel]]
-        mean = float(np.mean(inside, dtype=np.float64))
-        std = float(np.std(inside, dtype=np.float64))
-        out[..., channel] = (values - mean) / max(std, MIN_STD)
+        # Python floats, so float32 volumes are computed in float32 (as NumPy does with weak scalars)
+        out[..., channel] = (volume[..., channel] - float(means[channel])) / float(stds[channel])
     return out
