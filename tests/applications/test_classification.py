@@ -163,3 +163,19 @@ def test_confusion_counts_accumulate_over_a_round_and_reset():
     image = np.rot90(app.validation_images()["confusion_matrix"])  # as TensorBoard shows it
     np.testing.assert_allclose(image[::16, ::16], [[0.5, 0, 0.5], [0, 1, 0], [0, 0.5, 0.5]])
     assert app.validation_images() == {}  # reset for the next round
+
+
+def test_a_packed_classifier_carries_its_class_names_and_its_own_command(tmp_path):
+    """net_zoo pack carried only the label map: an installed classifier lost its class names, and its
+    README said `net_segment inference`."""
+    import tarfile
+
+    from voxflow.zoo.pack import pack
+
+    config = _project(tmp_path)
+    assert run("train", "-c", config, "--max_iter", "2") == 0
+    result = pack(config, "toy_classifier", tmp_path / "zoo", checkpoint="latest")
+    with tarfile.open(result.folder / "weights.tar.gz") as archive:
+        assert "class_names.json" in archive.getnames()
+    readme = (result.folder / "README.md").read_text(encoding="utf-8")
+    assert "net_classify inference -c" in readme and "net_segment" not in readme

@@ -185,3 +185,17 @@ def test_image_normalisation_needs_whitening(tmp_path, capsys):
     open(config, "w", encoding="utf-8").write(text)
     assert run("train", "-c", config) == 2
     assert "output_normalisation = image" in capsys.readouterr().err
+
+
+def test_a_packed_regression_model_carries_its_target_scaling(tmp_path):
+    import tarfile
+
+    from voxflow.zoo.pack import pack
+
+    config = _project(tmp_path, max_iter=2)
+    assert run("train", "-c", config) == 0
+    result = pack(config, "toy_regression", tmp_path / "zoo", checkpoint="latest")
+    with tarfile.open(result.folder / "weights.tar.gz") as archive:
+        assert "regression_target.json" in archive.getnames()
+    readme = (result.folder / "README.md").read_text(encoding="utf-8")
+    assert "net_regress inference -c" in readme and "- Classes:" not in readme

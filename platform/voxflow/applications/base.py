@@ -84,6 +84,10 @@ class Application:
     SHARED_DEFAULTS: ClassVar[dict[tuple[str, str], Any]] = {}
     TRAINED_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
     BEST: ClassVar[BestRule] = BestRule()
+    #: Files in ``model_dir`` that training writes and inference reads besides the checkpoints and
+    #: ``settings_train.ini`` (a label map, class names, a target scaling): ``net_zoo pack`` and
+    #: ``export`` carry them with the weights.
+    STATE_FILES: ClassVar[tuple[str, ...]] = ()
     #: The training-step pattern (voxflow.engine.steps): "supervised", or "adversarial" (a GAN:
     #: discriminator updates, then a generator update, with the two models named below).
     STEP: ClassVar[str] = "supervised"

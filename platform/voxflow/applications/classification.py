@@ -55,6 +55,7 @@ class ClassificationApplication(DenseApplication):
     """Images to one class per subject."""
 
     SECTION = "CLASSIFICATION"
+    STATE_FILES = (CLASS_NAMES_FILE,)
     ALIASES = ("classification", "net_classify")
     CONSOLE_SCRIPT = "net_classify"
     OUTPUT_NAME = "class"

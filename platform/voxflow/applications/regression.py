@@ -48,6 +48,7 @@ class RegressionApplication(DenseApplication):
     ALIASES = ("regression", "net_regress")
     CONSOLE_SCRIPT = "net_regress"
     OUTPUT_NAME = "regression output"
+    STATE_FILES = (TARGET_SCALING_FILE,)
     ROLES = (
         IMAGE_ROLE,
         Role("output", Kind.INTENSITY, "Input section of the target images (regressed voxel by voxel).",

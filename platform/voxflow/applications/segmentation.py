@@ -39,6 +39,7 @@ class SegmentationApplication(DenseApplication):
     ALIASES = ("segmentation", "net_segment")
     CONSOLE_SCRIPT = "net_segment"
     OUTPUT_NAME = "segmentation"
+    STATE_FILES = ("label_map.json",)
     ROLES = (
         IMAGE_ROLE,
         Role("label", Kind.LABEL, "Input section of the label maps.", required=("train", "evaluation")),

@@ -70,7 +70,7 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
     with atomic_directory(output_dir, kind="export") as staging:
         _write_saved_model(model, os.path.join(staging, "saved_model"), spatial_dims, int(example.shape[-1]))
         keras_file = _save_keras(model, os.path.join(staging, "model.keras"))
-        for name in STATE_FILES:
+        for name in dict.fromkeys((*STATE_FILES, *getattr(app, "STATE_FILES", ()))):
             source = os.path.join(cfg.system.model_dir, name)
             if os.path.isfile(source):
                 shutil.copy2(source, os.path.join(staging, name))

@@ -177,9 +177,25 @@ def _weights_members(cfg, models: Path, iteration: int, best: dict | None, work:
     histogram = cfg.network.histogram_ref_file
     if histogram and os.path.isfile(histogram):
         members.append(("histogram_ref_file.json", Path(histogram)))
-    if (model_dir / "label_map.json").is_file():
-        members.append(("label_map.json", model_dir / "label_map.json"))
+    for name in application_state_files(cfg):
+        if (model_dir / name).is_file():
+            members.append((name, model_dir / name))
     return members
+
+
+def _application_class(cfg: Any) -> Any:
+    """The application class of the config's section (None for a plugin application named otherwise)."""
+    try:
+        return registry.resolve("application", cfg.app.section_name.lower(), search_dirs=(cfg.config_dir,))
+    except Exception:  # noqa: BLE001 - a plugin's section voxflow cannot map to its class
+        return None
+
+
+def application_state_files(cfg: Any) -> tuple[str, ...]:
+    """The state files of the config's application (``Application.STATE_FILES``), and always
+    ``label_map.json``; an application voxflow cannot resolve by its section adds none."""
+    names = ("label_map.json", *getattr(_application_class(cfg), "STATE_FILES", ()))
+    return tuple(dict.fromkeys(names))
 
 
 def pack(config: str | os.PathLike[str], entry_id: str, zoo: str | os.PathLike[str],
@@ -260,7 +276,8 @@ def _assemble(cfg: Any, models: Path, iteration: int, best: dict | None, entry_i
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, work / name)
     atomic_write_text(str(work / CONFIG_NAME), _entry_config(cfg, iteration))
-    atomic_write_text(str(work / "README.md"), render_readme(entry_id, facts, old_readme))
+    script = getattr(_application_class(cfg), "CONSOLE_SCRIPT", None) or "net_run"
+    atomic_write_text(str(work / "README.md"), render_readme(entry_id, facts, old_readme, script))
     _make_readable(work)
     return {p.relative_to(work).as_posix(): record_file(work, p.relative_to(work).as_posix())
             for p in sorted(work.rglob("*")) if p.is_file()}

@@ -25,13 +25,20 @@ def _split_counts(path: str) -> dict[str, list[str]]:
 
 
 def _evaluation_means(folder: str) -> dict[str, dict[str, float]]:
-    """Mean of each metric column per label of ``<folder>/evaluation.csv`` (empty if absent)."""
+    """Mean of each metric column per label of ``<folder>/evaluation.csv`` (empty if absent); a
+    long table (``metric, class, value``: net_classify's) gives each metric per class."""
     path = os.path.join(folder, "evaluation.csv") if folder else ""
     sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     if path and os.path.isfile(path):
         with open(path, newline="", encoding="utf-8") as handle:
             for raw in csv.DictReader(handle):
                 row = {key.lower(): value for key, value in raw.items()}
+                if "metric" in row and "value" in row:  # one metric per row
+                    try:
+                        sums[row.get("class") or "all"][row["metric"]].append(float(row["value"]))
+                    except (TypeError, ValueError):
+                        pass
+                    continue
                 label = row.get("label", "?")
                 for key, value in row.items():
                     if key not in ("subject_id", "subject", "label"):
@@ -48,9 +55,10 @@ def facts_block(cfg: Any, iteration: int, best: dict | None, label_values: list[
     lines = [START, "", "## Facts recorded by `net_zoo pack`", ""]
     args = ", ".join(f"{k}={v}" for k, v in (cfg.network.network_args or {}).items())
     lines.append(f"- Network: `{cfg.network.name}`" + (f" ({args})" if args else ""))
-    classes = cfg.app.num_classes
+    classes = cfg.app.num_classes if "num_classes" in cfg.app else None
     values = f"; label values {label_values}" if label_values else ""
-    lines.append(f"- Classes: {classes} (outputs 0..{classes - 1}{values})")
+    if classes:
+        lines.append(f"- Classes: {classes} (outputs 0..{classes - 1}{values})")
     for name in image_sections:
         section = cfg.inputs[name]
         window = "×".join(map(str, section.spatial_window_size))
@@ -84,14 +92,15 @@ def facts_block(cfg: Any, iteration: int, best: dict | None, label_values: list[
     return "\n".join(lines)
 
 
-def render_readme(entry_id: str, facts: str, existing: str | None = None) -> str:
-    """A new README around ``facts``, or ``existing`` with its facts block replaced."""
+def render_readme(entry_id: str, facts: str, existing: str | None = None, script: str = "net_segment") -> str:
+    """A new README around ``facts``, or ``existing`` with its facts block replaced; ``script`` is
+    the application's console script."""
     if existing and START in existing and END in existing:
         head, rest = existing.split(START, 1)
         return head + facts + rest.split(END, 1)[1]
     return f"""# {entry_id}
 
-TODO (author): one paragraph on the task — what is segmented, from which images.
+TODO (author): one paragraph on the task — what is predicted, from which images.
 
 ## Training data and licence
 
@@ -109,7 +118,7 @@ TODO (author): the metrics on held-out subjects, and how to reproduce them.
 
 ```bash
 net_download {entry_id}
-net_segment inference -c ~/.voxflow/models/{entry_id}/config.ini \\
+{script} inference -c ~/.voxflow/models/{entry_id}/config.ini \\
     --path_to_search my_images/ --save_seg_dir my_segmentations/
 ```
 
