@@ -179,3 +179,6 @@ def test_a_packed_classifier_carries_its_class_names_and_its_own_command(tmp_pat
         assert "class_names.json" in archive.getnames()
     readme = (result.folder / "README.md").read_text(encoding="utf-8")
     assert "net_classify inference -c" in readme and "net_segment" not in readme
+    from voxflow.cli.zoo import _command_for
+
+    assert _command_for(result.folder / "config.ini") == "net_classify"  # what net_download tells to run

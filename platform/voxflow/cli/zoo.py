@@ -135,8 +135,29 @@ def _download(args: argparse.Namespace) -> int:
         if result.code:
             print(f"  note: {entry_id} ships code ({', '.join(result.code)} in {result.path}): read it; it is "
                   "imported only when you run the entry with --trust-downloaded-code")
-        print(f"  run: net_segment inference -c {result.config} --path_to_search YOUR_IMAGES/")
+        print(f"  run: {_command_for(result.config)} inference -c {result.config} --path_to_search YOUR_IMAGES/")
     return 0
+
+
+def _command_for(config: object) -> str:
+    """The console script of the installed config's application (``net_segment`` for a
+    segmentation entry, ``net_classify`` for a classifier), else ``net_run``."""
+    import configparser  # noqa: PLC0415
+
+    from voxflow import registry  # noqa: PLC0415
+
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(str(config), encoding="utf-8")
+    except (OSError, configparser.Error):
+        return "net_segment"
+    for section in parser.sections():
+        try:
+            app_class = registry.resolve("application", section.lower())
+        except Exception:  # noqa: BLE001 - not an application's section
+            continue
+        return getattr(app_class, "CONSOLE_SCRIPT", None) or "net_run"
+    return "net_segment"
 
 
 def net_download(argv: list[str] | None = None) -> None:
