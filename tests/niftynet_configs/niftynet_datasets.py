@@ -339,14 +339,14 @@ def csv_sampler_data(root, shape=(96, 136, 96), subjects=4, seed=8):
     return data
 
 
-def evaluation_pairs(root, shape=(24, 26, 22), subjects=3, seed=9):
+def evaluation_pairs(root, shape=(24, 26, 22), subjects=3, seed=9, folder_name="NiftyNetTestEval"):
     """The evaluation config's ``NiftyNetTestEval``: segmentations to evaluate,
     ``Correct_WS3WT3WC1MergedSPCP_<id>_corr_corrIT.nii.gz``, and reference labels
     ``CHJP_<id>_vote.nii.gz`` (BraTS labels 0-4 on the same grid; the segmentation is the reference
     with a shifted, eroded tumour)."""
     rng = np.random.default_rng(seed)
     data = Dataset(root)
-    folder = os.path.join(root, "NiftyNetTestEval")
+    folder = os.path.join(root, folder_name)
     for i in range(subjects):
         sid = f"{i + 1:02d}"
         reference = nested_blobs(shape, rng, (0, 2, 3, 1, 4)).astype(np.uint8)
@@ -356,3 +356,46 @@ def evaluation_pairs(root, shape=(24, 26, 22), subjects=3, seed=9):
         name = f"Correct_WS3WT3WC1MergedSPCP_{sid}_corr_corrIT.nii.gz"
         _nifti(os.path.join(folder, name), segmentation, BRATS_AFFINE)
     return data
+
+
+# ---------------------------------------------------------------------------- regression configs
+def monomodal_regression(root, shape=(24, 26, 22), subjects=3, seed=10):
+    """The monomodal regression config's ``monomodal_parcellation/patNN.nii.gz``: T1-like images
+    that are both the input and the target (``filename_contains = pat`` for both: NiftyNet's smoke
+    test regresses an image from itself)."""
+    rng = np.random.default_rng(seed)
+    data = Dataset(root)
+    affine = _affine((1.0, 1.0, 1.2), axcodes_flip=(-1.0, 1.0, 1.0))
+    for i in range(subjects):
+        sid = f"{i + 1:02d}"
+        label = parcellation(shape, rng, PARCELLATION_VALUES[:6])
+        data.add(sid, _nifti(os.path.join(root, "monomodal_parcellation", f"pat{sid}.nii.gz"),
+                             intensities(label, rng), affine))
+    return data
+
+
+def weighted_regression(root, shape=(24, 26, 22), subjects=3, seed=11):
+    """The weighted-sampling regression config's folders: ``input/subNN.nii.gz`` (its target),
+    ``output/subNN_003.nii.gz`` (its network input: NiftyNet's config swaps the names),
+    ``weights/subNN.nii.gz`` (voxel weights, e.g. an error map's residuals) and
+    ``sampler_frequency/subNN.nii.gz`` (window-sampling weights)."""
+    rng = np.random.default_rng(seed)
+    data = Dataset(root)
+    affine = _affine((1.0, 1.0, 1.0))
+    for i in range(subjects):
+        sid = f"sub{i + 1:02d}"
+        label = nested_blobs(shape, rng, (0, 1, 2))
+        target = intensities(label, rng)
+        source = (0.5 * target + rng.normal(0.0, 5.0, shape)).astype(np.float32)
+        _nifti(os.path.join(root, "input", f"{sid}.nii.gz"), target, affine)
+        data.add(sid, _nifti(os.path.join(root, "output", f"{sid}_003.nii.gz"), source, affine))
+        _nifti(os.path.join(root, "weights", f"{sid}.nii.gz"), (1.0 + (label > 0)).astype(np.float32), affine)
+        _nifti(os.path.join(root, "sampler_frequency", f"{sid}.nii.gz"), (label > 0).astype(np.float32), affine)
+    return data
+
+
+def regression_evaluation_pairs(root):
+    """The regression evaluation config's ``NiftyNetEvalTest``: the segmentation evaluation's pairs,
+    compared as continuous images (``inferred = INPUTIMAGE``, ``output = REGRESSTARGET``)."""
+    return evaluation_pairs(root, folder_name="NiftyNetEvalTest")
+

@@ -1,7 +1,8 @@
-"""NiftyNet's own segmentation configs run in voxflow with only their data locations changed.
+"""NiftyNet's own segmentation and regression configs run in voxflow with only their data locations changed.
 
 ``configs/`` holds a copy of each segmentation config NiftyNet shipped (``config/``, ``demos/``,
-``niftynet/contrib/``): every section and key with NiftyNet's values, comments dropped, and the
+``niftynet/contrib/``) and of its three regression configs (``config/``, run with ``net_regress``):
+every section and key with NiftyNet's values, comments dropped, and the
 data locations (``path_to_search``, ``csv_data_file``, ``histogram_ref_file``, ``model_dir`` and
 absolute output folders) written as ``{data}`` / ``{models}``, which the test fills with a
 temporary folder holding synthetic data of the kind the config expects (``niftynet_datasets``).
@@ -61,6 +62,7 @@ class Case:
         evaluate: run the evaluation action too.
         evaluate_only: only the evaluation action (a config that evaluates given segmentations).
         plugins: folders of ``plugins/`` copied next to the configs (the demo's own network code).
+        application: the NiftyNet application the config is for (``segmentation``, ``regression``).
     """
 
     config: str
@@ -73,6 +75,7 @@ class Case:
     evaluate: bool = False
     evaluate_only: bool = False
     plugins: tuple[str, ...] = ()
+    application: str = "segmentation"
 
     @property
     def has_fast_variant(self) -> bool:
@@ -121,6 +124,18 @@ def _u373(root, shipped):
 
 def _histology(root, shipped):  # 400² windows, 92 pixels of padding: 216 pixels per axis at least
     return datasets.histology(root, shape=(220, 232) if shipped else (44, 40))
+
+
+def _regression(root, shipped):
+    return datasets.monomodal_regression(root)
+
+
+def _weighted_regression(root, shipped):
+    return datasets.weighted_regression(root)
+
+
+def _regression_pairs(root, shipped):
+    return datasets.regression_evaluation_pairs(root)
 
 
 def _csv(root, shipped):
@@ -173,6 +188,12 @@ FAST = {
     "unet_cells": (("--batch_size", "1", *_windows({"cells": "204,204,1", "label": "20,20,1",
                                                     "xent_weights": "20,20,1"})),
                    ("--batch_size", "1", *_windows({"cells": "412,412,1", "INFERENCE": "412,412,1"}))),
+    # highres3dnet regressing on 64³ (96³) windows, two (of four sections) per iteration, and a 136³
+    # inference window: 32³ windows and the whole padded volume in one inference window.
+    "regression": (_windows({"INPUTIMAGE": "32,32,32", "REGRESSTARGET": "32,32,32"}),
+                   _windows({"INPUTIMAGE": "32,32,32", "INFERENCE": "0,0,0"})),
+    "weighted_regression": (_windows({s: "32,32,32" for s in ("INPUTIMAGE", "OUTPUTIMAGE", "RESIDUALS",
+                                                              "SAMPWEIGHT")}), ()),
     "unet_histology": (("--batch_size", "1", *_windows({"slice": "204,204", "label": "20,20"})),
                        ("--batch_size", "1", *_windows({"slice": "412,412", "INFERENCE": "412,412"}))),
 }
@@ -221,12 +242,23 @@ CASES = {
                            fast_train=FAST["unet_histology"][0], fast_infer=FAST["unet_histology"][1]),
     "default_segmentation_csvsampler": Case("default_segmentation_csvsampler.ini", _csv, evaluate=True),
     "selective_seg": Case("selective_seg.ini", _mono),
+    # NiftyNet's regression configs (net_regress): highres3dnet on 64³ (96³) windows, 136³ at inference.
+    "default_monomodal_regression": Case("default_monomodal_regression.ini", _regression, application="regression",
+                                         fast_train=FAST["regression"][0], fast_infer=FAST["regression"][1]),
+    "weighted_sample_regression": Case("weighted_sample_regression.ini", _weighted_regression, always=LATEST,
+                                       application="regression", fast_train=FAST["weighted_regression"][0],
+                                       fast_infer=FAST["regression"][1]),
+    "default_monomodal_regression_eval": Case("default_monomodal_regression_eval.ini", _regression_pairs,
+                                              evaluate_only=True, application="regression"),
 }
 
 
 # --------------------------------------------------------------------------------------- helpers
-def _run(*argv: str) -> int:
-    return main(list(argv), prog="net_segment", application="segmentation")
+PROGS = {"segmentation": "net_segment", "regression": "net_regress"}
+
+
+def _run(*argv: str, application: str = "segmentation") -> int:
+    return main(list(argv), prog=PROGS[application], application=application)
 
 
 def _fill(name: str, tmp_path: Path, data: Path, models: Path, drop: tuple[str, ...] = ()) -> Path:
@@ -301,18 +333,20 @@ def _run_case(case: Case, tmp_path: Path, capsys, shipped: bool, drop: tuple[str
     infer_config = _fill(case.infer_with, tmp_path, data, models) if case.infer_with else config
     fast_train, fast_infer = ((), ()) if shipped else (case.fast_train, case.fast_infer)
     if case.evaluate_only:
-        code = _run("evaluation", "-c", str(config))
+        code = _run("evaluation", "-c", str(config), application=case.application)
         assert code == 0, f"evaluation ({config.name}) exit {code}: {_error(capsys)}"
         assert list(tmp_path.rglob("evaluation.csv")), "evaluation wrote no evaluation.csv"
         return
 
-    code = _run("train", "-c", str(train_config), "--max_iter", "2", *fast_train, *extra)
+    code = _run("train", "-c", str(train_config), "--max_iter", "2", *fast_train, *extra,
+                application=case.application)
     assert code == 0, f"train ({train_config.name}) exit {code}: {_error(capsys)}"
-    code = _run("inference", "-c", str(infer_config), *case.always, *fast_infer, *extra)
+    code = _run("inference", "-c", str(infer_config), *case.always, *fast_infer, *extra,
+                application=case.application)
     assert code == 0, f"inference ({infer_config.name}) exit {code}: {_error(capsys)}"
     _assert_outputs_on_input_grid(tmp_path, dataset)
     if case.evaluate:
-        code = _run("evaluation", "-c", str(config), *case.always)
+        code = _run("evaluation", "-c", str(config), *case.always, application=case.application)
         assert code == 0, f"evaluation ({config.name}) exit {code}: {_error(capsys)}"
         assert list(tmp_path.rglob("evaluation.csv")), "evaluation wrote no evaluation.csv"
 
