@@ -409,6 +409,10 @@ def test_a_config_niftynet_could_not_run_stops_in_one_pass_and_runs_once_fixed(n
     _run_case(case, tmp_path, capsys, shipped=False, drop=refused["drop"], extra=refused["fix"])
 
 
+#: As-shipped runs the kernel kills for memory on a 24 GB machine, before voxflow can say so: training
+#: memory is not estimated before work yet (inference memory is, see TOO_BIG). Not run.
+KILLED = {"weighted_sample_regression": "highres3dnet trained on two 96³ windows per batch: killed at 24 GB"}
+
 #: As-shipped runs that still stop (the fast variant of these runs).
 SHIPPED_OPEN = {"unet_config": "a 104³ window: nonewnet takes multiples of 16 (NiftyNet's refuses it too)",
                 "unet_histology": "400² windows: voxflow's unet_2d takes 188 + 16k (396, 412) so its output stays the "
@@ -419,7 +423,7 @@ SHIPPED_OPEN = {"unet_config": "a 104³ window: nonewnet takes multiples of 16 (
 @pytest.mark.parametrize("name", [
     pytest.param(name, marks=_marks(name) or ([pytest.mark.xfail(strict=True, reason=SHIPPED_OPEN[name])]
                                               if name in SHIPPED_OPEN else []))
-    for name, case in CASES.items() if case.has_fast_variant and name not in REFUSED])
+    for name, case in CASES.items() if case.has_fast_variant and name not in REFUSED and name not in KILLED])
 def test_niftynet_config_as_shipped(name, tmp_path, capsys, monkeypatch):
     """NiftyNet's windows and batch sizes, for the configs the fast suite shrinks."""
     monkeypatch.chdir(tmp_path)
