@@ -48,6 +48,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_demo_data import write_atomic  # noqa: E402 - the demo builder's atomic write, shared
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_ROOT / ".cache"
 FORMAT_VERSION = 1
@@ -259,21 +262,6 @@ def load_brain(raw: bytes, label: str) -> tuple[np.ndarray, np.ndarray, int]:
     _, sform_code = image.header.get_sform(coded=True)
     _, qform_code = image.header.get_qform(coded=True)
     return t1, image.affine, int(sform_code or qform_code or 1)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def save_nifti(path: Path, array: np.ndarray, affine: np.ndarray, code: int = 1) -> None:
