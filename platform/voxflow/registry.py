@@ -79,6 +79,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "gradientdescent": "voxflow.engine.optimisers:gradient_descent",
         "momentum": "voxflow.engine.optimisers:momentum",
         "nesterov": "voxflow.engine.optimisers:nesterov",
+        "sgd_nesterov": "voxflow.engine.optimisers:sgd_nesterov",
         "adagrad": "voxflow.engine.optimisers:adagrad",
         "rmsprop": "voxflow.engine.optimisers:rmsprop",
     },

@@ -1,6 +1,6 @@
 """Built-in optimisers with NiftyNet's hyper-parameters (looked up by `[TRAINING] optimiser`).
 
-Each factory takes the learning rate and returns a Keras 3 optimiser. A plugin optimiser is any
+Each factory takes the learning rate (a float, or the schedule of ``[TRAINING] lr_schedule``) and returns a Keras 3 optimiser. A plugin optimiser is any
 importable callable with the same signature (``my_pkg.opt.make(lr)``) or a Keras optimiser class.
 """
 
@@ -27,6 +27,11 @@ def momentum(lr: float) -> keras.optimizers.Optimizer:
 def nesterov(lr: float) -> keras.optimizers.Optimizer:
     """SGD with Nesterov momentum 0.9."""
     return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
+
+
+def sgd_nesterov(lr: float) -> keras.optimizers.Optimizer:
+    """SGD with Nesterov momentum 0.99: nnU-Net's optimiser (with ``lr = 0.01`` and ``lr_schedule = poly``)."""
+    return keras.optimizers.SGD(learning_rate=lr, momentum=0.99, nesterov=True)
 
 
 def adagrad(lr: float) -> keras.optimizers.Optimizer:

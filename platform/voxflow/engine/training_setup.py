@@ -16,12 +16,16 @@ log = logging.getLogger(__name__)
 
 
 def build_optimiser(cfg: Any) -> Any:
-    """Optimiser named by ``[TRAINING] optimiser`` with ``lr``."""
+    """Optimiser named by ``[TRAINING] optimiser`` with ``lr`` and its ``lr_schedule``
+    (:func:`voxflow.engine.schedules.learning_rate`)."""
+    from voxflow.engine.schedules import learning_rate  # noqa: PLC0415
+
     factory = registry.resolve("optimiser", cfg.training.optimiser, search_dirs=(cfg.config_dir,))
+    rate = learning_rate(cfg.training)
     try:
-        return factory(cfg.training.lr)
+        return factory(rate)
     except TypeError:
-        return factory(learning_rate=cfg.training.lr)
+        return factory(learning_rate=rate)
 
 
 class DivergenceWatch:
