@@ -85,7 +85,8 @@ def test_unknown_network_args_raise_type_error(tiny):
 
 
 def test_network_arg_defaults():
-    assert UNet.network_arg_defaults() == {"base_features": 16, "depth": 3, "norm": "batch"}
+    assert UNet.network_arg_defaults() == {"base_features": 16, "depth": 3, "norm": "batch", "pool_sizes": None,
+                                           "max_features": None, "deep_supervision": False}
     assert VNet.network_arg_defaults() == {"base_features": 16, "kernel_size": 5, "norm": "none"}
     assert HighRes3DNet.network_arg_defaults() == {"norm": "batch"}
     assert DenseVNet.network_arg_defaults() == {"norm": "batch"}

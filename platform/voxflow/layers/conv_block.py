@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from voxflow.layers.activations import get_activation
 from voxflow.layers.dropout import Dropout
@@ -59,8 +61,8 @@ class ConvBlock(keras.layers.Layer):
         self,
         filters: int,
         spatial_dims: int = 3,
-        kernel_size: int = 3,
-        strides: int = 1,
+        kernel_size: int | Sequence[int] = 3,
+        strides: int | Sequence[int] = 1,
         dilation: int = 1,
         norm: str | None = "batch",
         acti_func: str | None = "relu",
@@ -76,8 +78,9 @@ class ConvBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.spatial_dims = check_spatial_dims(spatial_dims)
-        self.kernel_size = int(kernel_size)
-        self.strides = int(strides)
+        self.kernel_size = int(kernel_size) if isinstance(kernel_size, (int, np.integer)) else tuple(
+            int(k) for k in kernel_size)  # one size, or one per axis (a per-axis transposed up-sampling)
+        self.strides = int(strides) if isinstance(strides, (int, np.integer)) else tuple(int(k) for k in strides)
         self.dilation = int(dilation)
         self.norm_name = "none" if norm is None else str(norm).lower()
         self.acti_func = None if acti_func is None else str(acti_func).lower()

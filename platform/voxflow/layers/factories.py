@@ -7,9 +7,11 @@ library has no 2-D/3-D twin classes. Initialisers and regularisers are passed ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from voxflow.naming import did_you_mean
 
@@ -89,11 +91,16 @@ def _fresh(serialized: Any, getter: Any) -> Any:
     return getter(serialized)
 
 
+def _size(value: int | Sequence[int]) -> int | tuple[int, ...]:
+    """An int, or one int per spatial axis (a per-axis kernel or stride)."""
+    return int(value) if isinstance(value, (int, np.integer)) else tuple(int(v) for v in value)
+
+
 def conv_layer(
     spatial_dims: int,
     filters: int,
-    kernel_size: int = 3,
-    strides: int = 1,
+    kernel_size: int | Sequence[int] = 3,
+    strides: int | Sequence[int] = 1,
     dilation: int = 1,
     use_bias: bool = True,
     kernel_initializer: Any = "he_normal",
@@ -101,12 +108,13 @@ def conv_layer(
     transpose: bool = False,
     name: str | None = None,
 ) -> keras.layers.Layer:
-    """Return a SAME-padded ``Conv{2,3}D`` (or ``Conv{2,3}DTranspose``) layer."""
+    """Return a SAME-padded ``Conv{2,3}D`` (or ``Conv{2,3}DTranspose``) layer; ``kernel_size`` and
+    ``strides`` are one int or one per axis."""
     table = _CONV_TRANSPOSE if transpose else _CONV
     return table[check_spatial_dims(spatial_dims)](
         filters=int(filters),
-        kernel_size=int(kernel_size),
-        strides=int(strides),
+        kernel_size=_size(kernel_size),
+        strides=_size(strides),
         dilation_rate=int(dilation),
         padding="same",
         use_bias=use_bias,

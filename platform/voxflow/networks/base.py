@@ -45,7 +45,9 @@ class SegmentationNet(keras.Model):
     """
 
     network_name: ClassVar[str] = "network"
-    window_divisor: ClassVar[int] = 1
+    #: Every spatial axis of a window must be a multiple of it; one int per spatial axis where the
+    #: network down-samples some axes more than others (:func:`~voxflow.networks.window.axis_divisors`).
+    window_divisor: ClassVar[int | tuple[int, ...]] = 1
     #: The valid window sizes and smaller output of a VALID-convolution network (``None``: the
     #: output has the input's size and ``window_divisor`` is the only rule).
     window_rule: ClassVar[WindowRule | None] = None
@@ -143,13 +145,18 @@ class SegmentationNet(keras.Model):
         ``deserialize_keras_object``); without it Keras would build a subclassed model by running
         ``call`` outside the model's name scope, and the variable paths would lose their
         ``<network_name>/`` prefix. Variables do not depend on the window size, so the probe is
-        the smallest valid window: batch 1, ``window_divisor`` voxels per axis (the rule's
-        ``start`` for a network with a ``window_rule``).
+        the smallest valid window: batch 1, ``window_divisor`` voxels per axis (each axis's
+        divisor where it has one per axis; the rule's ``start`` for a network with a ``window_rule``).
         """
         shape = tuple(input_shape)
         self.check_rank(shape)
-        length = self.window_divisor if self.window_rule is None else self.window_rule.start
-        probe = ops.zeros((1, *[length] * self.spatial_dims, shape[-1]), dtype="float32")
+        if self.window_rule is not None:
+            lengths = (self.window_rule.start,) * self.spatial_dims
+        elif isinstance(self.window_divisor, tuple):
+            lengths = self.window_divisor
+        else:
+            lengths = (self.window_divisor,) * self.spatial_dims
+        probe = ops.zeros((1, *lengths, shape[-1]), dtype="float32")
         self.forward(probe, training=False)
 
     def output_window(self, window: tuple[int, ...]) -> tuple[int, ...]:

@@ -1,10 +1,12 @@
 """Window-size rules shared by every network: ``check_window``, ``WindowRule`` and ``output_window``.
 
 Most networks return logits of their input's size and only need every axis to be a multiple of
-their ``window_divisor``. Networks of VALID convolutions (``deepmedic``, ``unet_2d``) return a
-smaller, centred output and take only some window sizes; they declare a :class:`WindowRule`
-(``window_rule``, a class attribute for the default ``network_args``; an instance may override
-it, as ``window_divisor``), which ``check_window`` and ``output_window`` then follow.
+their ``window_divisor``: one int for every axis, or one per spatial axis (a U-Net that pools some
+axes less than others, as nnU-Net plans for anisotropic data: ``(2, 8, 8)``). Networks of VALID
+convolutions (``deepmedic``, ``unet_2d``) return a smaller, centred output and take only some
+window sizes; they declare a :class:`WindowRule` (``window_rule``, a class attribute for the
+default ``network_args``; an instance may override it, as ``window_divisor``), which
+``check_window`` and ``output_window`` then follow.
 """
 
 from __future__ import annotations
@@ -81,8 +83,36 @@ def _format(shape: Sequence[int]) -> str:
     return "×".join(str(int(s)) for s in shape)
 
 
-def _divisor(network: Any) -> int:
-    return int(getattr(network, "window_divisor", 1) or 1)
+def axis_divisors(network: Any, window_shape: Sequence[int]) -> tuple[int, ...]:
+    """The multiple each axis of ``window_shape`` must be for ``network`` (axes of size 1: 1).
+
+    ``window_divisor`` is an int (every axis) or one int per spatial axis of the network. A window
+    with one axis more than that, of size 1 (a 2-D window in 3-D layout), gets the divisors on its
+    other axes.
+
+    Raises:
+        ValueError: per-axis divisors and a window of another number of axes.
+
+    Example:
+        >>> axis_divisors(UNet(2, depth=2, pool_sizes=((1, 2, 2), (2, 2, 2))), (8, 16, 1))  # doctest: +SKIP
+        (2, 4, 1)
+    """
+    shape = [int(s) for s in window_shape]
+    return tuple(1 if s == 1 else d for s, d in zip(shape, _window_divisors(network, shape)))
+
+
+def _window_divisors(network: Any, shape: list[int]) -> list[int]:
+    """``window_divisor`` for each axis of ``shape``, axes of size 1 not yet excepted."""
+    divisor = getattr(network, "window_divisor", 1) or 1
+    if not isinstance(divisor, (tuple, list)):
+        return [int(divisor)] * len(shape)
+    divisors = [int(d) for d in divisor]
+    if len(shape) == len(divisors) + 1 and shape.count(1) == 1:
+        divisors.insert(shape.index(1), 1)
+    if len(shape) != len(divisors):
+        raise ValueError(f"window {_format(shape)} cannot fit {_network_label(network)}: it has {len(shape)} axes, "
+                         f"the network takes {len(divisors)} (multiples of {_format(divisors)}).")
+    return divisors
 
 
 def _rule(network: Any) -> WindowRule | None:
@@ -94,7 +124,8 @@ def check_window(network: Any, window_shape: Sequence[int]) -> None:
 
     Every non-singleton spatial axis must be a positive multiple of the network's
     ``window_divisor`` (a class attribute; an instance may override it, e.g. a U-Net with
-    ``depth=4`` needs multiples of 16), or, for a network with a ``window_rule``, a length that
+    ``depth=4`` needs multiples of 16), or of that axis's divisor where ``window_divisor`` has one
+    per axis (:func:`axis_divisors`), or, for a network with a ``window_rule``, a length that
     rule takes. Axes of size 1 mark a 2-D window and are exempt. A class is checked with its
     default ``network_args``; pass an instance to check others.
 
@@ -108,6 +139,8 @@ def check_window(network: Any, window_shape: Sequence[int]) -> None:
     Example:
         >>> check_window(UNet, (50, 50, 50))  # doctest: +SKIP
         ValueError: window 50×50×50 cannot fit unet: every axis must be a multiple of 8 ...
+        >>> check_window(UNet(2, depth=2, pool_sizes=((1, 2, 2), (2, 2, 2))), (6, 20, 20))  # doctest: +SKIP
+        ValueError: window 6×20×20 cannot fit unet: axis by axis, the window must be a multiple of 2×4×4 ...
     """
     shape = [int(s) for s in window_shape]
     if not shape or any(s < 1 for s in shape):
@@ -116,16 +149,22 @@ def check_window(network: Any, window_shape: Sequence[int]) -> None:
     if rule is not None:
         _check_rule(network, rule, shape)
         return
-    divisor = _divisor(network)
-    if all(s == 1 or s % divisor == 0 for s in shape):
+    divisors = axis_divisors(network, shape)
+    if all(s % d == 0 for s, d in zip(shape, divisors)):
         return
-    below = [s if s == 1 else max(divisor, s // divisor * divisor) for s in shape]
-    above = [s if s == 1 else -(-s // divisor) * divisor for s in shape]
+    below = [max(d, s // d * d) for s, d in zip(shape, divisors)]
+    above = [-(-s // d) * d for s, d in zip(shape, divisors)]
     options = " or ".join(dict.fromkeys(_format(o) for o in (below, above)))
-    raise ValueError(
-        f"window {_format(shape)} cannot fit {_network_label(network)}: every axis must be a multiple "
-        f"of {divisor} (axes of size 1 excepted). Try {options}."
-    )
+    declared = getattr(network, "window_divisor", 1) or 1
+    declared = tuple(declared) if isinstance(declared, (tuple, list)) else (int(declared),)
+    if len(set(declared)) == 1:
+        requirement = f"every axis must be a multiple of {declared[0]} (axes of size 1 excepted)"
+    else:
+        wrong = ", ".join(f"axis {axis} ({s}) is not a multiple of {d}"
+                          for axis, (s, d) in enumerate(zip(shape, divisors)) if s % d)
+        requirement = (f"axis by axis, the window must be a multiple of {_format(declared)} (axes of size 1 "
+                       f"excepted; {wrong})")
+    raise ValueError(f"window {_format(shape)} cannot fit {_network_label(network)}: {requirement}. Try {options}.")
 
 
 def _check_rule(network: Any, rule: WindowRule, shape: list[int]) -> None:
@@ -171,5 +210,5 @@ def smallest_valid_window(network: Any, at_least: Sequence[int]) -> tuple[int, .
     rule = _rule(network)
     if rule is not None:
         return tuple(1 if s == 1 else rule.above(int(s)) for s in at_least)
-    divisor = _divisor(network)
-    return tuple(1 if s == 1 else max(divisor, -(-int(s) // divisor) * divisor) for s in at_least)
+    divisors = axis_divisors(network, at_least)
+    return tuple(1 if s == 1 else max(d, -(-int(s) // d) * d) for s, d in zip(at_least, divisors))
