@@ -15,7 +15,8 @@ Declarations:
   evaluation take them from the model's ``settings_train.ini``);
 - ``ALIASES`` (names for ``net_run -a``) and ``CONSOLE_SCRIPT``;
 - ``BEST``: the validation scalar that picks the best checkpoint, and whether lower or higher is
-  better.
+  better (:meth:`best_rule` may choose another for the run's settings: segmentation's mean Dice
+  with full-volume validation).
 
 Each role has a kind (intensity, label, weight, displacement field, per-subject value) and a group
 (roles of one group share a grid): :mod:`voxflow.roles`.
@@ -195,6 +196,28 @@ class Application:
         """Named validation scalars of one (local) batch, averaged over a round (default: none)."""
         return {}
 
+    def best_rule(self) -> BestRule:
+        """The rule of the best checkpoint for this run's settings (default :data:`BEST`)."""
+        return self.BEST
+
+    def validate_volumes(self, models: dict[str, Any], strategy: Any) -> dict[str, float]:
+        """``[TRAINING] validation_mode = volumes``: named scalars of the validation subjects
+        inferred whole with ``models`` (added to the round's; default: not available)."""
+        raise ConfigError(f"[TRAINING] validation_mode = volumes is not available for [{self.SECTION}].")
+
+    def after_training(self, models: dict[str, Any], strategy: Any) -> dict[str, Any]:
+        """Called once training ends, ``models`` holding the best checkpoint's weights (the last
+        ones without validation): choices made on the trained model (e.g. post-processing);
+        returns scalars added to training's result (default: none)."""
+        return {}
+
+    @classmethod
+    def cross_validate(cls, cfg: Any, fold_dirs: list[str]) -> dict[str, Any]:
+        """Called once every fold of ``num_folds`` is trained (``fold_dirs``: their model folders):
+        choices made on all folds' validation subjects together; returns what the cross-validation
+        summary adds (default: nothing)."""
+        return {}
+
     def validation_images(self) -> dict[str, Any]:
         """Images summarising the validation round just done (called once after its batches' metrics;
         e.g. a confusion matrix the metrics accumulated), as :meth:`summary_images` (default: none)."""
@@ -215,8 +238,9 @@ class Application:
         before :meth:`build_models` by export)."""
 
     # ------------------------------------------------------------------ outputs
-    def infer(self, models: dict[str, Any], strategy: Any) -> dict:
-        """Run inference and write its outputs; returns what :meth:`report` summarises.
+    def infer(self, models: dict[str, Any] | list[dict[str, Any]], strategy: Any) -> dict:
+        """Run inference and write its outputs; returns what :meth:`report` summarises. ``models``:
+        the trained model's named models, or a list of them (an ensemble).
 
         By default the engine's loop (:func:`voxflow.engine.inference.run_inference`): each of
         :meth:`inference_items` is predicted by :meth:`predict_item` with :meth:`predictor` and
@@ -238,6 +262,12 @@ class Application:
     def predictor(self, models: dict[str, Any]) -> Any:
         """The compiled call that predicts a batch (built once per inference)."""
         raise NotImplementedError(f"{type(self).__name__} must implement predictor(models) for inference")
+
+    def ensemble_predictor(self, members: list[dict[str, Any]]) -> Any:
+        """The compiled call that predicts a batch with several trained models (an ensemble of folds
+        or runs) and averages them (default: not available)."""
+        raise ConfigError(f"The application {type(self).__name__} ([{self.SECTION}]) cannot average an ensemble of "
+                          f"{len(members)} models: unset [INFERENCE] ensemble_model_dirs.")
 
     def predict_item(self, predict: Any, item: Any, strategy: Any) -> Any:
         """The prediction of one item: its inference sampler feeding ``predict``, aggregated."""

@@ -29,8 +29,9 @@ import numpy as np
 
 from voxflow import registry
 from voxflow.applications.base import Application
+from voxflow.applications.dense_inference import DenseInference
 from voxflow.data.windows import WindowLayout
-from voxflow.errors import ConfigError, DataError, first_line
+from voxflow.errors import ConfigError, first_line
 from voxflow.roles import Kind, Role
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,12 @@ TRAINED_PIPELINE_KEYS = (
         "name", "network_args", "activation_function", "normalisation", "whitening", "histogram_ref_file",
         "norm_type", "cutoff", "normalise_foreground_only", "foreground_type", "multimod_foreground_type",
         "volume_padding_size", "volume_padding_mode")),
-    ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
+    ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"), ("inputs", "intensity_clip"),
+    ("inputs", "fixed_whitening"),
 )
 
 
-class DenseApplication(Application):
+class DenseApplication(DenseInference, Application):
     """Base class of dense-prediction applications (see the module docstring)."""
 
     #: The role the network reads (concatenated sections as channels).
@@ -273,90 +275,6 @@ class DenseApplication(Application):
     def validation_dataset(self) -> Any:
         """The same validation windows every round, or None without validation subjects."""
         return self.data.validation_dataset()
-
-    # -------------------------------------------------------------------------- inference
-    def output_writer(self) -> Any:
-        """One image per subject on its first input's grid (built once, in :meth:`prepare`)."""
-        if self.outputs is None:
-            from voxflow.data.writers import VolumeWriter  # noqa: PLC0415
-
-            self.outputs = VolumeWriter(self.cfg.inference.save_seg_dir, self.cfg.inference.output_postfix,
-                                        self.data.infer_subjects, what=self.OUTPUT_NAME)
-        return self.outputs
-
-    def inference_items(self) -> list[Any]:
-        """The subjects to infer (``dataset_to_infer``)."""
-        return self.data.infer_subjects
-
-    def predictor(self, models: dict[str, Any]) -> Any:
-        """Windows in the window layout → :meth:`predict_windows`, compiled once."""
-        import tensorflow as tf  # noqa: PLC0415
-
-        network = models["network"]
-
-        self._network = network  # sizes full-extent inference windows
-
-        @tf.function(reduce_retracing=True)
-        def compiled(windows: tf.Tensor) -> tf.Tensor:
-            return self.predict_windows(network, windows)
-
-        def predict(windows: Any) -> Any:
-            return self.layout.from_network(compiled(self.layout.to_network(windows)))
-
-        self._compiled = compiled
-        if not self.layout.full_extent:  # full-extent windows are checked per volume (predict_item)
-            self._check_memory(self.layout)
-        return predict
-
-    def _check_memory(self, layout: Any) -> None:
-        """Refuse an inference window whose batch cannot fit in memory, before predicting with it
-        (:func:`~voxflow.engine.memory.check_inference_memory`); each window size is checked once."""
-        from voxflow.engine.memory import check_inference_memory  # noqa: PLC0415
-
-        checked = self.__dict__.setdefault("_memory_checked", set())
-        if layout.network_window in checked:
-            return
-        check_inference_memory(self._compiled, (*layout.network_window, self.channels),
-                               self.cfg.network.batch_size, f"The inference window {layout.text}")
-        checked.add(layout.network_window)
-
-    def predict_item(self, predict: Any, subject: Any, strategy: Any) -> tuple[np.ndarray, Any]:
-        """The subject's prediction window by window (grid and blending, or resized), sent back to the
-        grid of its first input file; returns it with that grid's geometry."""
-        from voxflow.data.volume_prediction import GridSettings, predict_volume  # noqa: PLC0415
-
-        volume = self.pre.load(subject)
-        image = volume.arrays[self.INPUT_ROLE]
-        if image.shape[-1] != self.channels:
-            raise DataError(f"Subject '{subject.id}': the [{self.SECTION}] {self.INPUT_ROLE} sections give "
-                            f"{image.shape[-1]} channel(s), but the network was trained on {self.channels} "
-                            f"(e.g. an RGB image where training read grey ones): give inputs like the training's.")
-        layout = self.layout.for_volume(image.shape[:3], self._network)
-        if layout is not self.layout:  # [INFERENCE] spatial_window_size with 0: this volume's extent
-            from voxflow.networks import check_window  # noqa: PLC0415
-
-            try:
-                check_window(self._network, layout.network_window)
-            except ValueError as err:
-                raise ConfigError(f"[INFERENCE] spatial_window_size {self.cfg.inference.spatial_window_size} gives "
-                                  f"subject '{subject.id}' the window {layout.text}, which [NETWORK] name = "
-                                  f"{self.cfg.network.name} cannot take: {err}") from err
-            self._check_memory(layout)
-        prediction = predict_volume(image, predict, layout, self.output_channels(),
-                                    GridSettings.from_config(self.cfg), strategy, output_window=layout.output_window)
-        prediction = self.restore_units(prediction, volume)
-        restored = self.pre.invert(prediction, volume.geometry, interp_order=self.cfg.inference.output_interp_order)
-        return restored, volume.geometry
-
-    def restore_units(self, prediction: np.ndarray, volume: Any) -> np.ndarray:
-        """The stitched prediction (preprocessed grid) in its output units, knowing the subject's
-        preprocessed volume (e.g. its whitening statistics); default unchanged."""
-        return prediction
-
-    def write_item(self, writer: Any, subject: Any, prediction: tuple[np.ndarray, Any]) -> None:
-        """:meth:`to_output` of the restored prediction, on the subject's grid."""
-        restored, geometry = prediction
-        writer.write(subject, self.to_output(restored), geometry)
 
     @classmethod
     def report(cls, action: str, result: dict) -> str:

@@ -95,6 +95,13 @@ def _evaluated_labels(cfg: Any, num_classes: int) -> tuple[list[int] | None, Any
     return list(label_map.output_values[1:]), label_map
 
 
+def validation_labels(app: Any) -> tuple[list[int] | None, Any]:
+    """The labels full-volume validation scores and the label map merging its references: those
+    :func:`plan` gives evaluation."""
+    labels, label_map = _evaluated_labels(app.cfg, app.num_classes)
+    return labels, label_map if label_map is not None and label_map.merges else None
+
+
 def evaluate(app: Any) -> dict:
     """Per-subject metrics of the planned pairs (per label, foreground or component).
 
@@ -111,7 +118,7 @@ def evaluate(app: Any) -> dict:
     for subject_id, ref_path, seg_path in app.evaluation_plan.pairs:
         ref, seg, spacing = read_pair(ref_path, seg_path)
         if app.evaluation_plan.reference_map is not None:
-            ref = _merged_reference(app.evaluation_plan.reference_map, ref, ref_path)
+            ref = merged_reference(app.evaluation_plan.reference_map, ref, ref_path)
         evaluator.add(subject_id, ref, seg, spacing)
     metrics = evaluator.metric_names
     out = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_CSV)
@@ -122,7 +129,7 @@ def evaluate(app: Any) -> dict:
             "statistics": writers.console_statistics(evaluator.rows, metrics)}
 
 
-def _merged_reference(label_map: Any, ref: Any, path: str) -> Any:
+def merged_reference(label_map: Any, ref: Any, path: str) -> Any:
     """The reference's values sent to the classes of a map that merges them.
 
     Raises:

@@ -19,7 +19,8 @@ from voxflow.cli.guard import MAX_MESSAGE, run_guarded
 from voxflow.errors import ConfigProblems, PluginError
 
 ACTION_WORDS = {"train": "train", "training": "train", "inference": "inference", "infer": "inference",
-                "evaluation": "evaluation", "evaluate": "evaluation", "eval": "evaluation", "export": "export"}
+                "evaluation": "evaluation", "evaluate": "evaluation", "eval": "evaluation", "export": "export",
+                "plan": "plan"}
 
 EPILOG = """\
 Any config key can be overridden: --max_iter 10, --batch_size=1, --SECTION.key value
@@ -29,6 +30,7 @@ path_to_search) is set in all of them. Example:
   net_segment inference -c config.ini --path_to_search new_images/
   net_segment evaluation -c config.ini
   net_segment export -c config.ini --output exported_model/
+  net_segment plan -c config.ini --device gpu --memory_gb 24   (or -c data_folder/)
 """
 
 
@@ -41,14 +43,19 @@ def _parser(prog: str, needs_app: bool) -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     parser.add_argument("action", metavar="ACTION", nargs="?" if needs_app else None,
-                        help="train | inference | evaluation | export")
+                        help="train | inference | evaluation | export | plan")
     parser.add_argument("-c", "--conf", required=not needs_app, metavar="CONFIG", help="INI or YAML configuration file")
     if needs_app:
         parser.add_argument("-a", "--application_name", "--app", metavar="APP",
                             help="application alias (segmentation), NiftyNet's alias (net_segment) or import path "
                                  "(my_pkg.apps.MyApp)")
         parser.add_argument("--list", action="store_true", help="list the built-in applications and exit")
-    parser.add_argument("--output", metavar="DIR", help="export: the folder to write the SavedModel and .keras file to")
+    parser.add_argument("--output", metavar="PATH", help="export: the folder to write the SavedModel and .keras file "
+                        "to; plan: the planned config file")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="plan: the device to plan for")
+    parser.add_argument("--memory_gb", type=float, default=None, metavar="GB",
+                        help="plan: the GPU's memory (default 8) or the CPU's budget for activations (default 1.5)")
+    parser.add_argument("--cpu_cores", type=int, default=2, metavar="N", help="plan: the CPU cores to plan for")
     parser.add_argument("--trust-downloaded-code", action="store_true",
                         help="allow importing a plugin that came with a model-zoo download (read it first)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -74,7 +81,8 @@ def main(argv: list[str] | None, prog: str, application: str | None) -> int:
     action = ACTION_WORDS.get(args.action.lower())
     if action is None:
         parser.print_usage(sys.stderr)
-        print(f"{prog}: error: unknown action '{args.action}'. Expected one of: train, inference, evaluation, export.",
+        print(f"{prog}: error: unknown action '{args.action}'. Expected one of: train, inference, evaluation, export, "
+              "plan.",
               file=sys.stderr)
         return 2
     return run_guarded(prog, lambda: _report_each_problem(prog, lambda: _run(prog, action, args, overrides,
@@ -112,6 +120,10 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
         raise PluginError(f"Application '{app_name}' is a {type(app_class).__name__}, not a subclass of "
                           "voxflow.applications.base.Application (docs/plugins.md).")
     app_class.register()
+    if action == "plan":
+        from voxflow.cli.plan import run_plan  # noqa: PLC0415
+
+        return run_plan(app_class, args, overrides)
     cfg = load_config(args.conf, overrides=overrides, app_section=app_class.SECTION, action=action)
     if cfg.system.cuda_devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(cfg.system.cuda_devices)
@@ -120,7 +132,15 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
     import_tensorflow_quietly()
     from voxflow.engine.driver import ApplicationDriver  # noqa: PLC0415
 
-    result = ApplicationDriver(app_class, cfg).run(action, output=args.output)
+    if cfg.system.num_folds > 1:  # one run per fold (voxflow.engine.folds)
+        from voxflow.engine.folds import run_folds  # noqa: PLC0415
+
+        def reload(extra: list[str]) -> object:
+            return load_config(args.conf, overrides=[*overrides, *extra], app_section=app_class.SECTION, action=action)
+
+        result = run_folds(app_class, cfg, reload, action, args.output)
+    else:
+        result = ApplicationDriver(app_class, cfg).run(action, output=args.output)
     if action == "export":
         print(f"export: SavedModel and .keras file of iteration {result['iteration']} written to {result['folder']}")
         return 0

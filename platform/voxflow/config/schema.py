@@ -91,6 +91,8 @@ def _table(*keys: Key) -> dict[str, Key]:
 
 
 #: NiftyNet's early-stopping rules (voxflow.engine.early_stopping).
+#: ``[TRAINING] lr_schedule`` choices (voxflow.engine.schedules, which imports Keras: not imported here).
+SCHEDULES = ("constant", "poly", "cosine", "step")
 EARLY_STOPPING_MODES = ("mean", "robust_mean", "median", "generalisation_loss", "median_smoothing", "validation_up")
 #: Keras 3's weight initializers by name (NiftyNet's names are these, and `uniform_scaling`).
 _INITIALIZERS = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
@@ -120,6 +122,12 @@ INPUT_KEYS: dict[str, Key] = _table(
     Key("interp_order", IntType(0, 3), 1,
         "Interpolation order when resampling this source: 0 nearest (labels), 1 linear, 2-3 spline "
         "(≠NiftyNet: no negative values)."),
+    Key("intensity_clip", FloatArrayType((2,), increasing=True, example="-958, 1257"), (),
+        "Intensities are clipped to [min, max] before normalisation (nnU-Net's CT scheme: the foreground's 0.5 and "
+        "99.5 percentiles over the training set; `net_segment plan` sets it for CT channels; new in voxflow)."),
+    Key("fixed_whitening", FloatArrayType((2,), example="53.1, 120.4"), (),
+        "`mean, std`: this section's channels are whitened with these dataset statistics instead of each volume's "
+        "own (nnU-Net's CT scheme; `net_segment plan` sets them; new in voxflow)."),
     Key("loader", AliasedChoiceType(("nibabel", "simpleitk"), {"skimage": "simpleitk", "opencv": "simpleitk",
                                                                  "pillow": "simpleitk"}), None,
         "Image reader; unset = chosen by file extension (≠NiftyNet: only nibabel and SimpleITK; NiftyNet's "
@@ -140,6 +148,12 @@ SYSTEM_KEYS: dict[str, Key] = _table(
     Key("dataset_split_file", PathType(), PathDefault("model_dir", "dataset_split.csv"),
         "CSV `subject_id,phase` (training/validation/inference); generated if missing "
         "(≠NiftyNet: relative paths are from the config folder)."),
+    Key("num_folds", IntType(0), 0,
+        "k-fold cross-validation: split the subjects that are not in the inference split into this many folds "
+        "(seeded, saved as `model_dir/folds.csv`); 0 or 1 = off (docs/recipe.md; new in voxflow)."),
+    Key("fold", IntType(-1), -1,
+        "With `num_folds`: the fold this run validates on (its model lives in `model_dir/fold_<k>`); -1 = every "
+        "fold: train trains them in turn, inference ensembles them."),
     Key("seed", IntType(0), None,
         "Random seed; unset = drawn at train time and written to the saved config (new in voxflow)."),
     Key("cpu_replicas", IntType(0), 0,
@@ -169,6 +183,9 @@ NETWORK_KEYS: dict[str, Key] = _table(
     Key("volume_padding_size", SpatialIntType(), (0, 0, 0),
         "Voxels padded on both sides of each volume before sampling; undone on output."),
     Key("volume_padding_mode", ChoiceType(_PAD_MODES), "minimum", "NumPy pad mode for `volume_padding_size`."),
+    Key("foreground_oversampling", FloatType(0.0, 1.0), 0.0,
+        "Share of training windows centred on a voxel of a random foreground class (label > 0) whatever "
+        "`window_sampling` draws (nnU-Net: 0.33); 0 = off (new in voxflow)."),
     Key("window_sampling", ComponentChoiceType("sampler", exclude=INFERENCE_SAMPLERS), "uniform",
         "Training window sampler, or a dotted import path of your own; inference uses the grid (or resize) "
         "sampler."),
@@ -206,6 +223,13 @@ TRAINING_KEYS: dict[str, Key] = _table(
         "Optimiser: a built-in name or a dotted import path of a function `optimiser(lr)` returning a Keras "
         "optimiser."),
     Key("lr", FloatType(0.0, open_min=True), 0.001, "Learning rate (≠NiftyNet: default 0.001, was 0.01)."),
+    Key("lr_schedule", ChoiceType(SCHEDULES), "constant",
+        "Learning-rate schedule over `0 .. max_iter`: `constant`, `poly` (nnU-Net's), `cosine` or `step` "
+        "(docs/recipe.md; new in voxflow)."),
+    Key("lr_warmup_iter", IntType(0), 0, "Iterations of linear warm-up from lr / N to lr before the schedule."),
+    Key("lr_poly_exponent", FloatType(0.0, open_min=True), 0.9, "`lr_schedule = poly`: the exponent (nnU-Net's 0.9)."),
+    Key("lr_step_every_n", IntType(1), 1000, "`lr_schedule = step`: iterations between two steps."),
+    Key("lr_step_factor", FloatType(0.0, 1.0, open_min=True), 0.5, "`lr_schedule = step`: factor applied at each step."),
     Key("loss_type", ComponentType("loss", "a loss"), "Dice",
         "Loss: a built-in name (NiftyNet's names) or a dotted import path of `loss(labels, logits, weight=None)`."),
     Key("sample_per_volume", IntType(1), 1, "Windows drawn from each loaded volume."),
@@ -218,6 +242,14 @@ TRAINING_KEYS: dict[str, Key] = _table(
     Key("validation_every_n", IntType(), -1,
         "Validate every N iterations; <= 0 = off (needs a validation split)."),
     Key("validation_max_iter", IntType(1), 1, "Validation batches per validation round."),
+    Key("validation_mode", ChoiceType(("windows", "volumes")), "windows",
+        "What a validation round scores: `windows` (the step's losses and metrics on `validation_max_iter` "
+        "batches) or also `volumes` (the validation subjects inferred whole, as inference does, and scored as "
+        "evaluation does: Dice per class; the best checkpoint is then the best mean Dice; new in voxflow)."),
+    Key("validation_tta", BoolType(), False,
+        "`validation_mode = volumes`: mirror as `[INFERENCE] tta_mirror_axes` does in validation rounds too (slower; "
+        "off, the rounds score what inference without mirroring writes, as nnU-Net's pseudo Dice)."),
+    Key("validation_hd95", BoolType(), False, "`validation_mode = volumes`: also the 95th-percentile Hausdorff distance (mm)."),
     Key("patience", IntType(2), None, "Validation rounds whose history decides early stopping; unset = never stop "
         "early (≠NiftyNet: off unless set)."),
     Key("early_stopping_mode", ChoiceType(EARLY_STOPPING_MODES), "mean",
@@ -283,6 +315,12 @@ INFERENCE_KEYS: dict[str, Key] = _table(
     Key("fill_constant", FloatType(), 0.0, "Value of voxels no window covers."),
     Key("blending", ChoiceType(("constant", "gaussian")), "gaussian",
         "How overlapping output windows are combined (new in voxflow: NiftyNet overwrote overlaps)."),
+    Key("tta_mirror_axes", IntArrayType(None, 0, 2, example="0, 1, 2"), (),
+        "Test-time augmentation: each window is also predicted mirrored along every combination of these axes "
+        "and the predictions, mirrored back, are averaged (nnU-Net's mirroring: 8 passes for 3 axes); unset = off."),
+    Key("ensemble_model_dirs", PathListType(), (),
+        "Other trained model folders (same recipe: same trained settings) whose `inference_iter` checkpoints are "
+        "averaged with this model's, probability by probability; with `num_folds` and `fold = -1` the folds are."),
 )
 
 EVALUATION_KEYS: dict[str, Key] = _table(

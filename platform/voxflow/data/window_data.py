@@ -29,7 +29,7 @@ from voxflow import registry
 from voxflow.data.preprocessing import Preprocessor
 from voxflow.data.subjects import find_subjects, split_subjects, subjects_to_infer
 from voxflow.data.windows import WindowLayout
-from voxflow.errors import DataError
+from voxflow.errors import ConfigError, DataError
 from voxflow.roles import Kind
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class WindowData:
         self.train_ids: list[str] = []
         self.valid_ids: list[str] = []
         self.infer_subjects: list[Any] = []
+        self.valid_subjects: list[Any] = []
 
     # ------------------------------------------------------------------------- preparing
     def prepare(self) -> None:
@@ -97,6 +98,7 @@ class WindowData:
             return
         training = [by_id[i] for i in parts["training"] if i in by_id]
         validation = [by_id[i] for i in parts["validation"] if i in by_id]
+        self.valid_subjects = validation
         if not training:
             raise DataError(f"No training subject: every subject is in validation/inference of {cfg.system.dataset_split_file}.")
         self.pre.fit(training)
@@ -158,6 +160,14 @@ class WindowData:
         window = window or self.layout.window
         roles = {"kinds": self.kinds, "sampling_role": self.sampling_role, "groups": self.groups,
                  **sampler_class.config_kwargs(cfg)}
+        if cfg.network.foreground_oversampling > 0:  # (only then: a plugin sampler may not take it)
+            from voxflow.data.samplers.base import CroppingSampler  # noqa: PLC0415
+
+            if not issubclass(sampler_class, CroppingSampler):
+                raise ConfigError(f"[NETWORK] foreground_oversampling = {cfg.network.foreground_oversampling:g} needs "
+                                  f"a sampler that crops windows; window_sampling = {cfg.network.window_sampling} "
+                                  "does not (use uniform, weighted, balanced or selective).")
+            roles["foreground_oversampling"] = cfg.network.foreground_oversampling
         if sampler_class.takes_subjects:  # the volumes' subjects (id, geometry); None if streamed
             roles["subjects"] = volumes if self.volume_cache is None else None
         if self.volume_cache is None:
@@ -191,6 +201,12 @@ class WindowData:
 
         return dataset.enumerate().map(
             lambda index, window: {**window, "seed": tf.stack([tf.constant(seed, tf.int64), index])})
+
+    def validation_items(self) -> list[tuple[Any, Any]]:
+        """``(subject, preprocessed volume)`` of every validation subject (loaded now when streamed)."""
+        if self.valid_volumes:
+            return list(zip(self.valid_subjects, self.valid_volumes))
+        return [(subject, self.pre.load(subject)) for subject in self.valid_subjects]
 
     def validation_dataset(self) -> Any:
         """The same validation windows every round (fixed seed), or None without validation subjects."""

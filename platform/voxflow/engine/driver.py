@@ -20,6 +20,7 @@ from voxflow import registry
 from voxflow.atomic import clean_leftovers
 from voxflow.config import load_config, save_config
 from voxflow.engine.checkpoints import CheckpointStore
+from voxflow.engine.ensemble import check_member, load_members, member_dirs
 from voxflow.engine.strategy import is_chief, make_strategy
 from voxflow.engine.trainer import Trainer
 from voxflow.engine.training_setup import check_model_dir, refuse_overwrite
@@ -179,12 +180,12 @@ class ApplicationDriver:
         store = CheckpointStore(os.path.join(cfg.system.model_dir, "models"))
         iteration = store.select(cfg.inference.inference_iter)
         app.configure_from_checkpoint(store.meta(iteration))  # what training saw (e.g. an RGB image's 3 channels)
+        dirs = member_dirs(cfg)
+        for folder in dirs[1:]:  # before any work
+            check_member(cfg, self.app_class, folder)
         app.prepare()
-        with strategy.scope():
-            models = app.build_models()  # each built on an example input
-        store.restore(iteration, models)
-        log.info("inference with the checkpoint of iteration %d", iteration)
-        return app.infer(models, strategy)
+        members = load_members(app, cfg, strategy, dirs)
+        return app.infer(members[0] if len(members) == 1 else members, strategy)
 
     def _export(self, app: Any, output: str | None) -> dict:
         from voxflow.engine.export import export_model  # noqa: PLC0415

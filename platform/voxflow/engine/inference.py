@@ -3,7 +3,8 @@
 An application declares four things (:class:`~voxflow.applications.base.Application`):
 
 - :meth:`inference_items` — what one output is made from (usually a subject; a GAN's samples);
-- :meth:`predictor` — the compiled model call on a batch, built once from the trained models;
+- :meth:`predictor` — the compiled model call on a batch, built once from the trained models
+  (:meth:`ensemble_predictor` from several trained models, whose predictions it averages);
 - :meth:`predict_item` — the item's prediction: its sampler (grid windows, the resized volume,
   one code) feeding :meth:`predictor`, and the aggregation back to one output;
 - :meth:`output_writer` and :meth:`write_item` — where and how the output is written
@@ -27,10 +28,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def run_inference(app: Any, models: dict[str, Any], strategy: Any) -> dict[str, Any]:
-    """Predict and write every item of ``app``'s inference; returns the writer's :meth:`result`."""
+def run_inference(app: Any, models: dict[str, Any] | list[dict[str, Any]], strategy: Any) -> dict[str, Any]:
+    """Predict and write every item of ``app``'s inference; returns the writer's :meth:`result`.
+
+    ``models`` is one trained model's named models, or a list of them: an ensemble, predicted by
+    :meth:`ensemble_predictor`."""
     writer = app.output_writer()
-    predict = app.predictor(models)
+    members = models if isinstance(models, list) else [models]
+    predict = app.predictor(members[0]) if len(members) == 1 else app.ensemble_predictor(members)
     for item in app.inference_items():
         app.write_item(writer, item, app.predict_item(predict, item, strategy))
     return writer.result()

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from voxflow.atomic import temp_prefix
+from voxflow.atomic import atomic_write_json, temp_prefix
 from voxflow.engine.checkpoints import CheckpointStore
 from voxflow.engine.early_stopping import EarlyStopping
 from voxflow.engine.steps import TOTAL, AdversarialStep, SupervisedStep
@@ -33,6 +33,9 @@ from voxflow.errors import TrainingDiverged
 from voxflow.progress import progress_bar
 
 log = logging.getLogger(__name__)
+
+#: What the application's ``after_training`` found on the best checkpoint (cross-validation reads it).
+FINAL_VALIDATION_FILE = "final_validation.json"
 
 
 class Trainer:
@@ -68,8 +71,10 @@ class Trainer:
         self.trainable = {name: self.trainable[name] for name in self.optimizers}
         self.iteration = 0
         self.best: float | None = None
+        self.rule = app.best_rule()
         self.early = EarlyStopping(cfg.training.patience, cfg.training.early_stopping_mode,
-                                   maximise=app.BEST.mode == "max")
+                                   maximise=self.rule.mode == "max")
+        self._shown: dict[str, str] = {}  # the last validation's best-checkpoint scalar, on the bar
         self._bar: Any = None
         self._validation: Any = None
 
@@ -93,8 +98,8 @@ class Trainer:
         rename = dict(self.cfg.training.vars_to_restore_rename or {})
         restored = self.chief_store.restore(start, self.models, self.optimizers, include=include, rename=rename)
         best = self.chief_store.best_info()
-        if best is not None and not include:
-            self.best = float(best["value"])
+        if best is not None and not include and best.get("metric") == f"validation_{self.rule.metric}":
+            self.best = float(best["value"])  # (a best by another scalar, e.g. before validation_mode changed, is beaten)
         log.info("restored checkpoint of iteration %d%s", restored, f" (variables matching '{include}')" if include else "")
         return restored
 
@@ -132,12 +137,12 @@ class Trainer:
                 rate = speed if rate is None else 0.9 * rate + 0.1 * speed
                 waiting = waited / max(elapsed, 1e-9)
                 wait = waiting if wait is None else 0.9 * wait + 0.1 * waiting
-                bar.set_postfix(**{name: f"{value:.4f}" for name, value in scalars.items()}, windows_s=f"{rate:.1f}",
-                                data_wait=f"{100 * wait:.0f}%", refresh=False)
+                bar.set_postfix(**{name: f"{value:.4f}" for name, value in scalars.items()}, **self._shown,
+                                windows_s=f"{rate:.1f}", data_wait=f"{100 * wait:.0f}%", refresh=False)
                 results.update(scalars, windows_per_s=rate)
                 if cfg.tensorboard_every_n > 0 and iteration % cfg.tensorboard_every_n == 0:
                     self.summaries.scalars("train", iteration, {
-                        **scalars, "windows_per_second": rate, "data_wait_fraction": waiting})
+                        **scalars, "windows_per_second": rate, "data_wait_fraction": waiting, **self._rates()})
                     if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
                         # (a forward pass outside the step would need every worker's participation)
                         self._log_images(batch, iteration)
@@ -151,6 +156,7 @@ class Trainer:
                         break
             if store.latest() != self.iteration:
                 self._save(self.iteration)
+            results.update(self._after_training())
         except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (the console scripts turn it into one)
             bar.close()
             if self.iteration > start:
@@ -164,6 +170,27 @@ class Trainer:
                 shutil.rmtree(self.scratch, ignore_errors=True)
         return results
 
+    def _after_training(self) -> dict[str, float]:
+        """The application's :meth:`after_training` on the best checkpoint's weights (the last ones
+        without a best), on the chief of a single-machine run."""
+        if not self.chief or isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return {}
+        best = self.chief_store.best()
+        if best is not None and best != self.iteration:
+            self.chief_store.restore(best, self.models)
+        scores = {name: float(value) for name, value in self.app.after_training(self.models, self.strategy).items()}
+        if scores:  # read by the cross-validation summary (voxflow.engine.folds)
+            atomic_write_json(os.path.join(self.cfg.system.model_dir, FINAL_VALIDATION_FILE),
+                              {"iteration": int(best if best is not None else self.iteration), **scores})
+        return scores
+
+    def _rates(self) -> dict[str, float]:
+        """The learning rate each optimiser uses now (``[TRAINING] lr_schedule``), for TensorBoard."""
+        named = {name: float(keras.ops.convert_to_numpy(opt.learning_rate)) for name, opt in self.optimizers.items()}
+        if len(named) == 1:
+            return {"learning_rate": next(iter(named.values()))}
+        return {f"learning_rate_{name}": value for name, value in named.items()}
+
     def _make_step(self) -> Any:
         """The application's step pattern (``STEP``) over its models."""
         jit = bool(self.cfg.system.jit_compile)
@@ -176,10 +203,10 @@ class Trainer:
 
     def stopped_early(self, iteration: int, results: dict[str, float]) -> bool:
         """Record this round's best-checkpoint scalar; whether early stopping ends training now."""
-        value = results.get(f"validation_{self.app.BEST.metric}")
+        value = results.get(f"validation_{self.rule.metric}")
         if value is None or not self.early.update(value):
             return False
-        self._bar_write(f"early stopping at iteration {iteration}: validation {self.app.BEST.metric} by "
+        self._bar_write(f"early stopping at iteration {iteration}: validation {self.rule.metric} by "
                         f"'{self.early.mode}' over the last {self.early.patience} rounds")
         results["stopped_early_at"] = float(iteration)
         return True
@@ -235,25 +262,32 @@ class Trainer:
         if not hasattr(self, "step"):
             self.step = self._make_step()
         distributed = self._validation_batches()
-        if distributed is None:
+        volumes = self.cfg.training.validation_mode == "volumes"
+        if distributed is None and not volumes:
             return {}
         rows: list[dict[str, float]] = []
-        for batch in distributed:
+        for batch in distributed or ():
             scalars, outputs = self.step.eval_step(batch)
             local = self.strategy.experimental_local_results
             for replica, (local_batch, local_outputs) in enumerate(zip(local(batch), local(outputs))):
                 row = {name: float(local(value)[replica]) for name, value in scalars.items()}
                 rows.append({**row, **self.app.validation_metrics(local_batch, local_outputs)})
-        if not rows:
+        values = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]} if rows else {}
+        images = self.app.validation_images() if rows else {}
+        if volumes:
+            tick = time.perf_counter()
+            values.update(self.app.validate_volumes(self.models, self.strategy))
+            values["volume_validation_seconds"] = time.perf_counter() - tick
+        if not values:
             return {}
-        values = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
         self.summaries.scalars("validation", iteration, values)
-        images = self.app.validation_images()
         if images:
             self.summaries.image_slices("validation", iteration, images)
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
         self._bar_write(f"validation @ {iteration}: {shown}")
-        rule = self.app.BEST
+        rule = self.rule
+        if rule.metric in values:
+            self._shown = {f"val_{rule.metric}": f"{values[rule.metric]:.4f}"}
         if rule.metric in values and math.isfinite(values[rule.metric]) and rule.better(values[rule.metric], self.best):
             self.best = values[rule.metric]
             if not saved:

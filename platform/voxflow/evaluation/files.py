@@ -91,9 +91,30 @@ def read_pair(ref_path: str, seg_path: str) -> tuple[np.ndarray, np.ndarray, tup
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             bad = int(values.size - np.isfinite(values).sum())
             raise DataError(f"{name} {path} has {bad} voxel(s) that are NaN or infinite: expected a label map.")
-    full = spacing_from_affine(reference.affine, 3)
-    shape = np.asarray(reference.data).shape
+    return _values(ref), _values(seg), _spacing(reference, ref, ref_path)
+
+
+def _spacing(image: object, values: np.ndarray, path: str) -> tuple[float, ...]:
+    """The mm spacing of the axes of size > 1 of a single-channel label map read from ``path``."""
+    full = spacing_from_affine(image.affine, 3)  # type: ignore[attr-defined]
+    shape = np.asarray(image.data).shape  # type: ignore[attr-defined]
     spacing = tuple(full[axis] for axis in range(min(3, len(shape))) if shape[axis] > 1)
-    if len(spacing) != ref.ndim:
-        raise DataError(f"Reference {ref_path} has shape {shape}: expected a single-channel 2-D or 3-D label map.")
-    return _values(ref), _values(seg), spacing
+    if len(spacing) != values.ndim:
+        raise DataError(f"Reference {path} has shape {shape}: expected a single-channel 2-D or 3-D label map.")
+    return spacing
+
+
+def read_reference(path: str) -> tuple[np.ndarray, tuple[float, ...]]:
+    """One reference label map as :func:`read_pair` reads it: its values (size-1 axes dropped) and
+    the spacing of its other axes (full-volume validation scores against it).
+
+    Raises:
+        DataError: a missing or unreadable file, non-finite values, or more than one channel.
+    """
+    if not os.path.exists(path):
+        raise DataError(f"No such image file: {path}.")
+    image = read_image(path)
+    values = np.squeeze(np.asarray(image.data))
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise DataError(f"Reference {path} has voxels that are NaN or infinite: expected a label map.")
+    return _values(values), _spacing(image, values, path)

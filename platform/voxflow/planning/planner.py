@@ -344,12 +344,13 @@ def _keys(p: Plan, fp: Fingerprint) -> list[PlannedKey]:
     in_plane = p.spatial_dims == 3 and max(p.window) > ANISOTROPY_THRESHOLD * p.window[coarse]
     steps = MAX_ITER[p.device]
     args = dict(base_features=p.base_features, depth=p.depth, pool_sizes=p.pool_sizes,
-                max_features=p.max_features, norm="instance")
+                max_features=p.max_features, norm="instance", deep_supervision=True)
     rotation, key = (-15.0, 15.0), PlannedKey
     keys = [
         key("NETWORK", "name", "unet", "a U-Net, as nnU-Net"),
         key("NETWORK", "network_args", ", ".join(f"{k}={_arg(v)}" for k, v in args.items()),
-            f"features {p.base_features} doubling per level up to {p.max_features} ({p.device}); instance norm"),
+            f"features {p.base_features} doubling per level up to {p.max_features} ({p.device}); instance norm; "
+            "losses at every decoder scale (deep supervision, nnU-Net)"),
         key("NETWORK", "batch_size", p.batch_size, p.why["batch size"]),
         key("NETWORK", "whitening", zscore,
             "z-score per image (non-CT channels)" if zscore else "all channels CT: fixed clip and whitening"),

@@ -27,7 +27,7 @@ def input_section(**overrides) -> SimpleNamespace:
     values = dict(
         path_to_search=(), filename_contains=(), filename_not_contains=(),
         filename_removefromid="", csv_file="", pixdim=(), axcodes=(), interp_order=1,
-        loader=None, spatial_window_size=(),
+        loader=None, spatial_window_size=(), intensity_clip=(), fixed_whitening=(),
     )
     values.update(overrides)
     return SimpleNamespace(**values)

@@ -146,3 +146,26 @@ def test_fit_keeps_existing_landmarks_unless_overwrite(tmp_path):
     np.testing.assert_array_equal(again.landmarks["T1"][0], learnt.landmarks["T1"][0])
     again.fit(subjects[1:], overwrite=True)
     assert not np.array_equal(again.landmarks["T1"][0], learnt.landmarks["T1"][0])
+
+
+def test_ct_channels_are_clipped_and_whitened_with_dataset_statistics(tmp_path):
+    """``intensity_clip`` + ``fixed_whitening`` (nnU-Net's CT scheme, written by ``net_segment plan``):
+    every volume gets the same affine map, whatever its own statistics."""
+    rng = np.random.default_rng(3)
+    hu = rng.integers(-1024, 2000, size=(12, 10, 6)).astype(np.float32)
+    path = save(tmp_path, "s_ct.nii.gz", hu, AFFINE)
+    cfg = make_cfg(tmp_path, {"ct": {"intensity_clip": (-500.0, 1500.0), "fixed_whitening": (40.0, 300.0)}},
+                   app={"image": ("ct",)})
+    pre = Preprocessor(cfg, {"image": ("ct",)})
+    out = pre.load(subject("s", ct=path)).arrays["image"][..., 0]
+    np.testing.assert_allclose(out, (np.clip(hu, -500, 1500) - 40.0) / 300.0, rtol=1e-5, atol=1e-5)
+    # with per-image whitening on, a section with dataset statistics keeps them
+    cfg.network.whitening = True
+    pre = Preprocessor(cfg, {"image": ("ct",)})
+    again = pre.load(subject("s", ct=path)).arrays["image"][..., 0]
+    np.testing.assert_allclose(again, out, rtol=1e-5, atol=1e-5)
+    # without them, whitening uses the volume's own statistics after the clip
+    cfg.inputs["ct"].fixed_whitening = ()
+    pre = Preprocessor(cfg, {"image": ("ct",)})
+    own = pre.load(subject("s", ct=path)).arrays["image"][..., 0]
+    assert abs(float(own.mean())) < 1e-4 and own.max() <= (1500 - np.clip(hu, -500, 1500).mean()) / 1.0

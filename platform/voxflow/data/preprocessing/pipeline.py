@@ -60,7 +60,7 @@ from voxflow.data.preprocessing.reading import (
     is_integer_valued,
     read_volume,
 )
-from voxflow.data.preprocessing.whitening import whiten, whitening_stats
+from voxflow.data.preprocessing.whitening import clip_channels, whiten, whitening_stats, with_fixed_stats
 from voxflow.data.subjects import read_subject_tokens, read_subject_values
 from voxflow.errors import CheckpointError, ConfigError, DataError
 from voxflow.roles import Kind, kinds_of, of_kind
@@ -307,7 +307,12 @@ class Preprocessor(LearntState):
         self, image: np.ndarray, volumes: list[LoadedVolume], subject_id: str, role: str,
         stats: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> np.ndarray:
-        if not (self.normalisation or self.whitening):
+        channels = self._channel_sections(volumes)
+        clips = [tuple(self.cfg.inputs[section].intensity_clip) or None for section, _ in channels]
+        fixed = [tuple(self.cfg.inputs[section].fixed_whitening) or None for section, _ in channels]
+        if any(clips):
+            image = clip_channels(image, clips)
+        if not (self.normalisation or self.whitening or any(fixed)):
             return image
         masks = self._masks(image, subject_id, role) if self.foreground_only else None
         if self.normalisation:
@@ -319,8 +324,10 @@ class Preprocessor(LearntState):
                     self.norm_type, None if masks is None else masks[..., channel],
                 )
             image = out
-        if self.whitening:
-            found = whitening_stats(image, masks)
+        if self.whitening or any(fixed):
+            found = with_fixed_stats(whitening_stats(image, masks), fixed)
+            if not self.whitening:  # only the sections with dataset statistics are whitened
+                found = with_fixed_stats((np.zeros(len(fixed)), np.ones(len(fixed))), fixed)
             if stats is not None:
                 stats[role] = found
             image = whiten(image, stats=found)

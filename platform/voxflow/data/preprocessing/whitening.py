@@ -1,4 +1,6 @@
-"""Whitening: zero mean and unit standard deviation per channel (NiftyNet's mean/var layer)."""
+"""Whitening: zero mean and unit standard deviation per channel (NiftyNet's mean/var layer), with
+each volume's statistics or, per input section, the dataset's (``fixed_whitening``) after an
+``intensity_clip`` — nnU-Net's CT scheme, which ``net_segment plan`` writes for CT channels."""
 
 from __future__ import annotations
 
@@ -37,3 +39,22 @@ def whiten(volume: np.ndarray, mask: np.ndarray | None = None,
         # Python floats, so float32 volumes are computed in float32 (as NumPy does with weak scalars)
         out[..., channel] = (volume[..., channel] - float(means[channel])) / float(stds[channel])
     return out
+
+
+def clip_channels(volume: np.ndarray, clips: list[tuple[float, float] | None]) -> np.ndarray:
+    """Each channel clipped to its ``(min, max)`` (``None``: unchanged); a new array."""
+    out = np.array(volume, dtype=np.float32, copy=True)
+    for channel, bounds in enumerate(clips):
+        if bounds is not None:
+            np.clip(out[..., channel], bounds[0], bounds[1], out=out[..., channel])
+    return out
+
+
+def with_fixed_stats(stats: tuple[np.ndarray, np.ndarray],
+                     fixed: list[tuple[float, float] | None]) -> tuple[np.ndarray, np.ndarray]:
+    """``(means, stds)`` with the channels that have dataset statistics (``(mean, std)``) replaced."""
+    means, stds = np.array(stats[0], dtype=float), np.array(stats[1], dtype=float)
+    for channel, pair in enumerate(fixed):
+        if pair is not None:
+            means[channel], stds[channel] = float(pair[0]), max(float(pair[1]), MIN_STD)
+    return means, stds

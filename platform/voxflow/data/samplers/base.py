@@ -178,6 +178,8 @@ class WindowSampler(abc.ABC):
         sampling_role: the weight map that steers the weighted and balanced samplers.
         groups: ``{role: group}``; roles of different groups may have different shapes only for
             samplers that resize (default: one group).
+        foreground_oversampling: share of windows a cropping sampler centres on a foreground voxel
+            of the label role (:mod:`voxflow.data.samplers.foreground`); 0 = off.
 
     Roles of kind ``value`` (``(C,)`` vectors, one per volume) are not cut: every window of a
     volume carries its volume's value.
@@ -204,8 +206,10 @@ class WindowSampler(abc.ABC):
         kinds: Mapping[str, Kind] | None = None,
         sampling_role: str = "sampler",
         groups: Mapping[str, str] | None = None,
+        foreground_oversampling: float = 0.0,
     ) -> None:
         self.window_shape = as_window_shape(window_shape)
+        self.foreground_oversampling = float(foreground_oversampling)
         if int(windows_per_volume) < 1:
             raise SamplerError(
                 f"Invalid windows_per_volume. Expected a positive integer. Received: {windows_per_volume!r}."
@@ -332,6 +336,16 @@ class CroppingSampler(WindowSampler):
             self._flat_begin[role] = tf.constant(offsets[:, None] * c)
             self._flat_size[role] = tf.constant(np.array(sizes, np.int64)[:, None] * c)
             self._shape_4d[role] = tf.constant(np.concatenate([shapes, np.full((len(sizes), 1), c)], 1))
+        self._foreground = None
+        if self.foreground_oversampling > 0:
+            from voxflow.data.samplers.foreground import ForegroundTable  # noqa: PLC0415
+
+            labels = [role for role in self.roles if self.kinds[role] is Kind.LABEL]
+            if not labels:
+                raise SamplerError(f"foreground_oversampling = {self.foreground_oversampling:g} needs a label map "
+                                   f"among the sampled roles; received {list(self.roles)}.")
+            self._foreground = ForegroundTable([v[labels[0]] for v in volumes], self.window_shape,
+                                               self.foreground_oversampling)
         self._prepare_draws(volumes)
 
     def _prepare_draws(self, volumes: list[dict[str, np.ndarray]]) -> None:
@@ -343,6 +357,8 @@ class CroppingSampler(WindowSampler):
 
     def _window(self, volume_index: tf.Tensor, key: tf.Tensor) -> dict[str, tf.Tensor]:
         start = self._draw_start(volume_index, key)
+        if self._foreground is not None:
+            start = self._foreground.start(volume_index, key, start)
         element = self.cut(volume_index, start)
         index = tf.reshape(tf.cast(volume_index, tf.int64), [1])
         element["location"] = tf.cast(tf.concat([index, start], 0), tf.int32)
