@@ -46,7 +46,8 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "plot": ["matplotlib>=3.7"],
         # Peers for side-by-side benchmarks only; never imported by voxflow itself.
-        "bench": ["torch==2.13.0", "torchio==1.2.1", "monai==1.6.1", "pymia==0.3.4", "surface-distance==0.1"],
+        "bench": ["torch==2.13.0", "torchio==1.2.1", "monai==1.6.1", "pymia==0.3.4", "surface-distance==0.1",
+                  "nnunetv2==2.8.1"],
     },
     entry_points={
         "console_scripts": [

@@ -4,29 +4,16 @@ test brains are replaced by small synthetic volumes)."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
+from script_loader import load_script
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
-
-def _load(name):
-    sys.path.insert(0, str(SCRIPTS))  # the builder imports its sibling scripts
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-builder = _load("build_qc_data")
-report = _load("qc_report")
+builder = load_script("build_qc_data")
+report = load_script("qc_report")
 
 SHAPE = (24, 28, 24)
 

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
-
-def _load(name):
-    sys.path.insert(0, str(SCRIPTS))  # the builder imports its sibling scripts
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-builder = _load("build_restoration_data")
-report = _load("restoration_report")
+builder = load_script("build_restoration_data")
+report = load_script("restoration_report")
 
 
 def test_thick_slices_average_each_slab_and_interpolate_through_the_slab_centres():
