@@ -184,3 +184,39 @@ def test_deep_supervision_loss_is_nnunets_weighted_sum_over_scales():
     loss = float(app.losses({"label": label}, outputs)["loss"])
     assert loss == pytest.approx((1 * 2 + 0.5 * 3 + 0.25 * 4) / 1.75)
     assert float(app.losses({"label": label}, outputs[0])["loss"]) == pytest.approx(2.0)
+
+
+def test_plan_from_a_config_reads_only_training_subjects_and_writes_beside_it(tmp_path, tiny_dataset):
+    config = write_config(tmp_path)
+    os.makedirs(tmp_path / "model")
+    phases = {f"sub{i:02d}": ("validation" if i in (1, 3) else "training") for i in range(5)}
+    (tmp_path / "model" / "dataset_split.csv").write_text("".join(f"{s},{p}\n" for s, p in phases.items()))
+    assert run("plan", "-c", config) == 0
+    fingerprint = json.loads((tmp_path / "model" / "fingerprint.json").read_text())
+    assert fingerprint["subject_ids"] == ["sub00", "sub02", "sub04"]
+    planned = (tmp_path / "config_planned.ini").read_text()
+    assert "# voxflow plan:" in planned and "validation_mode = volumes" in planned
+    assert "path_to_search = data" in planned  # the user's keys kept
+    os.makedirs(tmp_path / "elsewhere")
+    assert run("plan", "-c", config, "--output", str(tmp_path / "elsewhere" / "x.ini")) == 2
+
+
+def test_windows_with_an_augmentation_margin_still_reach_every_position(tmp_path, tiny_dataset):
+    """The margin a rotation needs is cut around the window from padded volumes: the windows the
+    network sees start anywhere a window alone could (without the padding they were confined to the
+    centre of each volume, and a model trained so failed on the rest)."""
+    from voxflow.applications.segmentation import SegmentationApplication
+    from voxflow.config import load_config
+
+    SegmentationApplication.register()
+    config = write_config(tmp_path, window="8,8,4")
+    cfg = load_config(config, overrides=["--AUGMENTATION.random_affine", "degrees=15, scales=(0.9, 1.1)",
+                                         "--sample_per_volume", "1"], app_section="SEGMENTATION", action="train")
+    app = SegmentationApplication(cfg, "train")
+    app.prepare()
+    assert any(app.layout.margin)
+    shapes = [v.arrays["image"].shape[:3] for v in app.data.train_volumes]
+    starts = np.array([w["location"].numpy() for w in app.training_dataset(0).take(300)])
+    for axis in range(3):
+        reach = min(s[axis] for s in shapes) - app.layout.window[axis]
+        assert starts[:, 1 + axis].min() == 0 and starts[:, 1 + axis].max() >= reach

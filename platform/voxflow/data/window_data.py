@@ -170,20 +170,42 @@ class WindowData:
             roles["foreground_oversampling"] = cfg.network.foreground_oversampling
         if sampler_class.takes_subjects:  # the volumes' subjects (id, geometry); None if streamed
             roles["subjects"] = volumes if self.volume_cache is None else None
+        # Windows larger by an augmentation margin are cut from volumes padded by it, so the window the
+        # network sees may lie anywhere the window alone could (samplers that place windows at given
+        # voxels, the CSV one, read the volumes as they are).
+        margin = tuple(int(m) for m in self.layout.margin) if tuple(window) == self.layout.fetch_window else (0, 0, 0)
+        grow = (lambda arrays: self._padded(arrays, margin)) if any(margin) and not sampler_class.takes_subjects \
+            else (lambda arrays: arrays)
         if self.volume_cache is None:
             return sampler_class(
-                [v.arrays for v in volumes], window_shape=window, windows_per_volume=cfg.training.sample_per_volume,
-                shuffle_buffer=shuffle, num_parallel_calls=cfg.system.num_threads, seed=seed, **roles)
+                [grow(v.arrays) for v in volumes], window_shape=window,
+                windows_per_volume=cfg.training.sample_per_volume, shuffle_buffer=shuffle,
+                num_parallel_calls=cfg.system.num_threads, seed=seed, **roles)
         from voxflow.data.samplers.streaming import StreamingSampler  # noqa: PLC0415 - TensorFlow on demand
 
         def one_volume(arrays: list[Any]) -> Any:
-            return sampler_class(arrays, window_shape=window, windows_per_volume=cfg.training.sample_per_volume,
+            return sampler_class([grow(a) for a in arrays], window_shape=window, windows_per_volume=cfg.training.sample_per_volume,
                                  shuffle_buffer=1, num_parallel_calls=1, seed=seed, **roles)
 
         spec = one_volume([self.volume_cache.get(volumes[0])]).element_spec
         return StreamingSampler(volumes, self.volume_cache, one_volume, spec,
                                 windows_per_volume=cfg.training.sample_per_volume, shuffle_buffer=shuffle,
                                 lookahead=cfg.system.num_threads, seed=seed)
+
+    def _padded(self, arrays: dict[str, np.ndarray], margin: tuple[int, int, int]) -> dict[str, np.ndarray]:
+        """``arrays`` padded by ``margin`` voxels on each side: intensities as ``volume_padding_mode``
+        pads them, maps (labels, weights) with zeros; per-subject values unchanged."""
+        out = {}
+        for role, array in arrays.items():
+            if np.ndim(array) != 4:
+                out[role] = array
+                continue
+            widths = [(m, m) for m in margin] + [(0, 0)]
+            if self.kinds.get(role) is Kind.INTENSITY:
+                out[role] = np.pad(array, widths, mode=self.pre.padding_mode)
+            else:
+                out[role] = np.pad(array, widths, mode="constant")
+        return out
 
     def training_dataset(self, worker: int, seeded: bool) -> Any:
         """Infinite dataset of training windows (unbatched), larger by the layout's margin.
