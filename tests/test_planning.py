@@ -140,7 +140,9 @@ def test_isotropic_mr_plan_uses_zscore_and_equal_pooling(mr):
     assert recipe.channels[0].clip is None
     keys = {k.key: k.value for k in recipe.keys}
     assert keys["whitening"] is True and keys["normalise_foreground_only"] is False
-    assert keys["rotation_angle"] == (-15.0, 15.0) and keys["random_flipping_axes"] == (0, 1, 2)
+    assert keys["random_flipping_axes"] is None and keys["tta_mirror_axes"] is None  # a CPU plan: no mirroring
+    assert keys["rotation_angle"] is None
+    assert keys["random_affine"] == "degrees=(-15, 15, -15, 15, -15, 15), scales=(0.85, 1.25), p=0.2"
 
 
 def test_masked_mr_normalises_inside_the_non_zero_mask(tmp_path):
@@ -200,7 +202,8 @@ def test_thin_windows_rotate_in_plane_only():
     recipe = plan(_synthetic((512, 512, 60), (0.8, 0.8, 5.0)), device="gpu")
     assert max(recipe.window) > 3 * recipe.window[2]
     keys = {k.key: k.value for k in recipe.keys}
-    assert keys["rotation_angle"] is None and keys["rotation_angle_z"] == (-15.0, 15.0)
+    assert keys["rotation_angle"] is None
+    assert keys["random_affine"].startswith("degrees=(0, 0, 0, 0, -15, 15),")  # about the coarse axis only
 
 
 def test_two_dimensional_plan(mr):
@@ -288,7 +291,7 @@ def test_rendering_into_a_user_config_keeps_its_comments_and_keys(ct):
         assert line in text.splitlines()
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(text)
-    assert parser["NETWORK"]["name"] == "unet" and parser["TRAINING"]["lr"] == "0.01"
+    assert parser["NETWORK"]["name"] == "unet" and parser["TRAINING"]["lr"] == "0.003"
     assert parser["CT"]["spatial_window_size"] == ", ".join(str(v) for v in recipe.window)
     assert text.count("spatial_window_size") == 2  # CT's replaced (continuation line too), seg's added
     assert parser["INFERENCE"]["border"] == "4"
@@ -359,3 +362,13 @@ def test_cases_from_config(tmp_path):
     (data / "mr0_seg.nii.gz").rename(data / "mr9_seg.nii.gz")
     with pytest.raises(DataError, match="no file in \\[T1\\]"):
         cases_from_config(cfg, ["T1"], "seg")
+
+
+def test_a_gpu_plan_trains_with_nnunets_sgd_and_a_cpu_plan_with_adam(tmp_path):
+    fp = _synthetic((64, 64, 64), (1.0, 1.0, 1.0))
+    gpu = {k.key: k.value for k in plan(fp, device="gpu").keys}
+    cpu = {k.key: k.value for k in plan(fp, device="cpu").keys}
+    assert (gpu["optimiser"], gpu["lr"], gpu["max_iter"]) == ("sgd_nesterov", 0.01, 250_000)
+    assert (cpu["optimiser"], cpu["lr"], cpu["max_iter"]) == ("adam", 0.003, 400)
+    assert gpu["lr_schedule"] == cpu["lr_schedule"] == "poly"
+    assert gpu["random_flipping_axes"] == gpu["tta_mirror_axes"] == (0, 1, 2)

@@ -43,6 +43,9 @@ def run_plan(app_class: type, args: argparse.Namespace, overrides: list[str]) ->
         base_text, roles, cases, model_dir = _folder_config(source, os.path.dirname(output))
     else:
         output = os.path.abspath(args.output or f"{os.path.splitext(source)[0]}_planned.ini")
+        if os.path.dirname(output) != os.path.dirname(source):
+            raise ConfigError(f"plan: --output {output} is not in the folder of {source}; the planned copy keeps the "
+                              "config's relative paths, so it must sit beside it (name a file there).")
         base_text, roles, cases, model_dir = _config_cases(app_class, source, overrides)
     if os.path.exists(output):
         raise ConfigError(f"plan: {output} already exists; voxflow never replaces a file: name another with --output.")

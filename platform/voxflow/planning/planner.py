@@ -34,14 +34,21 @@ Normalisation: CT-like channels: ``intensity_clip`` at the foreground 0.5/99.5 p
     (``normalise_foreground_only = False``, nnU-Net's default) unless the median case has < 3/4 of its
     volume inside its non-zero box (skull-stripped, masked): then inside the non-zero mask
     (``normalise_foreground_only = True``, ``foreground_type = threshold_plus``), as nnU-Net.
-Augmentation: rotation ±15° (nnU-Net: ±30°, but it rotates larger crops; voxflow rotates the window,
-    so big angles pad its corners), about the coarse axis only when the window is > 3× thinner along
-    it (nnU-Net's 2-D augmentation); ``scaling_percentage = -15, 25`` (nnU-Net: 0.7-1.4); flips on
-    every spatial axis; no bias field (nnU-Net has none).
-Training: ``sgd_nesterov`` (momentum 0.99), ``lr = 0.01``, ``poly`` schedule (0.9), ``DicePlusXEnt``,
+Augmentation: ``[AUGMENTATION] random_affine`` with rotation ±15° (nnU-Net: ±30°, but it rotates
+    larger crops; voxflow rotates the window, so big angles pad its corners), about the coarse axis
+    only when the window is > 3× thinner along it (nnU-Net's 2-D augmentation), zoom 0.85-1.25
+    (nnU-Net: 0.7-1.4), on a fifth of the windows (nnU-Net's probability 0.2; NiftyNet's
+    ``rotation_angle`` and ``scaling_percentage`` warp every window); on a GPU flips on every spatial
+    axis (``random_flipping_axes``) and the same mirroring at test time (``tta_mirror_axes``), on a
+    CPU neither (a few hundred iterations are spent better on the images as they are); no bias field
+    (nnU-Net has none).
+Training: GPU ``sgd_nesterov`` (momentum 0.99) with ``lr = 0.01`` (nnU-Net's, tuned for 250 000
+    iterations); CPU ``adam`` with ``lr = 0.003``, which reaches a usable model within the few hundred
+    iterations 2 cores allow; both with the ``poly`` schedule (0.9), ``DicePlusXEnt``,
     ``foreground_oversampling = 0.33``, instance norm, no histogram standardisation (nnU-Net's).
-    ``max_iter``: GPU 250 000 (1000 epochs × 250); CPU 1000 (about half an hour: a first model).
-    Whole-volume validation and checkpoints every ``max_iter / 10``;
+    ``max_iter``: GPU 250 000 (1000 epochs × 250), whole-volume validation and checkpoints every
+    ``max_iter / 10``; CPU 400 (about ten minutes at ~1.5 s per iteration: a first model), validation
+    every 100 (a round infers every validation volume, ~15 s for the demo's one);
     ``exclude_fraction_for_validation = 0.2`` (one of nnU-Net's 5 folds).
 """
 
@@ -71,7 +78,9 @@ MAX_DATASET_FRACTION = 0.05
 INITIAL_VOXELS = {3: 256**3, 2: 2048**2}
 FEATURES = {"gpu": (32, 320), "cpu": (8, 64)}
 GPU_MAX_FEATURES_2D = 512
-MAX_ITER = {"gpu": 250_000, "cpu": 1000}
+MAX_ITER = {"gpu": 250_000, "cpu": 400}
+#: Validation rounds per run (each infers every validation volume: costly on a CPU).
+ROUNDS = {"gpu": 10, "cpu": 4}
 GIB = 1024**3
 
 
@@ -346,6 +355,7 @@ def _keys(p: Plan, fp: Fingerprint) -> list[PlannedKey]:
     args = dict(base_features=p.base_features, depth=p.depth, pool_sizes=p.pool_sizes,
                 max_features=p.max_features, norm="instance", deep_supervision=True)
     rotation, key = (-15.0, 15.0), PlannedKey
+    mirror = tuple(range(p.spatial_dims)) if p.device == "gpu" else ()
     keys = [
         key("NETWORK", "name", "unet", "a U-Net, as nnU-Net"),
         key("NETWORK", "network_args", ", ".join(f"{k}={_arg(v)}" for k, v in args.items()),
@@ -360,25 +370,31 @@ def _keys(p: Plan, fp: Fingerprint) -> list[PlannedKey]:
           if masked else []),
         key("NETWORK", "normalisation", False, "no histogram standardisation (nnU-Net has none)"),
         key("NETWORK", "foreground_oversampling", 0.33, "a third of the windows centred on foreground (nnU-Net)"),
-        key("TRAINING", "optimiser", "sgd_nesterov", "SGD with Nesterov momentum 0.99 (nnU-Net)"),
-        key("TRAINING", "lr", 0.01, "nnU-Net's initial learning rate"),
+        *([key("TRAINING", "optimiser", "sgd_nesterov", "SGD with Nesterov momentum 0.99 (nnU-Net)"),
+           key("TRAINING", "lr", 0.01, "nnU-Net's initial learning rate")] if p.device == "gpu" else
+          [key("TRAINING", "optimiser", "adam", "Adam: usable within the few hundred iterations of a CPU "
+               "(nnU-Net's SGD is tuned for 250 000)"),
+           key("TRAINING", "lr", 0.003, "Adam's rate of the voxflow demo")]),
         key("TRAINING", "lr_schedule", "poly", "lr x (1 - iter / max_iter)^0.9 (nnU-Net)"),
         key("TRAINING", "loss_type", "DicePlusXEnt", "Dice + cross-entropy (nnU-Net)"),
         key("TRAINING", "max_iter", steps, "nnU-Net's 1000 epochs x 250 iterations" if p.device == "gpu"
-            else "about half an hour at ~2 s per iteration: a first model"),
+            else "about ten minutes at ~1.5 s per iteration on 2 cores: a first model"),
         key("TRAINING", "validation_mode", "volumes", "score whole validation volumes (Dice per class)"),
-        key("TRAINING", "validation_every_n", steps // 10, "ten validation rounds"),
-        key("TRAINING", "save_every_n", steps // 10, "a checkpoint at every validation round"),
+        key("TRAINING", "validation_every_n", steps // ROUNDS[p.device], f"{ROUNDS[p.device]} validation rounds"),
+        key("TRAINING", "save_every_n", steps // ROUNDS[p.device], "a checkpoint at every validation round"),
         key("TRAINING", "exclude_fraction_for_validation", 0.2, "one fold of nnU-Net's five"),
-        key("TRAINING", "rotation_angle", None if in_plane else rotation,
-            f"unset: rotate about axis {coarse} only" if in_plane else "+-15 deg about every axis (nnU-Net: 30)"),
-        *([key("TRAINING", "rotation_angle_" + "xyz"[coarse], rotation, f"window > {ANISOTROPY_THRESHOLD:g}x "
-               "thinner on the coarse axis: in-plane rotation only (nnU-Net's 2-D augmentation)")] if in_plane else []),
-        key("TRAINING", "scaling_percentage", (-15.0, 25.0), "zoom 0.85-1.25 (nnU-Net: 0.7-1.4)"),
-        key("TRAINING", "random_flipping_axes", tuple(range(p.spatial_dims)), "mirror every spatial axis (nnU-Net)"),
+        key("TRAINING", "rotation_angle", None, "rotation and zoom are [AUGMENTATION] random_affine, with a probability"),
+        key("TRAINING", "scaling_percentage", None, "rotation and zoom are [AUGMENTATION] random_affine, with a probability"),
+        key("AUGMENTATION", "random_affine", _affine(in_plane, coarse, rotation),
+            ("in-plane rotation only (window > 3x thinner on the coarse axis); " if in_plane else "") +
+            "+-15 deg, zoom 0.85-1.25, on a fifth of the windows (nnU-Net's probability 0.2)"),
+        key("TRAINING", "random_flipping_axes", mirror or None,
+            "mirror every spatial axis (nnU-Net)" if mirror else "no mirroring on a CPU: a few hundred iterations "
+            "are spent better on the images as they are (measured on the demo: CSF Dice 0.67 with it)"),
         key("TRAINING", "bias_field_range", None, "no bias field (nnU-Net has none)"),
-        key("INFERENCE", "tta_mirror_axes", tuple(range(p.spatial_dims)),
-            "average the predictions of every mirrored copy of each window (nnU-Net's test-time mirroring)"),
+        key("INFERENCE", "tta_mirror_axes", mirror or None,
+            "average the predictions of every mirrored copy of each window (nnU-Net's test-time mirroring)"
+            if mirror else "no test-time mirroring for a network not trained on mirrored images"),
         key("SEGMENTATION", "postprocessing", "auto",
             "keep the largest components only where that raises the validation Dice (nnU-Net's rule)"),
         key("SEGMENTATION", "num_classes", fp.num_classes, f"label values {fp.label_values}"),
@@ -386,6 +402,16 @@ def _keys(p: Plan, fp: Fingerprint) -> list[PlannedKey]:
             "labels are 0..K-1" if fp.labels_contiguous else "map the label values to 0..K-1"),
     ]
     return keys
+
+
+def _affine(in_plane: bool, coarse: int, rotation: tuple[float, float]) -> str:
+    """``[AUGMENTATION] random_affine`` arguments: rotation (about the coarse axis only when
+    ``in_plane``), zoom 0.85-1.25, probability 0.2 (nnU-Net's)."""
+    degrees = [(0.0, 0.0)] * 3
+    for axis in ([coarse] if in_plane else range(3)):
+        degrees[axis] = rotation
+    flat = ", ".join(f"{v:g}" for pair in degrees for v in pair)
+    return f"degrees=({flat}), scales=(0.85, 1.25), p=0.2"
 
 
 def _arg(value: Any) -> str:

@@ -16,9 +16,10 @@ Where the keys go:
   channels also ``intensity_clip`` and ``fixed_whitening`` (left unset for the other channels);
 * the application section (``[SEGMENTATION]``): each role of ``image_sections`` (``image = CT``),
   ``num_classes`` and ``label_normalisation``;
-* ``[NETWORK]`` and ``[TRAINING]``: the plan's keys. voxflow reads NiftyNet's augmentation keys
-  (``rotation_angle``, ``scaling_percentage``, ``random_flipping_axes``, ``bias_field_range``) from
-  ``[TRAINING]``, so they are written there (``[AUGMENTATION]`` takes one transform per key instead).
+* ``[NETWORK]``, ``[TRAINING]``, ``[INFERENCE]`` and ``[AUGMENTATION]``: the plan's keys. Mirroring
+  is NiftyNet's ``[TRAINING] random_flipping_axes``; rotation and zoom are ``[AUGMENTATION]
+  random_affine`` because it takes a probability (NiftyNet's ``rotation_angle`` and
+  ``scaling_percentage`` warp every window, and are left unset).
 """
 
 from __future__ import annotations
