@@ -87,6 +87,7 @@ def test_an_ensemble_of_one_model_equals_the_model_and_members_must_share_the_re
     assert not (tmp_path / "refused" / "inferred.csv").exists()
 
 
+@pytest.mark.slow  # (the mirroring and the loss are unit-tested; this trains)
 def test_test_time_mirroring_changes_and_averages_the_probabilities(tmp_path, tiny_dataset):
     config = write_config(tmp_path)
     assert run("train", "-c", config) == 0
@@ -155,6 +156,7 @@ def test_plan_from_a_folder_writes_a_config_that_trains(tmp_path, capsys):
                "--tta_mirror_axes", "0") == 0
 
 
+@pytest.mark.slow  # (the mirroring and the loss are unit-tested; this trains)
 def test_deep_supervision_trains_a_unet_with_losses_at_every_decoder_scale(tmp_path, tiny_dataset):
     config = write_config(tmp_path, network="unet")
     assert run("train", "-c", config, "--network_args", "base_features=4, depth=2, deep_supervision=True",

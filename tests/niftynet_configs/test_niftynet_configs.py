@@ -378,9 +378,17 @@ REFUSED = {
 TOO_BIG = {"deepmedic_config": "128 windows of 195³ at once need far more memory than a 24 GB machine has"}
 
 
+#: Configs run only with ``-m slow`` to keep the default suite under 20 minutes on 2 cores: the two
+#: cell-tracking U-Nets (over a minute each even with the smaller windows; unet_2d itself is covered
+#: by tests/networks and the histology config).
+HEAVY = ("unet_HeLa", "unet_U373")
+
+
 def _marks(name: str) -> list:
     if name in OPEN:
         return [pytest.mark.slow, pytest.mark.xfail(strict=True, reason=OPEN[name])]
+    if name in HEAVY:
+        return [pytest.mark.slow]
     return []
 
 

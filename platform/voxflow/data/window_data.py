@@ -151,8 +151,10 @@ class WindowData:
         return True, None
 
     # ------------------------------------------------------------------------- windows
-    def sampler(self, volumes: list[Any], seed: int, window: tuple[int, int, int] | None = None) -> Any:
-        """The ``[NETWORK] window_sampling`` sampler over ``volumes`` (subject ids when streaming)."""
+    def sampler(self, volumes: list[Any], seed: int, window: tuple[int, int, int] | None = None,
+                margin: tuple[int, int, int] = (0, 0, 0)) -> Any:
+        """The ``[NETWORK] window_sampling`` sampler over ``volumes`` (subject ids when streaming);
+        ``window`` includes ``margin`` (an augmentation's) on each side."""
         cfg = self.cfg
         sampler_class = registry.resolve("sampler", cfg.network.window_sampling, search_dirs=(cfg.config_dir,))
         # NiftyNet's rule: the window queue holds at least five batches.
@@ -173,7 +175,7 @@ class WindowData:
         # Windows larger by an augmentation margin are cut from volumes padded by it, so the window the
         # network sees may lie anywhere the window alone could (samplers that place windows at given
         # voxels, the CSV one, read the volumes as they are).
-        margin = tuple(int(m) for m in self.layout.margin) if tuple(window) == self.layout.fetch_window else (0, 0, 0)
+        margin = tuple(int(m) for m in margin)
         grow = (lambda arrays: self._padded(arrays, margin)) if any(margin) and not sampler_class.takes_subjects \
             else (lambda arrays: arrays)
         if self.volume_cache is None:
@@ -216,7 +218,7 @@ class WindowData:
         """
         seed = int(self.cfg.system.seed) + WORKER_SEED_STEP * int(worker)
         volumes = self.train_ids if self.volume_cache is not None else self.train_volumes
-        dataset = self.sampler(volumes, seed, self.layout.fetch_window).dataset()
+        dataset = self.sampler(volumes, seed, self.layout.fetch_window, self.layout.margin).dataset()
         if not seeded:
             return dataset
         import tensorflow as tf  # noqa: PLC0415
