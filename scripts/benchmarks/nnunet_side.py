@@ -315,7 +315,8 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 def run_logged(cmd: Sequence[str], env: Mapping[str, str], log: Path, timeout: float | None = None) -> tuple[float, bool]:
     """Run ``cmd`` with its output in ``log``; ``(wall seconds, timed out)``. A run past ``timeout``
-    is stopped (SIGINT, then SIGKILL to its process group).
+    is stopped: SIGINT to its process group (nnU-Net saves and exits), SIGTERM 10 s later (a process that
+    inherited an ignored SIGINT, as background jobs of a shell do), SIGKILL 10 s after that.
 
     Raises:
         RuntimeError: a non-zero exit (not counting a timeout), with the end of the log.
@@ -330,12 +331,13 @@ def run_logged(cmd: Sequence[str], env: Mapping[str, str], log: Path, timeout: f
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+                os.killpg(process.pid, sig)
+                try:
+                    process.wait(timeout=10)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
     seconds = time.perf_counter() - start
     if process.returncode != 0 and not timed_out:
         raise RuntimeError(f"{log.stem} failed (exit {process.returncode}); end of {log}:\n{_tail(log)}")

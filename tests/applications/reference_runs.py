@@ -177,8 +177,10 @@ def collect(model_dir: Path) -> dict:
 
 
 def fingerprint() -> dict:
-    """What decides bit-identity: library versions and the CPU's instruction sets."""
+    """What decides bit-identity: library versions, the CPU's instruction sets and whether TensorFlow runs
+    its oneDNN kernels (voxflow turns them on; TensorFlow alone does so only on some Intel CPUs)."""
     import tensorflow as tf  # noqa: PLC0415
+    from tensorflow.python.util import _pywrap_util_port  # noqa: PLC0415
 
     flags = ""
     if os.path.isfile("/proc/cpuinfo"):
@@ -187,7 +189,8 @@ def fingerprint() -> dict:
                 wanted = ("avx", "avx2", "avx512f", "avx512_vnni", "avx512_bf16", "fma", "amx_tile")
                 flags = " ".join(f for f in line.split(":", 1)[1].split() if f in wanted)
                 break
-    return {"tensorflow": tf.__version__, "numpy": np.__version__, "machine": platform.machine(), "cpu": flags}
+    return {"tensorflow": tf.__version__, "numpy": np.__version__, "machine": platform.machine(), "cpu": flags,
+            "onednn": bool(_pywrap_util_port.IsMklEnabled())}
 
 
 def save(name: str, outputs: dict) -> None:

@@ -164,5 +164,9 @@ def test_a_run_past_its_time_is_stopped(tmp_path):
     cmd = [sys.executable, "-c", "import time; time.sleep(60)"]
     seconds, timed_out = side.run_logged(cmd, dict(os.environ), tmp_path / "sleep.log", timeout=1)
     assert timed_out and seconds < 30
+    # A child that ignores SIGINT (background jobs of a shell inherit that) is still stopped, by SIGTERM.
+    ignoring = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)"]
+    seconds, timed_out = side.run_logged(ignoring, dict(os.environ), tmp_path / "ignoring.log", timeout=1)
+    assert timed_out and seconds < 20
     with pytest.raises(RuntimeError, match="exit 3"):
         side.run_logged([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), tmp_path / "fail.log")
