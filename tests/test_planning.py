@@ -29,7 +29,9 @@ from voxflow.planning import (
     render_table,
     save_fingerprint,
 )
-from voxflow.planning.planner import CPU_VOXELS_PER_CORE, GIB, GPU_RESERVE_GB
+from voxflow.planning.fingerprint import left_right_axis
+from voxflow.planning.planner import (CPU_MIN_ITER, CPU_TRAIN_SECONDS, CPU_VOXELS_PER_CORE,
+                                      CPU_VOXELS_PER_SECOND_PER_CORE, GIB, GPU_RESERVE_GB)
 
 PLATFORM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "platform")
 CT_Z_SPACINGS = (3.0, 3.5, 4.0, 4.0, 4.5, 5.0)
@@ -140,9 +142,33 @@ def test_isotropic_mr_plan_uses_zscore_and_equal_pooling(mr):
     assert recipe.channels[0].clip is None
     keys = {k.key: k.value for k in recipe.keys}
     assert keys["whitening"] is True and keys["normalise_foreground_only"] is False
-    assert keys["random_flipping_axes"] is None and keys["tta_mirror_axes"] is None  # a CPU plan: no mirroring
-    assert keys["rotation_angle"] is None
-    assert keys["random_affine"] == "degrees=(-15, 15, -15, 15, -15, 15), scales=(0.85, 1.25), p=0.2"
+    # A CPU plan mirrors the left-right axis only (world x of the affines: axis 0 here), in training and at
+    # test time, with batch norm, one output and no rotation/zoom; a GPU plan is nnU-Net's.
+    assert keys["random_flipping_axes"] == keys["tta_mirror_axes"] == (0,)
+    assert keys["rotation_angle"] is None and keys["random_affine"] is None
+    assert "norm=batch" in keys["network_args"] and "deep_supervision=False" in keys["network_args"]
+    gpu = {k.key: k.value for k in plan(mr, device="gpu").keys}
+    assert gpu["random_affine"] == "degrees=(-15, 15, -15, 15, -15, 15), scales=(0.85, 1.25), p=0.2"
+    assert gpu["random_flipping_axes"] == gpu["tta_mirror_axes"] == (0, 1, 2)
+    assert "norm=instance" in gpu["network_args"] and "deep_supervision=True" in gpu["network_args"]
+
+
+@pytest.mark.parametrize("columns, expected", [
+    (np.diag([2.0, 2.0, 2.0]), 0),
+    (np.array([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), 2),  # sagittal slices: x along axis 2
+    (np.array([[0.3, 0.0, 0.95], [0.95, 0.0, -0.3], [0.0, 2.0, 0.0]]), 2),  # oblique, y scaled by 2 mm
+])
+def test_the_left_right_axis_is_the_array_axis_closest_to_world_x(columns, expected):
+    affine = np.eye(4)
+    affine[:3, :3] = columns
+    assert left_right_axis(affine) == expected
+
+
+def test_a_cpu_plan_mirrors_the_recorded_left_right_axis_and_none_outside_2d_slices():
+    fp = dataclasses.replace(_synthetic((64, 64, 64), (1.0, 1.0, 1.0)), left_right_axes=[2, 2, 1])
+    assert {k.key: k.value for k in plan(fp, device="cpu").keys}["random_flipping_axes"] == (2,)
+    flat = {k.key: k.value for k in plan(fp, device="cpu", spatial_dims=2).keys}
+    assert flat["random_flipping_axes"] is None and flat["tta_mirror_axes"] is None
 
 
 def test_masked_mr_normalises_inside_the_non_zero_mask(tmp_path):
@@ -369,6 +395,17 @@ def test_a_gpu_plan_trains_with_nnunets_sgd_and_a_cpu_plan_with_adam(tmp_path):
     gpu = {k.key: k.value for k in plan(fp, device="gpu").keys}
     cpu = {k.key: k.value for k in plan(fp, device="cpu").keys}
     assert (gpu["optimiser"], gpu["lr"], gpu["max_iter"]) == ("sgd_nesterov", 0.01, 250_000)
-    assert (cpu["optimiser"], cpu["lr"], cpu["max_iter"]) == ("adam", 0.003, 400)
+    assert (cpu["optimiser"], cpu["lr"]) == ("adam", 0.003)
     assert gpu["lr_schedule"] == cpu["lr_schedule"] == "poly"
     assert gpu["random_flipping_axes"] == gpu["tta_mirror_axes"] == (0, 1, 2)
+
+
+@pytest.mark.parametrize("cores", [1, 2, 8])
+def test_a_cpu_plan_trains_as_many_iterations_as_its_time_budget_allows(cores):
+    recipe = plan(_synthetic((96, 96, 96), (1.0, 1.0, 1.0)), device="cpu", cpu_cores=cores)
+    keys = {k.key: k.value for k in recipe.keys}
+    seconds = recipe.batch_size * np.prod(recipe.window) / (CPU_VOXELS_PER_SECOND_PER_CORE * cores)
+    steps = keys["max_iter"]
+    assert steps % 50 == 0 and steps >= CPU_MIN_ITER
+    assert steps * seconds <= CPU_TRAIN_SECONDS < (steps + 50) * seconds
+    assert keys["validation_every_n"] == keys["save_every_n"] == steps // 4

@@ -13,7 +13,9 @@ works) and records:
   mean and std after clipping to those percentiles (used by the CT normalisation);
 * the class frequencies: voxels per label value over all cases (exact, not sampled);
 * the fraction of each case's volume inside the bounding box of its non-zero image voxels
-  (nnU-Net's "relative size after cropping"; small for skull-stripped or masked images).
+  (nnU-Net's "relative size after cropping"; small for skull-stripped or masked images);
+* per case, the array axis closest to the patient's left-right direction (world x of the affine,
+  RAS): the axis across which anatomy is mirror-symmetric, so the one mirroring keeps anatomical.
 
 A channel is **CT-like** (:data:`CT_RULE`) when every voxel of it, in every case, is an integer
 (Hounsfield units are stored as integers), its darkest voxel is at or below -500 HU in at least half
@@ -111,6 +113,8 @@ class Fingerprint:
         class_voxels: voxel count per label value, over all cases.
         label_section: the label's input section ("" when unknown).
         samples_per_case, seed: how the foreground was sampled.
+        left_right_axes: per case, the array axis closest to world x (left-right); empty in
+            fingerprints written before it was recorded.
     """
 
     subject_ids: list[str]
@@ -124,6 +128,7 @@ class Fingerprint:
     samples_per_case: int = SAMPLES_PER_CASE
     seed: int = SEED
     version: int = field(default=FORMAT_VERSION)
+    left_right_axes: list[int] = field(default_factory=list)
 
     @property
     def num_cases(self) -> int:
@@ -193,6 +198,12 @@ def load_fingerprint(path: str | os.PathLike) -> Fingerprint:
 
 def _spacing(affine: np.ndarray) -> list[float]:
     return [float(s) for s in np.linalg.norm(affine[:3, :3], axis=0)]
+
+
+def left_right_axis(affine: np.ndarray) -> int:
+    """The array axis whose direction is closest to world x (left-right in RAS)."""
+    columns = np.asarray(affine, dtype=float)[:3, :3]
+    return int(np.argmax(np.abs(columns[0]) / np.maximum(np.linalg.norm(columns, axis=0), 1e-12)))
 
 
 def _box_size(mask: np.ndarray) -> list[int]:
@@ -278,7 +289,7 @@ def compute_fingerprint(
         raise DataError("No labelled case to fingerprint; expected at least one (image files, label file) case.")
     scans: list[_ChannelScan] = []
     sections: list[str] = []
-    spacings, shapes, boxes, nonzero, counts = [], [], [], [], {}
+    spacings, shapes, boxes, nonzero, counts, left_right = [], [], [], [], {}, []
     for index, case in enumerate(cases):
         names = list(image_sections) if image_sections else [f"image{i}" for i in range(len(case.images))]
         if len(names) != len(case.images):
@@ -306,6 +317,7 @@ def compute_fingerprint(
         for value, count in zip(values.tolist(), number.tolist()):
             counts[value] = counts.get(value, 0) + count
         spacings.append(_spacing(label_volume.affine))
+        left_right.append(left_right_axis(label_volume.affine))
         shapes.append([int(s) for s in labels.shape])
         boxes.append(_box_size(foreground))
         nonzero_box = _box_size(np.any(image != 0, axis=-1))
@@ -316,7 +328,8 @@ def compute_fingerprint(
                         "expected one per channel.")
     channels = [scan.stats(section, force) for scan, section, force in zip(scans, sections, overrides)]
     return Fingerprint([c.subject_id for c in cases], spacings, shapes, boxes, nonzero, channels,
-                       dict(sorted(counts.items())), label_section, samples_per_case, seed)
+                       dict(sorted(counts.items())), label_section, samples_per_case, seed,
+                       left_right_axes=left_right)
 
 
 def cases_from_config(cfg: Any, image_sections: Sequence[str], label_section: str) -> list[Case]:

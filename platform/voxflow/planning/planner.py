@@ -12,7 +12,7 @@ Topology: level by level, an axis is pooled (×2) while it has at least 8 voxels
     so anisotropic data is pooled in-plane first; one axis pooled alone needs 12 voxels. Each window
     axis is a multiple of its pooling factor. Features ``base·2^level`` up to ``max``: GPU 32 and 320
     (512 in 2-D); CPU 8 and 64, since a convolution costs ``features²`` and 2 cores must stay near
-    2 s per iteration.
+    1 s per iteration.
 Memory model: bytes = batch × Σ_levels voxels × features × :data:`TENSORS_PER_LEVEL` × 4 (float32) +
     12 bytes per parameter (weights, gradients, momentum). ``TENSORS_PER_LEVEL = 44`` stands for what a
     step keeps per voxel and feature of a level (encoder 2 × conv/norm/activation, decoder up-sampling,
@@ -25,9 +25,9 @@ Window and batch: the window starts isotropic in mm with nnU-Net's 256³ voxels 
     shape (ties: longest in mm) loses one pooling factor. The batch starts at 2 and grows while it fits
     and covers at most 5% of the dataset's voxels (median shape × cases).
 Budget: GPU: ``memory_gb`` (default 8, nnU-Net's) minus 1 GB (CUDA context, cuDNN workspaces,
-    allocator). CPU: 1.5 GB and at most 131 072 × ``cpu_cores`` voxels per iteration (batch × window):
-    a 64³ batch of 2 with 8 base features took 4.3 s on 2 cores (~120 000 voxels/s), so 2 cores get
-    262 144 voxels (≈ 2 × 51³), about 2 s per iteration.
+    allocator). CPU: 1.5 GB and at most 262 144 × ``cpu_cores`` voxels per iteration (batch × window):
+    with oneDNN a 64³ batch of 2 with 8 base features trains in ~1 s on 2 cores (~270 000 voxels/s
+    per core, :data:`CPU_VOXELS_PER_SECOND_PER_CORE`), so 2 cores get 524 288 voxels (2 × 64³).
 Normalisation: CT-like channels: ``intensity_clip`` at the foreground 0.5/99.5 percentiles and
     ``fixed_whitening`` with the clipped foreground's mean and std, dataset-wide (nnU-Net uses the
     unclipped ones). Others: per-image z-score (``whitening = True``) over the whole image
@@ -38,17 +38,22 @@ Augmentation: ``[AUGMENTATION] random_affine`` with rotation ±15° (nnU-Net: ±
     larger crops; voxflow rotates the window, so big angles pad its corners), about the coarse axis
     only when the window is > 3× thinner along it (nnU-Net's 2-D augmentation), zoom 0.85-1.25
     (nnU-Net: 0.7-1.4), on a fifth of the windows (nnU-Net's probability 0.2; NiftyNet's
-    ``rotation_angle`` and ``scaling_percentage`` warp every window); on a GPU flips on every spatial
-    axis (``random_flipping_axes``) and the same mirroring at test time (``tta_mirror_axes``), on a
-    CPU neither (a few hundred iterations are spent better on the images as they are); no bias field
-    (nnU-Net has none).
+    ``rotation_angle`` and ``scaling_percentage`` warp every window), and flips on every spatial
+    axis (``random_flipping_axes``) with the same mirroring at test time (``tta_mirror_axes``) — on a
+    GPU. A CPU plan's few hundred iterations are spent better on images close to the real ones: no
+    rotation/zoom, and flips (training and test time) across the left-right axis only, the array
+    axis closest to world x in most cases' affines (anatomy is mirror-symmetric across it); no bias
+    field (nnU-Net has none).
 Training: GPU ``sgd_nesterov`` (momentum 0.99) with ``lr = 0.01`` (nnU-Net's, tuned for 250 000
     iterations); CPU ``adam`` with ``lr = 0.003``, which reaches a usable model within the few hundred
     iterations 2 cores allow; both with the ``poly`` schedule (0.9), ``DicePlusXEnt``,
-    ``foreground_oversampling = 0.33``, instance norm, no histogram standardisation (nnU-Net's).
+    ``foreground_oversampling = 0.33``, no histogram standardisation (nnU-Net's); GPU instance norm
+    and deep supervision (nnU-Net's), CPU batch norm and one output (cheaper, and better within
+    minutes on the demo).
     ``max_iter``: GPU 250 000 (1000 epochs × 250), whole-volume validation and checkpoints every
-    ``max_iter / 10``; CPU 400 (about ten minutes at ~1.5 s per iteration: a first model), validation
-    every 100 (a round infers every validation volume, ~15 s for the demo's one);
+    ``max_iter / 10``; CPU what :data:`CPU_TRAIN_SECONDS` (10 minutes) allow at the measured voxel rate
+    (multiples of 50, at least 100: 600 for the demo), validation four times (a round infers every
+    validation volume, ~5 s for the demo's one);
     ``exclude_fraction_for_validation = 0.2`` (one of nnU-Net's 5 folds).
 """
 
@@ -72,13 +77,19 @@ BYTES_PER_VALUE = 4
 GPU_DEFAULT_GB = 8.0
 GPU_RESERVE_GB = 1.0
 CPU_MEMORY_GB = 1.5
-CPU_VOXELS_PER_CORE = 131_072
+CPU_VOXELS_PER_CORE = 262_144
 MIN_BATCH = 2
 MAX_DATASET_FRACTION = 0.05
 INITIAL_VOXELS = {3: 256**3, 2: 2048**2}
 FEATURES = {"gpu": (32, 320), "cpu": (8, 64)}
 GPU_MAX_FEATURES_2D = 512
-MAX_ITER = {"gpu": 250_000, "cpu": 400}
+MAX_ITER = {"gpu": 250_000}
+#: CPU training: voxels (batch x window) one core trains per second with oneDNN (measured: 64^3 windows,
+#: batch 2, 2 cores of an AMD EPYC without AVX-512, ~1 s per iteration), and the training time planned:
+#: on the demo 500 iterations scored CSF/GM/WM Dice 0.787/0.959/0.950, 600 iterations 0.803/0.962/0.953.
+CPU_VOXELS_PER_SECOND_PER_CORE = 270_000
+CPU_TRAIN_SECONDS = 600
+CPU_MIN_ITER = 100
 #: Validation rounds per run (each infers every validation volume: costly on a CPU).
 ROUNDS = {"gpu": 10, "cpu": 4}
 GIB = 1024**3
@@ -133,6 +144,7 @@ class Plan:
     why: dict[str, str]
     keys: list[PlannedKey] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cpu_cores: int = 2
 
     @property
     def depth(self) -> int:
@@ -325,7 +337,7 @@ def plan(fp: Fingerprint, *, device: str = "cpu", memory_gb: float | None = None
     }
     result = Plan(device, dims, tuple(float(s) for s in spacing), tuple(int(m) for m in median),
                   tuple(window) + (1,) * (3 - dims), batch, pools, base, cap, cost(window, pools, batch), budget,
-                  _normalisation(fp), why)
+                  _normalisation(fp), why, cpu_cores=cpu_cores)
     if not fits(window, pools, MIN_BATCH):
         result.notes.append(f"no window fits the budget ({budget_why}): the smallest one is used")
     if not fp.labels_contiguous:
@@ -351,16 +363,24 @@ def _keys(p: Plan, fp: Fingerprint) -> list[PlannedKey]:
     masked = zscore and float(np.median(fp.nonzero_fractions)) < 0.75
     coarse = int(np.argmax(p.target_spacing[:p.spatial_dims]))
     in_plane = p.spatial_dims == 3 and max(p.window) > ANISOTROPY_THRESHOLD * p.window[coarse]
-    steps = MAX_ITER[p.device]
+    steps, steps_why = _iterations(p)
+    gpu = p.device == "gpu"
     args = dict(base_features=p.base_features, depth=p.depth, pool_sizes=p.pool_sizes,
-                max_features=p.max_features, norm="instance", deep_supervision=True)
+                max_features=p.max_features, norm="instance" if gpu else "batch", deep_supervision=gpu)
     rotation, key = (-15.0, 15.0), PlannedKey
-    mirror = tuple(range(p.spatial_dims)) if p.device == "gpu" else ()
+    left_right = _left_right(fp, p.spatial_dims)
+    mirror = tuple(range(p.spatial_dims)) if gpu else (left_right,) if left_right is not None else ()
+    mirror_why = ("mirror every spatial axis (nnU-Net)" if gpu else
+                  f"mirror the left-right axis {left_right} only (world x of the affines: anatomy stays "
+                  "anatomical); every axis costs a CPU's few hundred iterations (docs/recipe.md)" if mirror else
+                  "no left-right axis among the spatial axes: no mirroring")
     keys = [
         key("NETWORK", "name", "unet", "a U-Net, as nnU-Net"),
         key("NETWORK", "network_args", ", ".join(f"{k}={_arg(v)}" for k, v in args.items()),
-            f"features {p.base_features} doubling per level up to {p.max_features} ({p.device}); instance norm; "
-            "losses at every decoder scale (deep supervision, nnU-Net)"),
+            f"features {p.base_features} doubling per level up to {p.max_features} ({p.device}); " +
+            ("instance norm; losses at every decoder scale (deep supervision, nnU-Net)" if gpu else
+             "batch norm, one output: on the demo's 500 CPU iterations, instance norm with deep supervision "
+             "and rotation/zoom trained 6% slower and scored GM/WM Dice 0.953/0.941 against 0.959/0.950")),
         key("NETWORK", "batch_size", p.batch_size, p.why["batch size"]),
         key("NETWORK", "whitening", zscore,
             "z-score per image (non-CT channels)" if zscore else "all channels CT: fixed clip and whitening"),
@@ -377,20 +397,19 @@ def _keys(p: Plan, fp: Fingerprint) -> list[PlannedKey]:
            key("TRAINING", "lr", 0.003, "Adam's rate of the voxflow demo")]),
         key("TRAINING", "lr_schedule", "poly", "lr x (1 - iter / max_iter)^0.9 (nnU-Net)"),
         key("TRAINING", "loss_type", "DicePlusXEnt", "Dice + cross-entropy (nnU-Net)"),
-        key("TRAINING", "max_iter", steps, "nnU-Net's 1000 epochs x 250 iterations" if p.device == "gpu"
-            else "about ten minutes at ~1.5 s per iteration on 2 cores: a first model"),
+        key("TRAINING", "max_iter", steps, steps_why),
         key("TRAINING", "validation_mode", "volumes", "score whole validation volumes (Dice per class)"),
         key("TRAINING", "validation_every_n", steps // ROUNDS[p.device], f"{ROUNDS[p.device]} validation rounds"),
         key("TRAINING", "save_every_n", steps // ROUNDS[p.device], "a checkpoint at every validation round"),
         key("TRAINING", "exclude_fraction_for_validation", 0.2, "one fold of nnU-Net's five"),
         key("TRAINING", "rotation_angle", None, "rotation and zoom are [AUGMENTATION] random_affine, with a probability"),
         key("TRAINING", "scaling_percentage", None, "rotation and zoom are [AUGMENTATION] random_affine, with a probability"),
-        key("AUGMENTATION", "random_affine", _affine(in_plane, coarse, rotation),
-            ("in-plane rotation only (window > 3x thinner on the coarse axis); " if in_plane else "") +
-            "+-15 deg, zoom 0.85-1.25, on a fifth of the windows (nnU-Net's probability 0.2)"),
-        key("TRAINING", "random_flipping_axes", mirror or None,
-            "mirror every spatial axis (nnU-Net)" if mirror else "no mirroring on a CPU: a few hundred iterations "
-            "are spent better on the images as they are (measured on the demo: CSF Dice 0.67 with it)"),
+        key("AUGMENTATION", "random_affine", _affine(in_plane, coarse, rotation) if gpu else None,
+            (("in-plane rotation only (window > 3x thinner on the coarse axis); " if in_plane else "") +
+             "+-15 deg, zoom 0.85-1.25, on a fifth of the windows (nnU-Net's probability 0.2)") if gpu else
+            "no rotation/zoom on a CPU: the warps cost a sixth of each iteration, and a few hundred "
+            "iterations are spent better on the images as they are"),
+        key("TRAINING", "random_flipping_axes", mirror or None, mirror_why),
         key("TRAINING", "bias_field_range", None, "no bias field (nnU-Net has none)"),
         key("INFERENCE", "tta_mirror_axes", mirror or None,
             "average the predictions of every mirrored copy of each window (nnU-Net's test-time mirroring)"
@@ -402,6 +421,25 @@ def _keys(p: Plan, fp: Fingerprint) -> list[PlannedKey]:
             "labels are 0..K-1" if fp.labels_contiguous else "map the label values to 0..K-1"),
     ]
     return keys
+
+
+def _left_right(fp: Fingerprint, spatial_dims: int) -> int | None:
+    """The array axis most cases have closest to world x (left-right), if it is a spatial axis of
+    the windows; axis 0 for fingerprints that did not record it."""
+    axes = fp.left_right_axes or [0]
+    axis = max(set(axes), key=axes.count)
+    return axis if axis < spatial_dims else None
+
+
+def _iterations(p: Plan) -> tuple[int, str]:
+    """``max_iter`` and why: GPU nnU-Net's 250 000; CPU what ``CPU_TRAIN_SECONDS`` allow at
+    ``CPU_VOXELS_PER_SECOND_PER_CORE`` (multiples of 50, at least ``CPU_MIN_ITER``)."""
+    if p.device == "gpu":
+        return MAX_ITER["gpu"], "nnU-Net's 1000 epochs x 250 iterations"
+    seconds = p.batch_size * float(np.prod(p.window)) / (CPU_VOXELS_PER_SECOND_PER_CORE * p.cpu_cores)
+    steps = max(CPU_MIN_ITER, int(CPU_TRAIN_SECONDS / seconds) // 50 * 50)
+    return steps, (f"about {CPU_TRAIN_SECONDS / 60:g} minutes at ~{seconds:.1f} s per iteration on {p.cpu_cores} "
+                   f"core(s) ({CPU_VOXELS_PER_SECOND_PER_CORE} voxels/s per core with oneDNN): a first model")
 
 
 def _affine(in_plane: bool, coarse: int, rotation: tuple[float, float]) -> str:
