@@ -378,10 +378,10 @@ REFUSED = {
 TOO_BIG = {"deepmedic_config": "128 windows of 195³ at once need far more memory than a 24 GB machine has"}
 
 
-#: Configs run only with ``-m slow`` to keep the default suite under 20 minutes on 2 cores: the two
-#: cell-tracking U-Nets (over a minute each even with the smaller windows; unet_2d itself is covered
-#: by tests/networks and the histology config).
-HEAVY = ("unet_HeLa", "unet_U373")
+#: Configs run only with ``-m slow`` to keep the default suite under 20 minutes on 2 cores: the three
+#: unet_2d configs (the cell-tracking and histology U-Nets: 64 to 1024 features, 75-120 s each even
+#: with the smaller windows; unet_2d itself is covered by tests/networks).
+HEAVY = ("unet_HeLa", "unet_U373", "unet_histology")
 
 
 def _marks(name: str) -> list:
