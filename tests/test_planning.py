@@ -30,8 +30,14 @@ from voxflow.planning import (
     save_fingerprint,
 )
 from voxflow.planning.fingerprint import left_right_axis
-from voxflow.planning.planner import (CPU_MIN_ITER, CPU_TRAIN_SECONDS, CPU_VOXELS_PER_CORE,
-                                      CPU_VOXELS_PER_SECOND_PER_CORE, GIB, GPU_RESERVE_GB)
+from voxflow.planning.planner import (
+    CPU_MIN_ITER,
+    CPU_TRAIN_SECONDS,
+    CPU_VOXELS_PER_CORE,
+    CPU_VOXELS_PER_SECOND_PER_CORE,
+    GIB,
+    GPU_RESERVE_GB,
+)
 
 PLATFORM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "platform")
 CT_Z_SPACINGS = (3.0, 3.5, 4.0, 4.0, 4.5, 5.0)
