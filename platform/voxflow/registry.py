@@ -54,6 +54,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "resnet": "voxflow.networks.resnet:ResNet",
         "se_resnet": "voxflow.networks.se_resnet:SEResNet",
         "densenet": "voxflow.networks.densenet:DenseNet",
+        "registration_net": "voxflow.networks.registration:RegistrationNet",
     },
     "loss": {
         "Dice": "voxflow.losses.segmentation:dice_loss",
@@ -99,6 +100,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "net_regress": "voxflow.applications.regression:RegressionApplication",
         "classification": "voxflow.applications.classification:ClassificationApplication",
         "net_classify": "voxflow.applications.classification:ClassificationApplication",
+        "registration": "voxflow.applications.registration:RegistrationApplication",
+        "net_reg": "voxflow.applications.registration:RegistrationApplication",
     },
     "metric": {},  # filled from voxflow.evaluation.catalogue (see _CATALOGUES)
     "augmentation": {},  # filled from voxflow.augment.catalogue
@@ -203,7 +206,7 @@ NIFTYNET_NAMES: dict[str, dict[str, str]] = {
         _NN + "application.classification_application.ClassificationApplication": "net_classify",
         _NN + "application.autoencoder_application.AutoencoderApplication": "net_autoencoder",
         _NN + "application.gan_application.GANApplication": "net_gan",
-        _NN + "application.label_driven_registration.RegApp": "label_driven_registration",
+        _NN + "application.label_driven_registration.RegApp": "net_reg",
     },
     "metric": {  # NiftyNet's SUPPORTED_EVALUATIONS; voxflow.evaluation.catalogue spells the ones it computes
         **{_NN + f"evaluation.segmentation_evaluations.{name}": name for name in (

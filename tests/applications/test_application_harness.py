@@ -58,6 +58,11 @@ def _value(key):
     raise AssertionError(f"the harness cannot make a value for required key `{key.name}`; extend it")
 
 
+#: Small ``network_args`` for applications whose default network is not the toynet of the others
+#: (``[NETWORK] name`` in their SHARED_DEFAULTS), so a window of 8 voxels fits it.
+SMALL_NETWORKS = {"registration_net": "encoder=(4, 8), decoder=(8, 8), full_resolution=(4)"}
+
+
 def write_project(app, folder: Path) -> Path:
     """Tiny images for every role the application reads for training or inference, and a config."""
     data = folder / "data"
@@ -79,14 +84,17 @@ def write_project(app, folder: Path) -> Path:
     for key in app.KEYS:
         if key.required_for("train"):
             section.append(f"{key.name} = {_value(key)}")
+    network = app.SHARED_DEFAULTS.get(("NETWORK", "name"), "toynet")
+    args = f"network_args = {SMALL_NETWORKS[network]}" if network in SMALL_NETWORKS else ""
     config = folder / "config.ini"
-    config.write_text("\n".join(inputs) + textwrap.dedent("""
+    config.write_text("\n".join(inputs) + textwrap.dedent(f"""
         [SYSTEM]
         model_dir = model
         seed = 1
         num_threads = 1
         [NETWORK]
-        name = toynet
+        name = {network}
+        {args}
         batch_size = 2
         [TRAINING]
         lr = 0.001
@@ -117,9 +125,11 @@ def test_build_train_checkpoint_restore_infer(name, tmp_path, monkeypatch):
     assert (tmp_path / "model" / "models" / "ckpt-2" / "meta.json").is_file()
     assert net_run("inference") == 0
     listing = (tmp_path / "model" / "output" / "inferred.csv").read_text(encoding="utf-8").splitlines()
-    rows = [line.split(",") for line in listing[1:]]
-    assert listing[0] == "subject_id,path" and sorted(r[0] for r in rows) == ["s0", "s1", "s2"]
-    for _, path in rows:  # each listed output exists; images lie on their input's grid
+    rows = [line.split(",") for line in listing[1:]]  # the id, then the output files (registration: several)
+    assert listing[0].split(",")[0] in ("subject_id", "pair_id") and sorted(r[0] for r in rows) == ["s0", "s1", "s2"]
+    paths = [cell for row in rows for cell in row[1:] if cell.endswith((".nii.gz", ".csv", ".npy"))]
+    assert len(paths) >= len(rows)
+    for path in paths:  # each listed output exists; images lie on their input's grid
         assert Path(path).is_file() and Path(path).name.split(".")[0].endswith("_out")
         if path.endswith(".nii.gz"):
             image = nib.load(path)

@@ -287,7 +287,7 @@ def test_large_volume_warps_equal_numpy_reference_at_every_voxel():
 def test_warps_in_cubes_sample_the_same_points_as_warps_in_rows():
     """Windows whose sizes are multiples of 8 are warped 8³ cube by cube and put back in row order:
     nearest and trilinear give the row-order loop's voxels, with a batch, channels and ``subtract``."""
-    from voxflow.augment import warp
+    from voxflow.layers import warp
 
     shape = (2, 16, 24, 8, 2)
     assert warp._blockable(tf.TensorShape(shape), 1) and warp._blockable(tf.TensorShape(shape), 0)

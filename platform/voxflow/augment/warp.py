@@ -1,20 +1,21 @@
-"""Resampling a batch of windows at new voxel coordinates (trilinear or nearest), compiled with XLA.
+"""Warping the maps of a batch by kind: the augmentation layers' use of :mod:`voxflow.layers.warp`.
 
-Coordinates are voxel indices ``(i, j, k)`` of the input window; points outside are clamped to the
-nearest edge voxel (the application fetches a window large enough that this rarely matters).
-XLA fuses the coordinate arithmetic and the eight gathers of trilinear interpolation into one loop:
-on a CPU that is several times faster than the same ops in graph mode (a 128³ trilinear affine
-warp: 431 ms in graph mode, 58 ms with XLA; docs/augmentation.md).
+The resampling itself (trilinear, nearest and cubic interpolation, affine and displacement-field
+warps, compiled with XLA) lives in :mod:`voxflow.layers.warp`, shared with the registration
+networks; this module says how each kind of map is interpolated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
+from voxflow.layers.warp import affine_warp, field_warp
 from voxflow.roles import Kind
+
+__all__ = ["INTERPOLATION_ORDER", "LABEL_INTERPOLATIONS", "affine_warp", "check_interpolations", "field_warp",
+           "interpolation_support", "warp_maps"]
 
 #: Image interpolations of the spatial layers and their orders.
 INTERPOLATION_ORDER = {"nearest": 0, "linear": 1, "cubic": 3}
@@ -33,178 +34,6 @@ def check_interpolations(image: str, label: str = "nearest") -> None:
 def interpolation_support(image: str) -> int:
     """Voxels an image interpolation reads beyond the sampled point (what a warp's margin adds)."""
     return 2 if image == "cubic" else 1
-
-
-def _gather(flat: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """Voxels of ``flat`` ``(B, X·Y·Z, C)`` at the flat indices ``index`` ``(B, x, y, z)``."""
-    size = tf.shape(index)
-    values = tf.gather(flat, tf.reshape(index, [size[0], -1]), batch_dims=1)
-    return tf.reshape(values, tf.concat([size, tf.shape(flat)[-1:]], 0))
-
-
-def _cubic_weights(frac: tf.Tensor) -> list[tf.Tensor]:
-    """Keys' cubic convolution weights (``a = -1/2``) of the taps at offsets -1, 0, 1, 2 from the floor.
-
-    Interpolating (a voxel centre gives that voxel), exact for quadratics, no prefilter; they sum to 1.
-    """
-    def near(s: tf.Tensor) -> tf.Tensor:  # |s| <= 1
-        return (1.5 * s - 2.5) * s * s + 1.0
-
-    def far(s: tf.Tensor) -> tf.Tensor:  # 1 < |s| < 2
-        return ((-0.5 * s + 2.5) * s - 4.0) * s + 2.0
-
-    return [far(1.0 + frac), near(frac), near(1.0 - frac), far(2.0 - frac)]
-
-
-def interpolate(volume: tf.Tensor, coords: tf.Tensor | Sequence[tf.Tensor], order: int) -> tf.Tensor:
-    """Sample ``volume`` ``(B, X, Y, Z, C)`` at ``coords`` ``(B, x, y, z, 3)``: order 0 (nearest),
-    1 (trilinear) or 3 (Keys' cubic convolution over 4×4×4 voxels; neighbours beyond the edge repeat it).
-
-    ``coords`` may also be three ``(B, x, y, z)`` tensors, one per axis. Kept apart, XLA computes
-    them inside the one loop that gathers (a stacked ``(…, 3)`` tensor is written out and read back:
-    a warp of 192³ took twice as long).
-    """
-    if not isinstance(coords, (list, tuple)):
-        coords = tf.unstack(coords, num=3, axis=-1)
-    dims = tf.shape(volume)[1:4]
-    strides = [dims[1] * dims[2], dims[2], 1]
-    flat = tf.reshape(volume, [tf.shape(volume)[0], -1, tf.shape(volume)[-1]])
-    coords = [tf.clip_by_value(c, tf.zeros([], c.dtype), tf.cast(dims[a] - 1, c.dtype)) for a, c in enumerate(coords)]
-    if order == 0:
-        return _gather(flat, _flat_index([tf.cast(tf.round(c), tf.int32) for c in coords], strides))
-    # the coordinates are clamped to >= 0, so truncation is the floor
-    i0 = [tf.cast(c, tf.int32) for c in coords]
-    frac = [c - tf.cast(i, c.dtype) for c, i in zip(coords, i0, strict=True)]
-    if order == 3:
-        taps = [[tf.clip_by_value(i + k, 0, dims[a] - 1) * strides[a] for k in (-1, 0, 1, 2)] for a, i in enumerate(i0)]
-        weights = [_cubic_weights(f[..., None]) for f in frac]  # (…, 1): see the trilinear weights below
-        result = None
-        for kx in range(4):
-            for ky in range(4):
-                plane = weights[0][kx] * weights[1][ky]
-                row = taps[0][kx] + taps[1][ky]
-                for kz in range(4):
-                    term = plane * weights[2][kz] * _gather(flat, row + taps[2][kz])
-                    result = term if result is None else result + term
-        return result
-    # corner (cx, cy, cz) is at base + cx·dx + cy·dy + cz·dz, a step of 0 on the last voxel of an axis
-    base = _flat_index(i0, strides)
-    steps = [tf.cast(i < dims[a] - 1, tf.int32) * strides[a] for a, i in enumerate(i0)]
-    # weights built from (…, 1) fractions: weights built in (B, x, y, z) and then expanded made XLA
-    # write the integer coordinates out in three extra passes for the gathering loop to read back
-    frac = [f[..., None] for f in frac]
-    result = None
-    for cx in (0, 1):
-        for cy in (0, 1):
-            for cz in (0, 1):
-                index = base
-                weight = 1.0
-                for a, c in enumerate((cx, cy, cz)):
-                    index = index + steps[a] if c else index
-                    weight = weight * (frac[a] if c else 1.0 - frac[a])
-                term = weight * _gather(flat, index)
-                result = term if result is None else result + term
-    return result
-
-
-def _flat_index(index: Sequence[tf.Tensor], strides: Sequence[tf.Tensor]) -> tf.Tensor:
-    return index[0] * strides[0] + index[1] * strides[1] + index[2]
-
-
-def _ramps(shape: Any) -> list[tf.Tensor]:
-    """Voxel indices along each axis, shaped to broadcast over ``(1, X, Y, Z)``."""
-    return [tf.reshape(tf.range(shape[a], dtype=tf.float32), [1 if b != a else -1 for b in range(-1, 3)])
-            for a in range(3)]
-
-
-def _affine_coords(matrix: tf.Tensor, ramps: Sequence[tf.Tensor]) -> list[tf.Tensor]:
-    """``matrix @ (i, j, k, 1)`` per axis, for voxel indices ``ramps`` shaped to broadcast (``(1, …)``)."""
-    m = matrix[(slice(None),) * 3 + (None,) * (ramps[0].shape.rank - 1)]  # (B, 3, 4, 1, …, 1)
-    return [m[:, i, 0] * ramps[0] + m[:, i, 1] * ramps[1] + m[:, i, 2] * ramps[2] + m[:, i, 3] for i in range(3)]
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _affine(volume: tf.Tensor, matrix: tf.Tensor, order: int, subtract: bool = False) -> tf.Tensor:
-    warped = interpolate(volume, _affine_coords(matrix, _ramps(tf.shape(volume)[1:4])), order)
-    return warped - volume if subtract else warped
-
-
-#: Edge of the cubes of output voxels a 3-D affine warp computes one after another (see _affine_blocked).
-BLOCK = 8
-#: Axis orders between ``(B, X/b, b, Y/b, b, Z/b, b, C)`` (rows) and ``(B, X/b, Y/b, Z/b, b, b, b, C)`` (cubes).
-_TO_CUBES, _TO_ROWS = [0, 1, 3, 5, 2, 4, 6, 7], [0, 1, 4, 2, 5, 3, 6, 7]
-
-
-def _to_cubes(volume: tf.Tensor) -> tf.Tensor:
-    """``(B, X, Y, Z, C)`` → ``(B, X/b, Y/b, Z/b, b, b, b, C)``."""
-    shape = tf.shape(volume)
-    blocks = [shape[0]] + [v for a in range(3) for v in (shape[1 + a] // BLOCK, BLOCK)] + [shape[4]]
-    return tf.transpose(tf.reshape(volume, blocks), _TO_CUBES)
-
-
-def _from_cubes(cubes: tf.Tensor, shape: tf.Tensor) -> tf.Tensor:
-    """Inverse of :func:`_to_cubes` for windows of ``shape``."""
-    return tf.reshape(tf.transpose(cubes, _TO_ROWS), shape)
-
-
-def _blockable(shape: tf.TensorShape, order: int) -> bool:
-    """Whether a warp is computed cube by cube: nearest or trilinear, and the window's three spatial
-    sizes known and multiples of :data:`BLOCK`.
-
-    Not the cubic warp: XLA splits it into several loops that each compute the coordinates again,
-    and with cube indexing their roundings disagreed near whole voxels (1-5 voxels of 128³ took
-    the neighbouring tap, off by up to 2.4); the trilinear and nearest warps are one loop each.
-    """
-    return order in (0, 1) and all(size is not None and size % BLOCK == 0 for size in shape[1:4])
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _affine_blocked(volume: tf.Tensor, matrix: tf.Tensor, order: int, subtract: bool = False) -> tf.Tensor:
-    """:func:`_affine` computed cube by cube: ``(B, X/b, Y/b, Z/b, b, b, b, C)`` for ``b = BLOCK``.
-
-    In row order, a row of a rotated window's output reads input rows spread over many planes, and
-    the gathers miss the caches: a trilinear warp of 192³ took 24–45 ms depending on the angles
-    (38–42 ms on average over angles drawn as RandomMotion draws them). The input under one 8³ cube
-    of output stays in the caches: 30–33 ms on average, with 24–30 ms by angle, including about 5 ms to put
-    the cubes back in row order (a transpose outside XLA: inside the same fusion, XLA visits the
-    output in row order again). The coordinates match :func:`_affine`'s up to float rounding
-    (about 1e-5 voxel).
-    """
-    ramps = []
-    for a in range(3):  # voxel index i = BLOCK·block + offset, in integers (exact), shaped (1, nx, ny, nz, b, b, b)
-        outer, inner = [1] * 7, [1] * 7
-        outer[1 + a], inner[4 + a] = -1, -1
-        index = tf.reshape(tf.range(tf.shape(volume)[1 + a] // BLOCK) * BLOCK, outer) + tf.reshape(tf.range(BLOCK), inner)
-        ramps.append(tf.cast(index, tf.float32))
-    warped = interpolate(volume, _affine_coords(matrix, ramps), order)
-    return warped - _to_cubes(volume) if subtract else warped  # the window read cube by cube in the same loop
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _field(volume: tf.Tensor, displacement: tf.Tensor, order: int) -> tf.Tensor:
-    ramps = _ramps(tf.shape(volume)[1:4])
-    return interpolate(volume, [ramps[a] + displacement[..., a] for a in range(3)], order)
-
-
-def affine_warp(volume: tf.Tensor, matrix: tf.Tensor, order: int = 1, subtract: bool = False) -> tf.Tensor:
-    """Sample each window at ``matrix @ (i, j, k, 1)``; ``matrix`` is ``(B, 3, 4)`` in voxels.
-
-    With ``subtract``, return the warped window minus the window (in the same pass).
-    """
-    volume = tf.cast(volume, tf.float32)
-    matrix = tf.cast(matrix, tf.float32)
-    if _blockable(volume.shape, order):
-        warped = _from_cubes(_affine_blocked(volume, matrix, order, subtract), tf.shape(volume))
-    else:
-        warped = _affine(volume, matrix, order, subtract)
-    # the compiled function's output shape may be relaxed (reduce_retracing): restore it
-    return tf.ensure_shape(warped, volume.shape)
-
-
-def field_warp(volume: tf.Tensor, displacement: tf.Tensor, order: int = 1) -> tf.Tensor:
-    """Sample each window at ``(i, j, k) + displacement`` (``(B, X, Y, Z, 3)`` voxels)."""
-    volume = tf.cast(volume, tf.float32)
-    return tf.ensure_shape(_field(volume, tf.cast(displacement, tf.float32), order), volume.shape)
 
 
 def warp_maps(batch: dict[str, tf.Tensor], warp: Any, apply: tf.Tensor, maps: dict[str, Kind],

@@ -22,6 +22,9 @@ writer                       writes                                             
                              subject: ``subject_id,<columns>`` — readable back    per-subject scores
                              as a ``csv_data_file``
 :class:`ArrayWriter`         ``<subject><postfix>.npy`` per subject (NumPy)       latent codes
+:class:`PairWriter`          per registered pair, on the fixed image's grid:      registration
+                             ``<pair>_warped``, ``<pair>_warped_label``,
+                             ``<pair>_field`` (``<postfix>.nii.gz``)
 ===========================  ===================================================  =====================
 
 Example:
@@ -202,6 +205,48 @@ class ArrayWriter(OutputWriter):
         with atomic_path(path, suffix=self.SUFFIX) as tmp:
             np.save(tmp, np.asarray(array), allow_pickle=False)
         return self._listed(subject_id, path)
+
+
+class PairWriter(OutputWriter):
+    """A registered pair's warped moving image (and labels) and its displacement field, on the fixed
+    file's grid; ``inferred.csv`` lists one row per pair: ``pair_id,fixed_id,moving_id,warped_image,
+    warped_label,field`` (``warped_label`` empty without moving labels)."""
+
+    COLUMNS = ("pair_id", "fixed_id", "moving_id", "warped_image", "warped_label", "field")
+
+    def __init__(self, folder: str, postfix: str, pairs: Sequence[Any], labels: bool = False) -> None:
+        self.pairs, self.labels = list(pairs), labels
+        self.table: list[tuple[str, ...]] = []
+        subjects = list({id(s): s for p in self.pairs for s in (p.fixed, p.moving)}.values())
+        super().__init__(folder, postfix, subjects, what="registration output")
+
+    def planned(self, subjects: Sequence[Any]) -> list[str]:
+        """Every file of every pair."""
+        kinds = ("warped", "warped_label", "field") if self.labels else ("warped", "field")
+        return [self.path(f"{pair.name}_{kind}") for pair in self.pairs for kind in kinds]
+
+    def write(self, pair: Any, warped: np.ndarray, labels: np.ndarray | None, field: np.ndarray, geometry: Any) -> str:
+        """Write one pair's files (``geometry``: the fixed image's) and its ``inferred.csv`` row."""
+        from voxflow.io.displacement import write_displacement  # noqa: PLC0415
+
+        os.makedirs(self.folder, exist_ok=True)
+        image_path = self.path(f"{pair.name}_warped")
+        write_image(image_path, np.asarray(warped, np.float32), geometry.affine, reference=geometry.reference)
+        label_path = ""
+        if labels is not None:
+            label_path = self.path(f"{pair.name}_warped_label")
+            write_image(label_path, np.rint(labels).astype(np.int32), geometry.affine, reference=geometry.reference)
+        field_path = self.path(f"{pair.name}_field")
+        write_displacement(field_path, field, geometry.affine)
+        self.table.append((pair.name, pair.fixed.id, pair.moving.id, image_path, label_path, field_path))
+        atomic_write_text(self.listing, _csv_text(self.COLUMNS, self.table))
+        self.rows.append((pair.name, image_path))
+        log.info("wrote %s", image_path)
+        return image_path
+
+    def result(self) -> dict[str, Any]:
+        """``pairs`` (how many were registered), ``listing`` (``inferred.csv``) and ``outputs``."""
+        return {"pairs": len(self.table), "listing": self.listing, "outputs": list(self.rows), "folder": self.folder}
 
 
 def read_inferred(cfg: Any, inferred_sections: Sequence[str], section: str, script: str) -> list[tuple[str, str]]:

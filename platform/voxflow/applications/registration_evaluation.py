@@ -1,0 +1,124 @@
+"""Registration evaluation: per pair and label, before and after registration, to CSV with statistics and plots.
+
+For each row of ``<save_seg_dir>/inferred.csv`` (written by inference): the fixed label map (of
+``fixed_label``), the moving label map (of ``moving_label``) brought onto the fixed grid by the two
+affines alone (*before*), and the warped labels inference wrote (*after*). Per label value present in
+the fixed map: ``dice``, ``hausdorff95`` (mm, symmetric, 95th percentile of surface distances) and
+``centroid_tre`` (mm between the label's centroids: DeepReg's label TRE, in millimetres), each
+``_before`` and ``_after``. Per pair, from the written field: the Jacobian statistics of
+:mod:`voxflow.evaluation.registration` inside the fixed labels' foreground (the whole grid without
+labels). Writes to ``[EVALUATION] save_csv_dir``: ``registration_labels.csv``,
+``registration_jacobian.csv``, ``registration_statistics.csv`` and ``registration_boxplots.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from voxflow.errors import CheckpointError, ConfigError, DataError
+
+LABELS_CSV = "registration_labels.csv"
+JACOBIAN_CSV = "registration_jacobian.csv"
+STATISTICS_CSV = "registration_statistics.csv"
+BOXPLOTS = "registration_boxplots.png"
+LABEL_METRICS = tuple(f"{m}_{w}" for m in ("dice", "hausdorff95", "centroid_tre") for w in ("before", "after"))
+JACOBIAN_METRICS = ("folded_percent", "folded_voxels", "sd_log_jacobian", "mean_jacobian")
+
+
+def read_listing(cfg: Any) -> list[dict[str, str]]:
+    """The rows of inference's ``inferred.csv``.
+
+    Raises:
+        CheckpointError: no listing, or not one written by registration inference.
+    """
+    path = os.path.join(cfg.inference.save_seg_dir, "inferred.csv")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"No registration output: {path} does not exist. Run `net_reg inference -c {cfg.path}` "
+                              "first.")
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if "field" not in (reader.fieldnames or []):
+            raise CheckpointError(f"{path} was not written by registration inference (no `field` column).")
+        return list(reader)
+
+
+def _label_files(cfg: Any, role: str) -> dict[str, str]:
+    from voxflow.data.subjects import find_subjects  # noqa: PLC0415
+
+    sections = tuple(getattr(cfg.app, role) or ())
+    if not sections:
+        return {}
+    return {s.id: s.files[sections[0]] for s in find_subjects(cfg, sections=sections[:1])}
+
+
+def _label_rows(pair: str, fixed: np.ndarray, before: np.ndarray, after: np.ndarray, affine: np.ndarray) -> list[dict]:
+    from voxflow.evaluation.registration import centroid_distance  # noqa: PLC0415
+    from voxflow.evaluation.surface_distance import SurfaceDistances  # noqa: PLC0415
+
+    spacing = tuple(float(s) for s in np.linalg.norm(np.asarray(affine)[:3, :3], axis=0))
+    rows = []
+    for value in [v for v in np.unique(fixed) if v != 0]:
+        reference = fixed == value
+        row: dict[str, Any] = {"SUBJECT": pair, "LABEL": int(value)}
+        for when, labels in (("before", before), ("after", after)):
+            mask = labels == value
+            total = reference.sum() + mask.sum()
+            row[f"dice_{when}"] = float(2.0 * np.logical_and(reference, mask).sum() / total) if total else math.nan
+            row[f"hausdorff95_{when}"] = SurfaceDistances(reference, mask, spacing).hausdorff95() if mask.any() \
+                else math.inf
+            row[f"centroid_tre_{when}"] = centroid_distance(reference, mask, affine)
+        rows.append(row)
+    return rows
+
+
+def evaluate(cfg: Any) -> dict:
+    """Evaluate every registered pair (see the module docstring)."""
+    from voxflow.data.registration_outputs import warp_file_data  # noqa: PLC0415
+    from voxflow.evaluation import writers  # noqa: PLC0415
+    from voxflow.evaluation.plots import box_plots  # noqa: PLC0415
+    from voxflow.evaluation.registration import jacobian_determinant, jacobian_statistics  # noqa: PLC0415
+    from voxflow.io import read_image  # noqa: PLC0415
+    from voxflow.io.displacement import read_displacement  # noqa: PLC0415
+
+    listing = read_listing(cfg)
+    fixed_files, moving_files = _label_files(cfg, "fixed_label"), _label_files(cfg, "moving_label")
+    label_rows, jacobian_rows = [], []
+    for row in listing:
+        field, affine = read_displacement(row["field"])
+        mask = None
+        if fixed_files:
+            if row["fixed_id"] not in fixed_files:
+                raise DataError(f"Pair '{row['pair_id']}': fixed subject '{row['fixed_id']}' has no file in the "
+                                "fixed_label sections.")
+            fixed = read_image(fixed_files[row["fixed_id"]])
+            labels = np.rint(np.asarray(fixed.data, np.float64)).astype(np.int64).reshape(fixed.data.shape[:3])
+            mask = labels > 0
+            if not row["warped_label"] or row["moving_id"] not in moving_files:
+                raise ConfigError(f"Evaluating pair '{row['pair_id']}' needs its moving labels: set [REGISTRATION] "
+                                  "moving_label and run inference again.")
+            moving = read_image(moving_files[row["moving_id"]])
+            before = warp_file_data(np.asarray(moving.data, np.float32).reshape(moving.data.shape[:3]),
+                                    moving.affine, None, labels.shape, fixed.affine, 0)
+            after = np.asarray(read_image(row["warped_label"]).data).reshape(labels.shape)
+            label_rows += _label_rows(row["pair_id"], labels, np.rint(before).astype(np.int64),
+                                      np.rint(after).astype(np.int64), fixed.affine)
+        stats = jacobian_statistics(jacobian_determinant(field, affine), mask)
+        jacobian_rows.append({"SUBJECT": row["pair_id"], "LABEL": "foreground" if mask is not None else "grid", **stats})
+    folder = cfg.evaluation.save_csv_dir
+    os.makedirs(folder, exist_ok=True)
+    writers.write_rows_csv(os.path.join(folder, JACOBIAN_CSV), jacobian_rows, JACOBIAN_METRICS, ("PAIR", "LABEL"))
+    summary = {f"mean_{k}": float(np.mean([r[k] for r in jacobian_rows])) for k in ("folded_percent", "sd_log_jacobian")}
+    if label_rows:
+        writers.write_rows_csv(os.path.join(folder, LABELS_CSV), label_rows, LABEL_METRICS, ("PAIR", "LABEL"))
+        writers.write_statistics_csv(os.path.join(folder, STATISTICS_CSV), label_rows, LABEL_METRICS)
+        box_plots(os.path.join(folder, BOXPLOTS), label_rows, LABEL_METRICS)
+        for key in ("dice_before", "dice_after", "centroid_tre_before", "centroid_tre_after"):
+            values = np.array([r[key] for r in label_rows], np.float64)
+            summary[f"mean_{key}"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    return {"pairs": len(listing), "csv": os.path.join(folder, LABELS_CSV if label_rows else JACOBIAN_CSV),
+            "summary": summary}
