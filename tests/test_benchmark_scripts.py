@@ -53,3 +53,10 @@ def test_metrics_benchmark_prints_rows_with_matching_values():
         _check(row)
         if row.get("peer_metric") is not None:  # the peer computed the same metric
             assert row["relative_difference"] < 1e-9
+
+
+def test_registration_benchmark_times_voxflow_and_demons_on_one_pair():
+    rows = _rows("registration.py", "--shape", "20,24,18", "--repeats", "1", "--demons-iterations", "2")
+    assert len(rows) == 1 and rows[0]["case"] == "register_pair_20x24x18"
+    _check(rows[0])
+    assert rows[0]["peer"].startswith("SimpleITK") and rows[0]["shape"] == [20, 24, 18]
