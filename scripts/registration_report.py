@@ -2,8 +2,8 @@
 
 For every test case of ``scripts/build_registration_data.py`` (a real brain, fixed, and the same brain
 deformed by a known random diffeomorphism, moving) this reads what ``net_reg inference`` wrote
-(``<case>_field`` in world mm and ``<case>_warped_label``) and computes, inside the fixed brain
-(``fixed > 0``):
+(``<case>_field`` in world mm and ``<case>_warped_label``) into each ``--outputs NAME=DIR`` and
+computes, inside the fixed brain (``fixed > 0``):
 
 - ``epe_mm``: mean end-point error of the field against the true field (``<case>_truth``);
   ``epe_identity_mm`` is the true field's mean length (no registration);
@@ -18,7 +18,7 @@ only: demons match intensities), its field read back as world mm. Prints JSON an
 
 Usage::
 
-    python scripts/registration_report.py --data registration_data/test --outputs DIR [--brains colin27,icbm2009c]
+    python scripts/registration_report.py --data registration_data/test --outputs "network=DIR" [--outputs ...]
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def demons(fixed_path: Path, moving_path: Path, labels_path: Path, iterations: i
     return field, np.transpose(sitk.GetArrayFromImage(warped), (2, 1, 0)), seconds
 
 
-def report(data: Path, outputs: Path, brains: list[str], iterations: int, sigma: float) -> dict:
+def report(data: Path, outputs: dict[str, Path], brains: list[str], iterations: int, sigma: float) -> dict:
     cases = sorted(p.name[: -len("_truth.nii.gz")] for p in data.glob("*_truth.nii.gz"))
     cases = [c for c in cases if any(c.startswith(b + "_") for b in brains)]
     rows = []
@@ -94,15 +94,17 @@ def report(data: Path, outputs: Path, brains: list[str], iterations: int, sigma:
         fixed_labels, _ = load(data / f"{case}_fixed_labels.nii.gz")
         moving_labels, _ = load(data / f"{case}_moving_labels.nii.gz")
         brain = fixed > 0
-        field, _ = load(outputs / f"{case}_field.nii.gz")
-        warped, _ = load(outputs / f"{case}_warped_label.nii.gz")
-        ours = scores(field.astype(np.float64), truth, fixed_labels, warped, brain, affine)
+        ours = {}
+        for name, folder in outputs.items():
+            field, _ = load(folder / f"{case}_field.nii.gz")
+            warped, _ = load(folder / f"{case}_warped_label.nii.gz")
+            ours[name] = scores(field.astype(np.float64), truth, fixed_labels, warped, brain, affine)
         theirs_field, theirs_labels, seconds = demons(data / f"{case}_fixed_T1.nii.gz", data / f"{case}_moving_T1.nii.gz",
                                                       data / f"{case}_moving_labels.nii.gz", iterations, sigma)
         theirs = scores(theirs_field, truth, fixed_labels, theirs_labels, brain, affine)
         theirs["seconds"] = seconds
         rows.append({"case": case, "epe_identity_mm": float(np.linalg.norm(truth, axis=-1)[brain].mean()),
-                     "dice_before": mean_dice(fixed_labels, moving_labels), "voxflow": ours, "demons": theirs})
+                     "dice_before": mean_dice(fixed_labels, moving_labels), **ours, "demons": theirs})
     summary = {}
     for brain_name in brains:
         chosen = [r for r in rows if r["case"].startswith(brain_name + "_")]
@@ -112,9 +114,10 @@ def report(data: Path, outputs: Path, brains: list[str], iterations: int, sigma:
             "cases": len(chosen),
             "epe_identity_mm": float(np.mean([r["epe_identity_mm"] for r in chosen])),
             "dice_before": float(np.mean([r["dice_before"] for r in chosen])),
-            **{f"{method}_{key}": float(np.mean([r[method][key] for r in chosen]))
-               for method in ("voxflow", "demons") for key in chosen[0][method]}}
-    return {"rows": rows, "summary": summary, "demons": {"iterations": iterations, "sigma_voxels": sigma}}
+            **{method: {key: float(np.mean([r[method][key] for r in chosen])) for key in chosen[0][method]}
+               for method in (*outputs, "demons")}}
+    return {"rows": rows, "summary": summary, "methods": [*outputs, "demons"],
+            "demons": {"iterations": iterations, "sigma_voxels": sigma}}
 
 
 def markdown(result: dict) -> str:
@@ -122,24 +125,29 @@ def markdown(result: dict) -> str:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for brain, s in result["summary"].items():
         lines.append(f"| {brain} | none (identity) | {s['epe_identity_mm']:.2f} | {s['dice_before']:.3f} | 0 | 0 | - |")
-        for method, name in (("voxflow", "voxflow net_reg (svf)"), ("demons", "SimpleITK diffeomorphic demons")):
-            seconds = f"{s[method + '_seconds']:.1f}" if method + "_seconds" in s else "see benchmarks"
-            lines.append(f"| {brain} | {name} | {s[method + '_epe_mm']:.2f} | {s[method + '_dice']:.3f} | "
-                         f"{s[method + '_folded_percent']:.3f} | {s[method + '_sd_log_jacobian']:.3f} | {seconds} |")
+        for method in result["methods"]:
+            m = s[method]
+            name = "SimpleITK diffeomorphic demons" if method == "demons" else f"voxflow: {method}"
+            seconds = f"{m['seconds']:.1f}" if "seconds" in m else "see benchmarks"
+            lines.append(f"| {brain} | {name} | {m['epe_mm']:.2f} | {m['dice']:.3f} | {m['folded_percent']:.3f} | "
+                         f"{m['sd_log_jacobian']:.3f} | {seconds} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--outputs", type=Path, required=True)
+    parser.add_argument("--outputs", action="append", required=True, help="NAME=DIR of net_reg inference outputs "
+                        "(repeat for several)")
     parser.add_argument("--brains", default="colin27,icbm2009c")
     parser.add_argument("--demons-iterations", type=int, default=100)
     parser.add_argument("--demons-sigma", type=float, default=1.5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     try:
-        result = report(args.data, args.outputs, args.brains.split(","), args.demons_iterations, args.demons_sigma)
+        outputs = dict((item.split("=", 1)[0], Path(item.split("=", 1)[1])) if "=" in item else ("network", Path(item))
+                       for item in args.outputs)
+        result = report(args.data, outputs, args.brains.split(","), args.demons_iterations, args.demons_sigma)
     except (OSError, ValueError) as err:
         print(f"registration_report: {err}", file=sys.stderr)
         return 2

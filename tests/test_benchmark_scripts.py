@@ -56,7 +56,9 @@ def test_metrics_benchmark_prints_rows_with_matching_values():
 
 
 def test_registration_benchmark_times_voxflow_and_demons_on_one_pair():
-    rows = _rows("registration.py", "--shape", "20,24,18", "--repeats", "1", "--demons-iterations", "2")
-    assert len(rows) == 1 and rows[0]["case"] == "register_pair_20x24x18"
-    _check(rows[0])
-    assert rows[0]["peer"].startswith("SimpleITK") and rows[0]["shape"] == [20, 24, 18]
+    rows = _rows("registration.py", "--shape", "32,32,32", "--repeats", "1", "--demons-iterations", "2",
+                 "--instance-iterations", "2")
+    assert [row["case"] for row in rows] == ["register_pair_32x32x32", "register_pair_refined_32x32x32"]
+    for row in rows:
+        _check(row)
+        assert row["peer"].startswith("SimpleITK") and row["shape"] == [32, 32, 32]

@@ -91,6 +91,10 @@ class RegistrationApplication(Application):
         Key("label_normalisation", BoolType(), False, "Map the label values to 0..num_classes-1 for the label loss "
             "by a map learnt from the training labels (as segmentation does); outputs and evaluation keep the "
             "files' own values."),
+        Key("instance_iterations", IntType(0), 0, "Inference refines the network's field on each pair with this "
+            "many Adam steps of the image loss and regulariser, on a grid half the images' resolution "
+            "(test-time instance optimisation; 0 = the network's field as it is)."),
+        Key("instance_lr", FloatType(0.0, open_min=True), 0.01, "Learning rate of `instance_iterations`."),
         Key("regulariser", ChoiceType(REGULARISERS), "bending", "Regulariser of the predicted field (the velocity "
             "for `svf`): `bending` energy, `gradient` (L2) or `gradient_l1` norm, or `none`."),
         Key("regulariser_weight", FloatType(0.0), 0.5, "Weight of the regulariser (DeepReg/MONAI normalisation, so "
@@ -106,7 +110,7 @@ class RegistrationApplication(Application):
         *(("network", key) for key in ("name", "network_args", "whitening", "normalisation", "histogram_ref_file",
                                        "volume_padding_size", "volume_padding_mode")),
         ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
-        ("app", "method"), ("app", "integration_steps"), ("app", "num_classes"),
+        ("app", "method"), ("app", "integration_steps"),
     )
     BEST = BestRule("loss", "min")
 
@@ -122,7 +126,7 @@ class RegistrationApplication(Application):
         """The roles each action reads (unset ones omitted)."""
         app = self.cfg.app
         names = {"train": ("fixed_image", "moving_image", "fixed_label", "moving_label"),
-                 "inference": ("fixed_image", "moving_image", "moving_label"),
+                 "inference": ("fixed_image", "moving_image"),  # moving labels are read from their files
                  "export": ("fixed_image", "moving_image"),
                  "evaluation": ("fixed_label", "moving_label")}[action]
         return {name: tuple(getattr(app, name)) for name in names if getattr(app, name)}
@@ -266,16 +270,27 @@ class RegistrationApplication(Application):
         return list(self.data.pairs)
 
     def predictor(self, models: dict[str, Any]) -> Any:
-        """Whole pair ``(1, *spatial, 2C)`` → displacement, compiled once per volume shape."""
+        """Whole pair ``(1, *spatial, 2C)`` → displacement, compiled once per volume shape, then refined on
+        the pair with ``instance_iterations`` (:mod:`voxflow.applications.registration_instance`)."""
         import tensorflow as tf  # noqa: PLC0415
 
+        from voxflow.applications.registration_instance import refiner  # noqa: PLC0415
+
         network = models["network"]
+        refine = refiner(self)
+        channels = self.data.channels
 
         @tf.function(reduce_retracing=True)
-        def compiled(pair: tf.Tensor) -> tf.Tensor:
-            return network(pair, training=False)["displacement"]
+        def compiled(pair: tf.Tensor) -> dict[str, tf.Tensor]:
+            return network(pair, training=False)
 
-        return compiled
+        def predict(pair: Any) -> Any:
+            outputs = compiled(pair)
+            if refine is None:
+                return outputs["displacement"]
+            return refine(pair[..., channels:], pair[..., :channels], outputs)
+
+        return predict
 
     def predict_item(self, predict: Any, pair: Any, strategy: Any) -> Any:
         """The pair's field on the fixed preprocessed grid, and its loaded sides."""

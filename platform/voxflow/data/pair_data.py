@@ -60,6 +60,7 @@ class PairData:
         self.channels = 1
         self.divisor = 1
         self.seed = int(cfg.system.seed)
+        self._extra_files: dict[tuple[str, ...], dict[str, dict[str, str]]] = {}
 
     # ------------------------------------------------------------------ preparing
     def _subjects(self, side: str) -> list[Any]:
@@ -186,13 +187,21 @@ class PairData:
 
         inference = self.cfg.inference
         return PairWriter(inference.save_seg_dir, inference.output_postfix, self.pairs,
-                          labels="moving_label" in self.roles)
+                          labels=bool(self.cfg.app.moving_label))
 
-    def _read_moving(self, pair: Any, role: str) -> tuple[np.ndarray, np.ndarray]:
+    def _read_moving(self, pair: Any, sections: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The moving subject's files of ``sections`` as they are (own units, label values), and their affine."""
         from voxflow.data.preprocessing.reading import read_volume  # noqa: PLC0415
 
-        volumes = [read_volume(pair.moving.files[s], s, getattr(self.cfg.inputs[s], "loader", None))
-                   for s in self.roles[role]]
+        files = dict(pair.moving.files)
+        missing = tuple(s for s in sections if s not in files)
+        if missing:  # sections only written (the moving labels): this subject's files in them
+            if missing not in self._extra_files:
+                self._extra_files[missing] = {s.id: s.files for s in find_subjects(self.cfg, sections=missing)}
+            if pair.moving.id not in self._extra_files[missing]:
+                raise DataError(f"Moving subject '{pair.moving.id}' has no file in [{missing[0]}] (moving_label).")
+            files.update(self._extra_files[missing][pair.moving.id])
+        volumes = [read_volume(files[s], s, getattr(self.cfg.inputs[s], "loader", None)) for s in sections]
         return np.concatenate([v.data for v in volumes], axis=-1), volumes[0].affine
 
     def write_pair(self, writer: Any, pair: Any, prediction: tuple[np.ndarray, Any, Any]) -> None:
@@ -202,10 +211,10 @@ class PairData:
         field, fixed, _ = prediction
         geometry = fixed.geometry
         world = field_on_file_grid(field, geometry.preprocessed_affine, geometry.shape, geometry.affine)
-        data, affine = self._read_moving(pair, "moving_image")
+        data, affine = self._read_moving(pair, self.roles["moving_image"])
         warped = warp_file_data(data, affine, world, geometry.shape, geometry.affine, 1)
         labels = None
-        if "moving_label" in self.roles:
-            data, affine = self._read_moving(pair, "moving_label")
+        if self.cfg.app.moving_label:
+            data, affine = self._read_moving(pair, tuple(self.cfg.app.moving_label))
             labels = warp_file_data(data, affine, world, geometry.shape, geometry.affine, 0)
         writer.write(pair, warped, labels, world, geometry)
