@@ -8,7 +8,8 @@ the fixed map: ``dice``, ``hausdorff95`` (mm, symmetric, 95th percentile of surf
 ``_before`` and ``_after``. Per pair, from the written field: the Jacobian statistics of
 :mod:`voxflow.evaluation.registration` inside the fixed labels' foreground (the whole grid without
 labels). Writes to ``[EVALUATION] save_csv_dir``: ``registration_labels.csv``,
-``registration_jacobian.csv``, ``registration_statistics.csv`` and ``registration_boxplots.png``.
+``registration_jacobian.csv``, ``registration_statistics.csv`` and ``registration_boxplots.png``
+(one box per label, or one for all of them when an atlas has more than 20).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ STATISTICS_CSV = "registration_statistics.csv"
 BOXPLOTS = "registration_boxplots.png"
 LABEL_METRICS = tuple(f"{m}_{w}" for m in ("dice", "hausdorff95", "centroid_tre") for w in ("before", "after"))
 JACOBIAN_METRICS = ("folded_percent", "folded_voxels", "sd_log_jacobian", "mean_jacobian")
+#: Above this many label values (an atlas's regions), the box plots pool them into one box per metric.
+MAX_PLOTTED_LABELS = 20
 
 
 def read_listing(cfg: Any) -> list[dict[str, str]]:
@@ -116,7 +119,9 @@ def evaluate(cfg: Any) -> dict:
     if label_rows:
         writers.write_rows_csv(os.path.join(folder, LABELS_CSV), label_rows, LABEL_METRICS, ("PAIR", "LABEL"))
         writers.write_statistics_csv(os.path.join(folder, STATISTICS_CSV), label_rows, LABEL_METRICS)
-        box_plots(os.path.join(folder, BOXPLOTS), label_rows, LABEL_METRICS)
+        labels = {row["LABEL"] for row in label_rows}
+        plotted = label_rows if len(labels) <= MAX_PLOTTED_LABELS else [{**row, "LABEL": "all"} for row in label_rows]
+        box_plots(os.path.join(folder, BOXPLOTS), plotted, LABEL_METRICS)
         for key in ("dice_before", "dice_after", "centroid_tre_before", "centroid_tre_after"):
             values = np.array([r[key] for r in label_rows], np.float64)
             summary[f"mean_{key}"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan

@@ -1,0 +1,111 @@
+"""net_reg end to end on tiny volumes on two different grids: train, infer, evaluate, and refusals."""
+
+import csv
+import textwrap
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from voxflow.cli.main import main
+
+
+def _ball(shape, centre, radius):
+    grid = np.indices(shape, dtype=np.float64)
+    return np.sqrt(sum((grid[a] - centre[a]) ** 2 for a in range(3)))
+
+
+def _project(folder: Path, extra: str = "") -> Path:
+    """Three subjects: fixed images on a 2 mm grid, moving images on an oblique 1.5 mm grid."""
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        for side, spacing, shape in (("fixed", 2.0, (24, 24, 16)), ("moving", 1.5, (30, 30, 22))):
+            affine = np.diag([spacing, spacing, spacing, 1.0])
+            if side == "moving":
+                angle = np.deg2rad(10)
+                affine[:3, :3] = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0],
+                                           [0, 0, 1]]) @ affine[:3, :3]
+            centre_world = np.array([24.0, 24.0, 16.0]) + rng.uniform(-2, 2, 3)
+            centre = np.linalg.solve(affine[:3, :3], centre_world - affine[:3, 3])
+            radius = _ball(shape, centre, 0) * spacing
+            image = (np.clip(14 - radius, 0, 1) * 100 + np.clip(7 - radius, 0, 1) * 50).astype(np.float32)
+            labels = ((radius < 14).astype(np.uint8) + (radius < 7)).astype(np.uint8)
+            nib.save(nib.Nifti1Image(image, affine), str(folder / f"s{i}_{side}_img.nii.gz"))
+            nib.save(nib.Nifti1Image(labels, affine), str(folder / f"s{i}_{side}_lab.nii.gz"))
+    sections = "".join(f"[{name}]\npath_to_search = .\nfilename_contains = _{name}\n"
+                       + ("spatial_window_size = 16, 16, 16\n" if name == "fixed_img" else "")
+                       + ("interp_order = 0\n" if name.endswith("lab") else "")
+                       for name in ("fixed_img", "moving_img", "fixed_lab", "moving_lab"))
+    config = folder / "reg.ini"
+    config.write_text(sections + textwrap.dedent("""
+        [SYSTEM]
+        model_dir = model
+        seed = 3
+        num_threads = 1
+        [NETWORK]
+        network_args = encoder=(4, 8), decoder=(8, 8), full_resolution=(4)
+        batch_size = 1
+        [TRAINING]
+        lr = 0.001
+        max_iter = 2
+        save_every_n = 2
+        [INFERENCE]
+        save_seg_dir = out
+        dataset_to_infer = all
+        [REGISTRATION]
+        fixed_image = fixed_img
+        moving_image = moving_img
+        fixed_label = fixed_lab
+        moving_label = moving_lab
+        pairing = all
+        method = svf
+        label_loss = dice
+        num_classes = 3
+        """) + extra, encoding="utf-8")
+    return config
+
+
+def _run(config, action, *extra):
+    return main([action, "-c", str(config), *extra], prog="net_reg", application="net_reg")
+
+
+def test_train_infer_evaluate_on_two_grids(tmp_path):
+    config = _project(tmp_path)
+    assert _run(config, "train") == 0
+    assert _run(config, "inference", "--instance_iterations", "2") == 0
+    with open(tmp_path / "out" / "inferred.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6 and {r["pair_id"] for r in rows} >= {"s0_to_s1", "s1_to_s0"}
+    for row in rows:  # outputs lie on the fixed image's file grid
+        fixed = nib.load(str(tmp_path / f"{row['fixed_id']}_fixed_img.nii.gz"))
+        for key in ("warped_image", "warped_label", "field"):
+            image = nib.load(row[key])
+            assert image.shape[:3] == fixed.shape and np.allclose(image.affine, fixed.affine)
+        assert nib.load(row["field"]).header.get_intent()[0] == "displacement vector"
+        assert set(np.unique(np.asarray(nib.load(row["warped_label"]).dataobj))) <= {0, 1, 2}
+    assert _run(config, "evaluation") == 0
+    folder = tmp_path / "model" / "evaluation"
+    with open(folder / "registration_labels.csv", newline="", encoding="utf-8") as handle:
+        labels = list(csv.DictReader(handle))
+    assert len(labels) == 12 and {r["LABEL"] for r in labels} == {"1", "2"}
+    assert all(0.0 <= float(r["dice_before"]) <= 1.0 and 0.0 <= float(r["dice_after"]) <= 1.0 for r in labels)
+    # before registration the moving labels were only resampled onto the fixed grid by the affines:
+    # the balls overlap well already (their centres differ by a few mm)
+    assert np.mean([float(r["dice_before"]) for r in labels]) > 0.5
+    assert (folder / "registration_jacobian.csv").is_file() and (folder / "registration_boxplots.png").is_file()
+
+
+def test_refusals_are_one_line(tmp_path, capsys):
+    config = _project(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("num_classes = 3\n", ""), encoding="utf-8")
+    assert _run(config, "train") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "num_classes" in err[0]
+    config.write_text(text.replace("pairing = all", "pairing = csv\npairs_file = missing.csv"), encoding="utf-8")
+    assert _run(config, "train") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pairs_file" in err[0]
+    config.write_text(text.replace("label_loss = dice", "label_loss = none\nimage_loss = none"), encoding="utf-8")
+    assert _run(config, "train") == 2
+    assert "no similarity" in capsys.readouterr().err
