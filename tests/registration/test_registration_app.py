@@ -93,6 +93,12 @@ def test_train_infer_evaluate_on_two_grids(tmp_path):
     # the balls overlap well already (their centres differ by a few mm)
     assert np.mean([float(r["dice_before"]) for r in labels]) > 0.5
     assert (folder / "registration_jacobian.csv").is_file() and (folder / "registration_boxplots.png").is_file()
+    assert _run(config, "export", "--output", str(tmp_path / "exported")) == 0  # the network serving its field
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(tmp_path / "exported" / "saved_model")).signatures["serving_default"]
+    field = list(served(tf.zeros((1, 16, 16, 16, 2))).values())[0]
+    assert field.shape == (1, 16, 16, 16, 3)
 
 
 def test_refusals_are_one_line(tmp_path, capsys):

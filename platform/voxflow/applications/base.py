@@ -285,6 +285,11 @@ class Application:
         """The model ``export`` writes for serving (default: the one named ``network``)."""
         return models["network"]
 
+    def example_input(self) -> Any:
+        """A zero batch of one input, shaped as :meth:`serving_model` reads it (``export`` writes its
+        signature from it)."""
+        raise ConfigError(f"The application {type(self).__name__} ([{self.SECTION}]) has no export action.")
+
     @classmethod
     def report(cls, action: str, result: dict) -> str:
         """The closing lines the console script prints."""

@@ -120,6 +120,7 @@ class RegistrationApplication(Application):
         self.window: tuple[int, ...] = ()
         self.spatial_dims = 3
         self.channels = 1
+        self.divisor = 1
 
     # ------------------------------------------------------------------ declarations
     def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:
@@ -187,8 +188,22 @@ class RegistrationApplication(Application):
                               f"axis must be a multiple of {divisor} (its pooling levels).")
         if self.data is not None:
             self.data.divisor = divisor
+        self.divisor = divisor
+        model(self.example_input())
+        return model
+
+    def example_input(self) -> np.ndarray:
+        """A zero pair ``(1, *window, 2C)``, each axis rounded up to the network's divisor."""
         channels = self.data.channels if self.data is not None else self.channels
-        model(np.zeros((1, *[-(-n // divisor) * divisor for n in window], 2 * channels), np.float32))
+        window = [-(-n // self.divisor) * self.divisor for n in self.window[: self.spatial_dims]]
+        return np.zeros((1, *window, 2 * channels), np.float32)
+
+    def serving_model(self, models: dict[str, Any]) -> Any:
+        """The network returning only the displacement (voxels along the input's axes, the fixed grid)."""
+        from voxflow.networks.registration import DisplacementOnly  # noqa: PLC0415
+
+        model = DisplacementOnly(models["network"])
+        model(self.example_input())  # built, as export needs
         return model
 
     def network_input(self, batch: dict) -> Any:

@@ -205,3 +205,15 @@ class RegistrationNet(keras.Model):
         local, regularised = self._local_field(tf.concat([tf.cast(moved, x.dtype), fixed], -1), training)
         total = self.affine_points(matrix, batch_grid + local, centre, half) - batch_grid
         return {"displacement": total, "regularised": regularised}
+
+
+class DisplacementOnly(keras.Model):
+    """A registration network that returns only its ``displacement`` (what ``export`` serves)."""
+
+    def __init__(self, network: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("name", "registration_displacement")
+        super().__init__(**kwargs)
+        self.network = network
+
+    def call(self, inputs: Any, training: Any = None) -> tf.Tensor:
+        return self.network(inputs, training=training)["displacement"]
