@@ -18,6 +18,7 @@ def _ball(shape, centre, radius):
 def _project(folder: Path, extra: str = "") -> Path:
     """Three subjects: fixed images on a 2 mm grid, moving images on an oblique 1.5 mm grid."""
     rng = np.random.default_rng(0)
+    points = ["subject_id,side,point,x,y,z"]
     for i in range(3):
         for side, spacing, shape in (("fixed", 2.0, (24, 24, 16)), ("moving", 1.5, (30, 30, 22))):
             affine = np.diag([spacing, spacing, spacing, 1.0])
@@ -27,6 +28,7 @@ def _project(folder: Path, extra: str = "") -> Path:
                                            [0, 0, 1]]) @ affine[:3, :3]
             centre_world = np.array([24.0, 24.0, 16.0]) + rng.uniform(-2, 2, 3)
             centre = np.linalg.solve(affine[:3, :3], centre_world - affine[:3, 3])
+            points.append(f"s{i},{side},centre," + ",".join(f"{c:.4f}" for c in centre_world))
             radius = _ball(shape, centre, 0) * spacing
             image = (np.clip(14 - radius, 0, 1) * 100 + np.clip(7 - radius, 0, 1) * 50).astype(np.float32)
             labels = ((radius < 14).astype(np.uint8) + (radius < 7)).astype(np.uint8)
@@ -36,6 +38,7 @@ def _project(folder: Path, extra: str = "") -> Path:
                        + ("spatial_window_size = 16, 16, 16\n" if name == "fixed_img" else "")
                        + ("interp_order = 0\n" if name.endswith("lab") else "")
                        for name in ("fixed_img", "moving_img", "fixed_lab", "moving_lab"))
+    (folder / "points.csv").write_text("\n".join(points) + "\n", encoding="utf-8")
     config = folder / "reg.ini"
     config.write_text(sections + textwrap.dedent("""
         [SYSTEM]
@@ -61,6 +64,7 @@ def _project(folder: Path, extra: str = "") -> Path:
         method = svf
         label_loss = dice
         num_classes = 3
+        landmarks_file = points.csv
         """) + extra, encoding="utf-8")
     return config
 
@@ -93,6 +97,11 @@ def test_train_infer_evaluate_on_two_grids(tmp_path):
     # the balls overlap well already (their centres differ by a few mm)
     assert np.mean([float(r["dice_before"]) for r in labels]) > 0.5
     assert (folder / "registration_jacobian.csv").is_file() and (folder / "registration_boxplots.png").is_file()
+    with open(folder / "registration_landmarks.csv", newline="", encoding="utf-8") as handle:
+        points = list(csv.DictReader(handle))
+    assert len(points) == 6 and all(r["POINT"] == "centre" for r in points)
+    # before: the distance between the two balls' centres, known from how they were drawn (< 2·√3·2 mm)
+    assert all(0.0 < float(r["tre_before"]) < 7.0 for r in points)
     assert _run(config, "export", "--output", str(tmp_path / "exported")) == 0  # the network serving its field
     import tensorflow as tf
 

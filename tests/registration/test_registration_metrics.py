@@ -8,6 +8,7 @@ from voxflow.evaluation.registration import (
     end_point_error,
     jacobian_determinant,
     jacobian_statistics,
+    landmark_errors,
 )
 
 
@@ -63,3 +64,14 @@ def test_centroid_distance_is_in_millimetres_and_end_point_error():
     truth[..., 0] = 3.0
     truth[..., 1] = 4.0
     assert end_point_error(field, truth) == pytest.approx(5.0)
+
+
+def test_landmark_errors_map_fixed_points_by_the_field():
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = (-10, -10, -10)
+    field = np.zeros((12, 12, 12, 3))
+    field[..., 0] = 3.0  # fixed point p corresponds to moving point p + (3, 0, 0)
+    fixed = np.array([[0.0, 0.0, 0.0], [4.0, -2.0, 6.0]])
+    moving = fixed + [3.0, 0.0, 4.0]
+    before, after = landmark_errors(field, affine, fixed, moving)
+    assert np.allclose(before, 5.0) and np.allclose(after, 4.0)

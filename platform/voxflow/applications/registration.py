@@ -91,6 +91,10 @@ class RegistrationApplication(Application):
         Key("label_normalisation", BoolType(), False, "Map the label values to 0..num_classes-1 for the label loss "
             "by a map learnt from the training labels (as segmentation does); outputs and evaluation keep the "
             "files' own values."),
+        Key("landmarks_file", PathType(), "", "Evaluation: a CSV of corresponding points, columns subject_id,point,x,y,z "
+            "(world mm, RAS+) and optionally side (fixed/moving, when one subject holds both images): the target "
+            "registration error of each point of a pair's fixed image mapped by the field, against the same point "
+            "of its moving image, before and after."),
         Key("instance_iterations", IntType(0), 0, "Inference refines the network's field on each pair with this "
             "many Adam steps of the image loss and regulariser, on a grid half the images' resolution "
             "(test-time instance optimisation; 0 = the network's field as it is)."),

@@ -7,7 +7,9 @@ the fixed map: ``dice``, ``hausdorff95`` (mm, symmetric, 95th percentile of surf
 ``centroid_tre`` (mm between the label's centroids: DeepReg's label TRE, in millimetres), each
 ``_before`` and ``_after``. Per pair, from the written field: the Jacobian statistics of
 :mod:`voxflow.evaluation.registration` inside the fixed labels' foreground (the whole grid without
-labels). Writes to ``[EVALUATION] save_csv_dir``: ``registration_labels.csv``,
+labels). With ``landmarks_file``, per pair and point listed for both subjects: ``tre_before`` and
+``tre_after`` (mm; the fixed point mapped by the field, against the moving point) in
+``registration_landmarks.csv``. Writes to ``[EVALUATION] save_csv_dir``: ``registration_labels.csv``,
 ``registration_jacobian.csv``, ``registration_statistics.csv`` and ``registration_boxplots.png``
 (one box per label, or one for all of them when an atlas has more than 20).
 """
@@ -24,6 +26,7 @@ import numpy as np
 from voxflow.errors import CheckpointError, ConfigError, DataError
 
 LABELS_CSV = "registration_labels.csv"
+LANDMARKS_CSV = "registration_landmarks.csv"
 JACOBIAN_CSV = "registration_jacobian.csv"
 STATISTICS_CSV = "registration_statistics.csv"
 BOXPLOTS = "registration_boxplots.png"
@@ -59,6 +62,52 @@ def _label_files(cfg: Any, role: str) -> dict[str, str]:
     return {s.id: s.files[sections[0]] for s in find_subjects(cfg, sections=sections[:1])}
 
 
+def read_landmarks(path: str) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """``{(subject, side): {point: (x, y, z)}}`` of a landmarks CSV: columns subject_id,point,x,y,z (world mm,
+    RAS+) and, optionally, side (``fixed`` or ``moving``: the points of one image when a subject holds both,
+    as paired data do; empty or absent: the subject's points on either side).
+
+    Raises:
+        ConfigError: a missing file or column, or a coordinate that is not a number.
+    """
+    if not os.path.isfile(path):
+        raise ConfigError(f"[REGISTRATION] landmarks_file '{path}' does not exist.")
+    table: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ("subject_id", "point", "x", "y", "z") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ConfigError(f"Landmarks file '{path}' ([REGISTRATION] landmarks_file) has no column "
+                              f"{missing[0]}; expected subject_id,point,x,y,z.")
+        for number, row in enumerate(reader, start=2):
+            try:
+                point = np.array([float(row[c]) for c in ("x", "y", "z")])
+            except ValueError as err:
+                raise ConfigError(f"Landmarks file '{path}' line {number}: {err}.") from err
+            side = (row.get("side") or "").strip().lower()
+            if side not in ("", "fixed", "moving"):
+                raise ConfigError(f"Landmarks file '{path}' line {number}: side must be fixed, moving or empty; "
+                                  f"found '{side}'.")
+            sides = (side,) if side else ("fixed", "moving")
+            for which in sides:
+                table.setdefault((row["subject_id"].strip(), which), {})[row["point"].strip()] = point
+    return table
+
+
+def _landmark_rows(pair: str, fixed_id: str, moving_id: str, table: dict, field: np.ndarray,
+                   affine: np.ndarray) -> list[dict]:
+    from voxflow.evaluation.registration import landmark_errors  # noqa: PLC0415
+
+    fixed, moving = table.get((fixed_id, "fixed"), {}), table.get((moving_id, "moving"), {})
+    shared = [p for p in fixed if p in moving]
+    if not shared:
+        return []
+    before, after = landmark_errors(field, affine, np.stack([fixed[p] for p in shared]),
+                                    np.stack([moving[p] for p in shared]))
+    return [{"SUBJECT": pair, "LABEL": point, "tre_before": float(b), "tre_after": float(a)}
+            for point, b, a in zip(shared, before, after, strict=True)]
+
+
 def _label_rows(pair: str, fixed: np.ndarray, before: np.ndarray, after: np.ndarray, affine: np.ndarray) -> list[dict]:
     from voxflow.evaluation.registration import centroid_distance  # noqa: PLC0415
     from voxflow.evaluation.surface_distance import SurfaceDistances  # noqa: PLC0415
@@ -90,9 +139,12 @@ def evaluate(cfg: Any) -> dict:
 
     listing = read_listing(cfg)
     fixed_files, moving_files = _label_files(cfg, "fixed_label"), _label_files(cfg, "moving_label")
-    label_rows, jacobian_rows = [], []
+    landmarks = read_landmarks(cfg.app.landmarks_file) if cfg.app.landmarks_file else None
+    label_rows, jacobian_rows, landmark_rows = [], [], []
     for row in listing:
         field, affine = read_displacement(row["field"])
+        if landmarks is not None:
+            landmark_rows += _landmark_rows(row["pair_id"], row["fixed_id"], row["moving_id"], landmarks, field, affine)
         mask = None
         if fixed_files:
             if row["fixed_id"] not in fixed_files:
@@ -116,6 +168,14 @@ def evaluate(cfg: Any) -> dict:
     os.makedirs(folder, exist_ok=True)
     writers.write_rows_csv(os.path.join(folder, JACOBIAN_CSV), jacobian_rows, JACOBIAN_METRICS, ("PAIR", "LABEL"))
     summary = {f"mean_{k}": float(np.mean([r[k] for r in jacobian_rows])) for k in ("folded_percent", "sd_log_jacobian")}
+    if landmark_rows:
+        writers.write_rows_csv(os.path.join(folder, LANDMARKS_CSV), landmark_rows, ("tre_before", "tre_after"),
+                               ("PAIR", "POINT"))
+        summary.update({f"mean_landmark_{k}": float(np.mean([r[k] for r in landmark_rows]))
+                        for k in ("tre_before", "tre_after")})
+    elif landmarks is not None:
+        raise DataError(f"No registered pair has points in [REGISTRATION] landmarks_file '{cfg.app.landmarks_file}' "
+                        "for both its fixed and its moving subject.")
     if label_rows:
         writers.write_rows_csv(os.path.join(folder, LABELS_CSV), label_rows, LABEL_METRICS, ("PAIR", "LABEL"))
         writers.write_statistics_csv(os.path.join(folder, STATISTICS_CSV), label_rows, LABEL_METRICS)

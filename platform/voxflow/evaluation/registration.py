@@ -72,3 +72,21 @@ def end_point_error(field: np.ndarray, truth: np.ndarray, mask: np.ndarray | Non
     """Mean Euclidean distance (field units) between two fields, inside ``mask`` when given."""
     error = np.linalg.norm(np.asarray(field, np.float64) - np.asarray(truth, np.float64), axis=-1)
     return float(error[mask.astype(bool)].mean() if mask is not None else error.mean())
+
+
+def sample_field(field: np.ndarray, affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A ``(X, Y, Z, 3)`` field on the grid of ``affine`` at world ``points`` ``(N, 3)`` (linear; edge values beyond)."""
+    from scipy import ndimage  # noqa: PLC0415
+
+    inverse = np.linalg.inv(np.asarray(affine, np.float64))
+    index = np.asarray(points, np.float64) @ inverse[:3, :3].T + inverse[:3, 3]
+    return np.stack([ndimage.map_coordinates(np.asarray(field[..., a], np.float64), index.T, order=1, mode="nearest")
+                     for a in range(3)], axis=-1)
+
+
+def landmark_errors(field: np.ndarray, affine: np.ndarray, fixed_points: np.ndarray,
+                    moving_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, ``(before, after)`` distances (mm): ``‖p_f − p_m‖`` and ``‖p_f + u(p_f) − p_m‖``."""
+    fixed_points, moving_points = np.asarray(fixed_points, np.float64), np.asarray(moving_points, np.float64)
+    mapped = fixed_points + sample_field(field, affine, fixed_points)
+    return (np.linalg.norm(fixed_points - moving_points, axis=-1), np.linalg.norm(mapped - moving_points, axis=-1))
