@@ -124,3 +124,43 @@ def test_refusals_are_one_line(tmp_path, capsys):
     config.write_text(text.replace("label_loss = dice", "label_loss = none\nimage_loss = none"), encoding="utf-8")
     assert _run(config, "train") == 2
     assert "no similarity" in capsys.readouterr().err
+
+
+def test_two_dimensional_pairs(tmp_path):
+    """Slices (one voxel thick) train a 2-D network; outputs keep the slices' grid, the field's third component 0."""
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        centre = np.array([12.0, 12.0]) + rng.uniform(-2, 2, 2)
+        grid = np.indices((24, 24), dtype=np.float64)
+        radius = np.sqrt(((grid - centre[:, None, None]) ** 2).sum(0))
+        image = (np.clip(8 - radius, 0, 1) * 100).astype(np.float32)[..., None]
+        nib.save(nib.Nifti1Image(image, np.diag([1.0, 1.0, 3.0, 1.0])), str(tmp_path / f"s{i}_img.nii.gz"))
+    config = tmp_path / "reg.ini"
+    config.write_text(textwrap.dedent("""
+        [img]
+        path_to_search = .
+        filename_contains = _img
+        spatial_window_size = 16, 16, 1
+        [SYSTEM]
+        model_dir = model
+        num_threads = 1
+        [NETWORK]
+        network_args = encoder=(4, 8), decoder=(8, 8), full_resolution=(4)
+        batch_size = 1
+        [TRAINING]
+        max_iter = 2
+        save_every_n = 2
+        [INFERENCE]
+        save_seg_dir = out
+        dataset_to_infer = all
+        [REGISTRATION]
+        fixed_image = img
+        moving_image = img
+        pairing = all
+        method = ddf
+        """), encoding="utf-8")
+    assert _run(config, "train") == 0
+    assert _run(config, "inference") == 0
+    field = nib.load(str(tmp_path / "out" / "s0_to_s1_field.nii.gz"))
+    assert field.shape == (24, 24, 1, 1, 3) and np.allclose(field.affine, np.diag([1.0, 1.0, 3.0, 1.0]))
+    assert np.all(np.asarray(field.dataobj)[..., 2] == 0)
