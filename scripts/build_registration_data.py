@@ -14,7 +14,8 @@ HCPEx (2009c grid)
 
 **Training** (``train/``): ``subjects`` copies of the 2009a template (skull-stripped, 2 mm), each
 deformed by its own random diffeomorphism, with a random gamma, bias field and noise, and its tissue
-labels (1 CSF, 2 GM, 3 WM) warped alike; the demo registers every ordered pair of them.
+labels (1 CSF, 2 GM, 3 WM) warped alike, and a T2-like contrast of it (``_T2like``, as below); the
+demo registers every ordered pair of them (T1 to T1, and T2-like to T1 for the multimodal variant).
 
 **Test** (``test/``): for each test brain (its own 2 mm grid) and ``fields`` random diffeomorphisms
 ``φ = exp(v)`` (seeds disjoint from training's): the brain itself is the *fixed* image; the
@@ -185,6 +186,7 @@ def build(out: Path, cache: Path, subjects: int = 16, fields: int = 3, control: 
         image = np.clip(image / max(image.max(), 1e-6), 0, None) ** rng.uniform(0.8, 1.25)
         image = np.where(image > 0, image + rng.normal(0, 0.01, image.shape), 0).astype(np.float32)
         save(out / "train" / f"sub{index:02d}_T1.nii.gz", image, affine)
+        save(out / "train" / f"sub{index:02d}_T2like.nii.gz", t2_like(image), affine)
         save(out / "train" / f"sub{index:02d}_labels.nii.gz", pull(tissue, inverse, 0).astype(np.uint8), affine)
     save(out / "atlas" / "icbm2009a_T1.nii.gz", (t1 / max(t1.max(), 1e-6)).astype(np.float32), affine)
     save(out / "atlas" / "icbm2009a_mask.nii.gz", (tissue > 0).astype(np.uint8), affine)
