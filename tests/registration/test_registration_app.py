@@ -106,8 +106,9 @@ def test_train_infer_evaluate_on_two_grids(tmp_path):
     import tensorflow as tf
 
     served = tf.saved_model.load(str(tmp_path / "exported" / "saved_model")).signatures["serving_default"]
-    field = list(served(tf.zeros((1, 16, 16, 16, 2))).values())[0]
+    field = served(tf.zeros((1, 16, 16, 16, 2)))["displacement"]
     assert field.shape == (1, 16, 16, 16, 3)
+    assert abs(float(tf.reduce_sum(field[0, 8, 8, 8]))) < 0.5  # the field itself (a softmax would sum to 1)
 
 
 def test_refusals_are_one_line(tmp_path, capsys):

@@ -285,6 +285,13 @@ class Application:
         """The model ``export`` writes for serving (default: the one named ``network``)."""
         return models["network"]
 
+    def serving_outputs(self, model: Any, inputs: Any) -> dict[str, Any]:
+        """What ``export``'s ``serving_default`` signature returns for a batch of inputs (default:
+        ``{"output": the serving model's float32 output}``)."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return {"output": tf.cast(model(inputs, training=False), tf.float32)}
+
     def example_input(self) -> Any:
         """A zero batch of one input, shaped as :meth:`serving_model` reads it (``export`` writes its
         signature from it)."""

@@ -265,6 +265,10 @@ class ClassificationApplication(DenseApplication):
 
         return tf.nn.softmax(self._logits(network(windows, training=False)), axis=-1)
 
+    def serving_outputs(self, model: Any, inputs: Any) -> dict[str, Any]:
+        """``{"probabilities": (batch, num_classes)}`` of each window."""
+        return {"probabilities": self.predict_windows(model, inputs)}
+
     def predictor(self, models: dict[str, Any]) -> Any:
         """Windows (window layout) → class probabilities, compiled once."""
         import tensorflow as tf  # noqa: PLC0415

@@ -91,6 +91,13 @@ class DenseApplication(DenseInference, Application):
         """What inference stitches, from the network's float32 outputs (default: them, unchanged)."""
         return outputs
 
+    def serving_outputs(self, model: Any, inputs: Any) -> dict[str, Any]:
+        """``{"output": …}``: what :meth:`output_activation` makes of the network's float32 outputs (a
+        regression's values in its normalised target units; ``regression_target.json`` scales them back)."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return {"output": self.output_activation(tf.cast(model(inputs, training=False), tf.float32))}
+
     def predict_windows(self, network: Any, windows: Any) -> Any:
         """What inference stitches for a batch of windows in the network's layout (compiled): by default
         :meth:`output_activation` of the network's outputs."""

@@ -202,6 +202,12 @@ class RegistrationApplication(Application):
         window = [-(-n // self.divisor) * self.divisor for n in self.window[: self.spatial_dims]]
         return np.zeros((1, *window, 2 * channels), np.float32)
 
+    def serving_outputs(self, model: Any, inputs: Any) -> dict[str, Any]:
+        """``{"displacement": (batch, *spatial, D)}``: voxels along the input's axes, on the fixed grid."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return {"displacement": tf.cast(model(inputs, training=False), tf.float32)}
+
     def serving_model(self, models: dict[str, Any]) -> Any:
         """The network returning only the displacement (voxels along the input's axes, the fixed grid)."""
         from voxflow.networks.registration import DisplacementOnly  # noqa: PLC0415

@@ -131,6 +131,12 @@ class SegmentationApplication(DenseApplication):
 
         return tf.nn.softmax(outputs, axis=-1)
 
+    def serving_outputs(self, model: Any, inputs: Any) -> dict[str, Any]:
+        """``{"probabilities": (batch, *spatial, num_classes)}``: the softmax of the logits."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return {"probabilities": self.output_activation(tf.cast(model(inputs, training=False), tf.float32))}
+
     def to_output(self, restored: np.ndarray) -> np.ndarray:
         """Probabilities with ``output_prob``, else the argmax in the original label values."""
         if self.cfg.app.output_prob:

@@ -1,8 +1,9 @@
 """``net_segment export``: a trained checkpoint as a TensorFlow SavedModel and a ``.keras`` file.
 
 The SavedModel's ``serving_default`` signature takes a batch of windows
-``(batch, *spatial, channels)`` float32 — any spatial size the network accepts — and returns
-``{"probabilities": (batch, *spatial, num_classes)}``, so the model can be served outside voxflow
+``(batch, *spatial, channels)`` float32 — any spatial size the network accepts — and returns what the
+application's ``serving_outputs`` says (segmentation: ``{"probabilities": (batch, *spatial,
+num_classes)}``; regression ``{"output": …}``; registration ``{"displacement": …}``), so the model can be served outside voxflow
 (TF Serving, a C++ application, a notebook with ``tf.saved_model.load``). ``voxflow_export.json``
 records what a caller must reproduce: window, channels, classes, and the training configuration
 and preprocessing state are copied beside it.
@@ -28,8 +29,8 @@ log = logging.getLogger(__name__)
 STATE_FILES = ("settings_train.ini", "label_map.json")
 
 
-def _write_saved_model(model: Any, path: str, spatial_dims: int, channels: int) -> None:
-    """A SavedModel whose ``serving_default`` returns softmax probabilities for any window size.
+def _write_saved_model(app: Any, model: Any, path: str, spatial_dims: int, channels: int) -> None:
+    """A SavedModel whose ``serving_default`` returns ``app.serving_outputs`` for any window size.
 
     Keras' ``ExportArchive`` tracks every variable of the model (a plain ``tf.Module`` wrapper
     misses Keras 3 variables that TensorFlow's tracking does not see).
@@ -39,8 +40,7 @@ def _write_saved_model(model: Any, path: str, spatial_dims: int, channels: int) 
     spec = tf.TensorSpec([None] * (1 + spatial_dims) + [channels], tf.float32, name="windows")
 
     def serve(windows: tf.Tensor) -> dict[str, tf.Tensor]:
-        logits = tf.cast(model(windows, training=False), tf.float32)
-        return {"probabilities": tf.nn.softmax(logits, axis=-1)}
+        return app.serving_outputs(model, windows)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -68,7 +68,7 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
     spatial_dims = example.ndim - 2
     # Written beside the output and renamed into place: an interrupted export leaves nothing behind.
     with atomic_directory(output_dir, kind="export") as staging:
-        _write_saved_model(model, os.path.join(staging, "saved_model"), spatial_dims, int(example.shape[-1]))
+        _write_saved_model(app, model, os.path.join(staging, "saved_model"), spatial_dims, int(example.shape[-1]))
         keras_file = _save_keras(model, os.path.join(staging, "model.keras"))
         for name in dict.fromkeys((*STATE_FILES, *getattr(app, "STATE_FILES", ()))):
             source = os.path.join(cfg.system.model_dir, name)
@@ -85,7 +85,8 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
             "spatial_dims": spatial_dims,
             "channels": int(example.shape[-1]),
             "num_classes": int(cfg.app.num_classes),
-            "signature": "serving_default: windows (batch, *spatial, channels) float32 -> probabilities",
+            "signature": "serving_default: windows (batch, *spatial, channels) float32 -> "
+                         + ", ".join(app.serving_outputs(model, example)),
             "keras_file": keras_file,
         }
         atomic_write_json(os.path.join(staging, "voxflow_export.json"), manifest)
