@@ -50,6 +50,7 @@ def test_the_pd_slice_shifted_13_by_17_pixels(slices):
     assert np.abs(field[40:200, 40:200] - [13.0, 17.0]).max() < 0.2  # a fraction of a pixel everywhere
 
 
+@pytest.mark.slow  # 300 steps on a 257x221 slice: ~15 s on 2 cores (the shift test stays in the default suite)
 def test_the_pd_slice_rotated_ten_degrees_about_its_centre(slices):
     from test_registration_network import fit  # noqa: PLC0415
 
