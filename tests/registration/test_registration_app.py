@@ -97,6 +97,9 @@ def test_train_infer_evaluate_on_two_grids(tmp_path):
     # the balls overlap well already (their centres differ by a few mm)
     assert np.mean([float(r["dice_before"]) for r in labels]) > 0.5
     assert (folder / "registration_jacobian.csv").is_file() and (folder / "registration_boxplots.png").is_file()
+    with open(folder / "registration_jacobian.csv", newline="", encoding="utf-8") as handle:
+        jacobian = list(csv.DictReader(handle))
+    assert all(-1.0 <= float(r["ncc_before"]) <= 1.0 and -1.0 <= float(r["ncc_after"]) <= 1.0 for r in jacobian)
     with open(folder / "registration_landmarks.csv", newline="", encoding="utf-8") as handle:
         points = list(csv.DictReader(handle))
     assert len(points) == 6 and all(r["POINT"] == "centre" for r in points)

@@ -31,7 +31,7 @@ JACOBIAN_CSV = "registration_jacobian.csv"
 STATISTICS_CSV = "registration_statistics.csv"
 BOXPLOTS = "registration_boxplots.png"
 LABEL_METRICS = tuple(f"{m}_{w}" for m in ("dice", "hausdorff95", "centroid_tre") for w in ("before", "after"))
-JACOBIAN_METRICS = ("folded_percent", "folded_voxels", "sd_log_jacobian", "mean_jacobian")
+JACOBIAN_METRICS = ("folded_percent", "folded_voxels", "sd_log_jacobian", "mean_jacobian", "ncc_before", "ncc_after")
 #: Above this many label values (an atlas's regions), the box plots pool them into one box per metric.
 MAX_PLOTTED_LABELS = 20
 
@@ -128,6 +128,33 @@ def _label_rows(pair: str, fixed: np.ndarray, before: np.ndarray, after: np.ndar
     return rows
 
 
+def _ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> float:
+    """Pearson correlation of two images (inside ``mask`` when given)."""
+    a, b = (np.asarray(x, np.float64).ravel() if mask is None else np.asarray(x, np.float64)[mask] for x in (a, b))
+    a, b = a - a.mean(), b - b.mean()
+    denominator = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denominator) if denominator > 0 else math.nan
+
+
+def _similarity(row: dict, fixed_images: dict, moving_images: dict, mask: np.ndarray | None) -> dict[str, float]:
+    """``ncc_before``/``ncc_after``: the fixed image's correlation with the moving image resampled by the
+    affines and with the warped image (first channels, inside the fixed labels' foreground); NaN when the
+    images' sections are not in the config."""
+    from voxflow.data.registration_outputs import warp_file_data  # noqa: PLC0415
+    from voxflow.io import read_image  # noqa: PLC0415
+
+    if row["fixed_id"] not in fixed_images or row["moving_id"] not in moving_images:
+        return {"ncc_before": math.nan, "ncc_after": math.nan}
+    fixed = read_image(fixed_images[row["fixed_id"]])
+    moving = read_image(moving_images[row["moving_id"]])
+    shape = fixed.data.shape[:3]
+    first = np.asarray(fixed.data, np.float32).reshape(*shape, -1)[..., 0]
+    before = warp_file_data(np.asarray(moving.data, np.float32).reshape(*moving.data.shape[:3], -1)[..., :1],
+                            moving.affine, None, shape, fixed.affine, 1)[..., 0]
+    after = np.asarray(read_image(row["warped_image"]).data, np.float32).reshape(*shape, -1)[..., 0]
+    return {"ncc_before": _ncc(first, before, mask), "ncc_after": _ncc(first, after, mask)}
+
+
 def evaluate(cfg: Any) -> dict:
     """Evaluate every registered pair (see the module docstring)."""
     from voxflow.data.registration_outputs import warp_file_data  # noqa: PLC0415
@@ -139,6 +166,8 @@ def evaluate(cfg: Any) -> dict:
 
     listing = read_listing(cfg)
     fixed_files, moving_files = _label_files(cfg, "fixed_label"), _label_files(cfg, "moving_label")
+    fixed_images, moving_images = ({} if any(n not in cfg.inputs for n in (getattr(cfg.app, role) or ()))
+                                    else _label_files(cfg, role) for role in ("fixed_image", "moving_image"))
     landmarks = read_landmarks(cfg.app.landmarks_file) if cfg.app.landmarks_file else None
     label_rows, jacobian_rows, landmark_rows = [], [], []
     for row in listing:
@@ -163,11 +192,13 @@ def evaluate(cfg: Any) -> dict:
             label_rows += _label_rows(row["pair_id"], labels, np.rint(before).astype(np.int64),
                                       np.rint(after).astype(np.int64), fixed.affine)
         stats = jacobian_statistics(jacobian_determinant(field, affine), mask)
+        stats.update(_similarity(row, fixed_images, moving_images, mask))
         jacobian_rows.append({"SUBJECT": row["pair_id"], "LABEL": "foreground" if mask is not None else "grid", **stats})
     folder = cfg.evaluation.save_csv_dir
     os.makedirs(folder, exist_ok=True)
     writers.write_rows_csv(os.path.join(folder, JACOBIAN_CSV), jacobian_rows, JACOBIAN_METRICS, ("PAIR", "LABEL"))
-    summary = {f"mean_{k}": float(np.mean([r[k] for r in jacobian_rows])) for k in ("folded_percent", "sd_log_jacobian")}
+    summary = {f"mean_{k}": float(np.mean([r[k] for r in jacobian_rows]))
+               for k in ("folded_percent", "sd_log_jacobian", "ncc_before", "ncc_after")}
     if landmark_rows:
         writers.write_rows_csv(os.path.join(folder, LANDMARKS_CSV), landmark_rows, ("tre_before", "tre_after"),
                                ("PAIR", "POINT"))
