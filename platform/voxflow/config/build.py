@@ -155,10 +155,13 @@ def build_config(raw: RawConfig, *, source: str, config_dir: str, path: str | No
     for notice in ctx.notices:
         LOG.warning("notice: %s", notice)
     raise_problems(ctx.problems)
+    def given(section: str) -> dict[str, str]:
+        return {key: str(raw.value) for key, raw in entries.get(section, {}).items() if not is_unset(raw.value)}
+
     return Config(
-        sections={name: Section(name, values) for name, values in system_values.items()},
-        app=Section(app_name, app_values),
-        inputs={name: Section(name, values) for name, values in inputs.items()},
+        sections={name: Section(name, values, given(name)) for name, values in system_values.items()},
+        app=Section(app_name, app_values, given(app_name)),
+        inputs={name: Section(name, values, given(name)) for name, values in inputs.items()},
         path=path, config_dir=ctx.config_dir, action=action, notices=tuple(ctx.notices),
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from voxflow.atomic import atomic_write_text
@@ -26,12 +26,22 @@ class Section:
     Only keys the section's schema defines exist; setting an unknown attribute is an error, so a
     typo cannot go unnoticed.  ``name`` is the section's name (``"NETWORK"``, ``"T1"``) except in
     ``[NETWORK]``, whose ``name`` key (the network) takes precedence: use :attr:`section_name` to
-    get any section's name unambiguously.
+    get any section's name unambiguously. :meth:`was_given` tells a value the user wrote (in the file
+    or as a ``--key value`` option) from a default; :meth:`written` returns it as written.
     """
 
-    def __init__(self, name: str, values: dict[str, Any]) -> None:
+    def __init__(self, name: str, values: dict[str, Any], given: Mapping[str, str] | None = None) -> None:
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_values", dict(values))
+        object.__setattr__(self, "_given", dict(given or {}))
+
+    def was_given(self, key: str) -> bool:
+        """Whether the user wrote ``key`` (a default, or a value the code set later, was not given)."""
+        return key in self._given
+
+    def written(self, key: str) -> str | None:
+        """``key``'s value as the user wrote it (before parsing: e.g. NiftyNet's name of a network), or None."""
+        return self._given.get(key)
 
     @property
     def section_name(self) -> str:
@@ -83,7 +93,7 @@ class Section:
         return f"Section({self._name!r}, {self._values!r})"
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Section:
-        return Section(self._name, copy.deepcopy(self._values, memo))
+        return Section(self._name, copy.deepcopy(self._values, memo), self._given)
 
 
 class Config:
