@@ -66,6 +66,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "WGDL": "voxflow.losses.segmentation:generalised_wasserstein_dice_loss",
         "GWDL": "voxflow.losses.segmentation:generalised_wasserstein_dice_loss",
         "SensSpec": "voxflow.losses.segmentation:sensitivity_specificity_loss",
+        "Dice_Dense": "voxflow.losses.registration:dice_dense_loss",
+        "Dice_Dense_NS": "voxflow.losses.registration:dice_dense_ns_loss",
         "L1Loss": "voxflow.losses.regression:l1_loss",
         "L2Loss": "voxflow.losses.regression:l2_loss",
         "MAE": "voxflow.losses.regression:l1_loss",
@@ -160,6 +162,11 @@ NIFTYNET_NAMES: dict[str, dict[str, str]] = {
         _NN + "network.vae.VAE": "vae",
         _NN + "network.simple_gan.SimpleGAN": "simple_gan",
         _NN + "network.simulator_gan.SimulatorGAN": "simulator_gan",
+        # Its label-driven registration's networks (each also sets `method`: voxflow.applications.registration_niftynet).
+        _NN + "network.interventional_dense_net.INetDense": "registration_net",
+        _NN + "network.interventional_affine_net.INetAffine": "registration_net",
+        _NN + "network.interventional_hybrid_net.INetHybridPreWarp": "registration_net",
+        _NN + "network.interventional_hybrid_net.INetHybridTwoStream": "registration_net",
     },
     "loss": {
         _NN + "layer.loss_segmentation.dice": "Dice",

@@ -97,6 +97,12 @@ def test_unknown_network_name(tmp_path, tiny_dataset, capsys):
     assert_one_line_error(capsys, "unte", "unet")
 
 
+def test_dense_dice_is_refused_by_segmentation(tmp_path, tiny_dataset, capsys):
+    # NiftyNet's Dice_Dense compares two dense maps (its registration's loss); on label indices it was garbage.
+    assert run("train", "-c", write_config(tmp_path), "--loss_type", "Dice_Dense") == 2
+    assert_one_line_error(capsys, "Dice_Dense compares two dense maps", "use Dice or Dice_NS")
+
+
 def test_console_script_is_quiet_and_exits_2(tmp_path, tiny_dataset):
     config = write_config(tmp_path, network="unte")
     proc = subprocess.run([sys.executable, "-c", "from voxflow.cli.main import net_segment; net_segment()",

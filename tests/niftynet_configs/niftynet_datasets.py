@@ -399,3 +399,25 @@ def regression_evaluation_pairs(root):
     compared as continuous images (``inferred = INPUTIMAGE``, ``output = REGRESSTARGET``)."""
     return evaluation_pairs(root, folder_name="NiftyNetEvalTest")
 
+
+
+def label_driven_registration(root, subjects=3, seed=12):
+    """The label-driven registration config's four folders: ``us_images/caseNNNNNN.nii.gz`` and
+    ``us_labels/caseNNNNNN_bin000.nii.gz`` (the fixed side: an ultrasound-like volume at 0.8 mm) and
+    ``mr_images/``, ``mr_labels/`` (the moving side: an MR-like volume at 1 mm on its own grid,
+    shifted, with the same gland a few mm away). Labels are binary (NiftyNet's ``_bin000`` files)."""
+    rng = np.random.default_rng(seed)
+    data = Dataset(root)
+    sides = {"us": ((36, 40, 36), 0.8, (-14.0, -16.0, -14.0)), "mr": ((30, 34, 30), 1.0, (-12.0, -15.0, -16.0))}
+    for i in range(subjects):
+        sid = f"case{i:06d}"
+        for side, (shape, spacing, origin) in sides.items():
+            label = nested_blobs(shape, rng, (0, 1))
+            image = intensities(label, rng, noise=0.2 if side == "us" else 0.05)
+            path = _nifti(os.path.join(root, f"{side}_images", f"{sid}.nii.gz"), image,
+                          _affine((spacing,) * 3, origin=origin))
+            _nifti(os.path.join(root, f"{side}_labels", f"{sid}_bin000.nii.gz"), label.astype(np.uint8),
+                   _affine((spacing,) * 3, origin=origin))
+            if side == "us":
+                data.add(sid, path)
+    return data

@@ -1,7 +1,8 @@
-"""NiftyNet's own segmentation and regression configs run in voxflow with only their data locations changed.
+"""NiftyNet's own segmentation, regression and registration configs run in voxflow with only their data locations changed.
 
 ``configs/`` holds a copy of each segmentation config NiftyNet shipped (``config/``, ``demos/``,
-``niftynet/contrib/``) and of its three regression configs (``config/``, run with ``net_regress``):
+``niftynet/contrib/``), of its three regression configs (``config/``, run with ``net_regress``) and of
+its label-driven registration config (run with ``net_reg``):
 every section and key with NiftyNet's values, comments dropped, and the
 data locations (``path_to_search``, ``csv_data_file``, ``histogram_ref_file``, ``model_dir`` and
 absolute output folders) written as ``{data}`` / ``{models}``, which the test fills with a
@@ -138,6 +139,10 @@ def _regression_pairs(root, shipped):
     return datasets.regression_evaluation_pairs(root)
 
 
+def _label_driven(root, shipped):
+    return datasets.label_driven_registration(root)
+
+
 def _csv(root, shipped):
     return datasets.csv_sampler_data(root)
 
@@ -196,6 +201,9 @@ FAST = {
                                                               "SAMPWEIGHT")}), ()),
     "unet_histology": (("--batch_size", "1", *_windows({"slice": "204,204", "label": "20,20"})),
                        ("--batch_size", "1", *_windows({"slice": "412,412", "INFERENCE": "412,412"}))),
+    # Two pairs of 112×128×128 windows per iteration through the registration U-Net: 32³ windows
+    # (inference registers whole volumes either way).
+    "label_driven_registration": (_windows(dict.fromkeys(("image0", "label0", "image1", "label1"), "32,32,32")), ()),
 }
 
 
@@ -250,11 +258,15 @@ CASES = {
                                        fast_infer=FAST["regression"][1]),
     "default_monomodal_regression_eval": Case("default_monomodal_regression_eval.ini", _regression_pairs,
                                               evaluate_only=True, application="regression"),
+    # NiftyNet's label-driven registration (net_run -a ...label_driven_registration.RegApp; net_reg).
+    "label_driven_registration": Case("label_driven_registration.ini", _label_driven, always=LATEST,
+                                      application="registration",
+                                      fast_train=FAST["label_driven_registration"][0]),
 }
 
 
 # --------------------------------------------------------------------------------------- helpers
-PROGS = {"segmentation": "net_segment", "regression": "net_regress"}
+PROGS = {"segmentation": "net_segment", "regression": "net_regress", "registration": "net_reg"}
 
 
 def _run(*argv: str, application: str = "segmentation") -> int:
@@ -313,10 +325,15 @@ def _assert_outputs_on_input_grid(tmp_path: Path, dataset: datasets.Dataset) -> 
         rows = list(csv.DictReader(handle))
     assert rows, f"{listings[0]} lists no output"
     for row in rows:
-        source = read_image(_source_of(dataset, row["subject_id"]))
-        output = read_image(row["path"])
-        assert output.data.shape[:3] == source.data.shape[:3], (row["subject_id"], output.data.shape, source.data.shape)
-        np.testing.assert_allclose(output.affine, source.affine, atol=1e-4)
+        if "fixed_id" in row:  # a registration's pair: the warped image, labels and field, on the fixed grid
+            subject, paths = row["fixed_id"], [row[k] for k in ("warped_image", "warped_label", "field") if row[k]]
+        else:
+            subject, paths = row["subject_id"], [row["path"]]
+        source = read_image(_source_of(dataset, subject))
+        for path in paths:
+            output = read_image(path)
+            assert output.data.shape[:3] == source.data.shape[:3], (subject, path, output.data.shape, source.data.shape)
+            np.testing.assert_allclose(output.affine, source.affine, atol=1e-4)
 
 
 def _run_case(case: Case, tmp_path: Path, capsys, shipped: bool, drop: tuple[str, ...] = (),

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from voxflow.applications.base import Application, BestRule
+from voxflow.applications.registration_niftynet import read_niftynet_keys
 from voxflow.config import Key
 from voxflow.config.arrays import FloatArrayType
 from voxflow.config.paths import PathType
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 #: does not import TensorFlow; a test keeps the two equal).
 METHODS = ("ddf", "svf", "affine", "affine_ddf", "affine_svf")
 IMAGE_LOSSES = ("lncc", "ssd", "gmi", "none")
-LABEL_LOSSES = ("dice", "none")
+LABEL_LOSSES = ("dice", "dice_squared", "none")
 REGULARISERS = ("bending", "gradient", "gradient_l1", "none")
 FIXED, MOVING = "fixed", "moving"
 
@@ -80,9 +81,10 @@ class RegistrationApplication(Application):
             "`none`."),
         Key("image_weight", FloatType(0.0), 1.0, "Weight of the image loss."),
         Key("lncc_window", IntType(1), 9, "Window of `lncc`, voxels per axis (VoxelMorph and DeepReg: 9)."),
-        Key("label_loss", ChoiceType(LABEL_LOSSES), "none", "Label similarity: `dice` (soft multi-scale Dice of "
-            "the warped moving labels and the fixed labels, per foreground class; needs both label roles and "
-            "`num_classes`), or `none`."),
+        Key("label_loss", ChoiceType(LABEL_LOSSES), "none", "Label similarity: `dice` (soft multi-scale Dice "
+            "2Σfw/(Σf+Σw) of the warped moving labels and the fixed labels, per foreground class; needs both label "
+            "roles and `num_classes`), `dice_squared` (the same with squared denominators, NiftyNet's `Dice_Dense`), "
+            "or `none`."),
         Key("label_weight", FloatType(0.0), 1.0, "Weight of the label loss."),
         Key("dice_scales", FloatArrayType(), (0.0, 1.0, 2.0, 4.0, 8.0, 16.0), "Gaussian σ (voxels) at which the "
             "labels are compared (0 = unsmoothed); the Dice is averaged over them (label-reg's defaults)."),
@@ -107,12 +109,13 @@ class RegistrationApplication(Application):
     SHARED_DEFAULTS = {
         ("NETWORK", "name"): "registration_net",
         ("NETWORK", "whitening"): True,
+        ("NETWORK", "activation_function"): None,  # registration_net's own: VoxelMorph's leaky ReLU (slope 0.2)
         ("INFERENCE", "output_postfix"): "",
         ("EVALUATION", "evaluations"): ("dice", "hausdorff95_distance"),
     }
     TRAINED_KEYS = (
         *(("network", key) for key in ("name", "network_args", "whitening", "normalisation", "histogram_ref_file",
-                                       "volume_padding_size", "volume_padding_mode")),
+                                       "volume_padding_size", "volume_padding_mode", "activation_function")),
         ("inputs", "pixdim"), ("inputs", "axcodes"), ("inputs", "interp_order"),
         ("app", "method"), ("app", "integration_steps"),
     )
@@ -125,6 +128,8 @@ class RegistrationApplication(Application):
         self.spatial_dims = 3
         self.channels = 1
         self.divisor = 1
+        if action != "evaluation":
+            read_niftynet_keys(cfg)
 
     # ------------------------------------------------------------------ declarations
     def roles_for(self, action: str) -> dict[str, tuple[str, ...]]:
@@ -181,6 +186,8 @@ class RegistrationApplication(Application):
         args = dict(cfg.network.network_args or {})
         kwargs = {"spatial_dims": self.spatial_dims, "method": cfg.app.method,
                   "integration_steps": cfg.app.integration_steps, **args}
+        if cfg.network.activation_function is not None:  # unset: the network's own (VoxelMorph's leaky ReLU)
+            kwargs.setdefault("activation", cfg.network.activation_function)
         try:
             model = net_class(**kwargs)
         except (TypeError, ValueError) as err:
@@ -257,8 +264,8 @@ class RegistrationApplication(Application):
         if "warped_label" in outputs and app.label_weight > 0:
             target = tf.one_hot(tf.cast(tf.round(self._spatial(batch["fixed_label"])[..., 0]), tf.int32),
                                 app.num_classes)[..., 1:]
-            terms["label_dice"] = app.label_weight * reg.multiscale_dice_loss(target, outputs["warped_label"],
-                                                                              app.dice_scales)
+            terms[f"label_{app.label_loss}"] = app.label_weight * reg.multiscale_dice_loss(
+                target, outputs["warped_label"], app.dice_scales, squared=app.label_loss == "dice_squared")
         if app.regulariser != "none" and app.regulariser_weight > 0:
             fn = reg.REGISTRATION_LOSSES[app.regulariser][0]
             terms[f"regulariser_{app.regulariser}"] = app.regulariser_weight * fn(outputs["regularised"])

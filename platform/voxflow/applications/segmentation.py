@@ -197,7 +197,12 @@ class SegmentationApplication(DenseApplication):
         """The loss named by ``[TRAINING] loss_type``."""
         from voxflow.losses import get_loss  # noqa: PLC0415 - TensorFlow on demand
 
-        self._loss_fn = get_loss(self.cfg.training.loss_type, search_dirs=(self.cfg.config_dir,))
+        name = self.cfg.training.loss_type
+        if str(name).lower() in ("dice_dense", "dice_dense_ns"):
+            raise ConfigError(f"Invalid value for `loss_type` in [TRAINING] of {self.cfg.path}: {name} compares two dense "
+                              "maps (NiftyNet's registration loss); segmentation trains on label indices: use Dice or "
+                              "Dice_NS.")
+        self._loss_fn = get_loss(name, search_dirs=(self.cfg.config_dir,))
 
     def build_network(self) -> Any:
         """The network (:meth:`DenseApplication.build_network`); one built with deep supervision must

@@ -14,10 +14,12 @@ name              loss (``f`` fixed image, ``w`` warped moving image, ``u`` disp
 ``gmi``           −global mutual information by Parzen windowing (DeepReg/MONAI): each image
                   scaled to [0, 1] by its own minimum and maximum, 23 Gaussian bins on [0, 1]
                   with σ = ½ bin spacing, ``ε = 1e-5``; for images of different modalities
-``dice``          1 − soft Dice of the warped moving labels and the fixed labels (one channel
-                  per foreground class), averaged over classes and over Gaussian smoothings of
-                  σ ∈ ``scales`` voxels (0 = none; kernels cut at 3σ): label-reg's multi-scale
-                  Dice, NiftyNet's label-driven method
+``dice``          1 − soft Dice ``2Σfw / (Σf + Σw)`` of the warped moving labels and the fixed
+                  labels (one channel per foreground class), averaged over classes and over
+                  Gaussian smoothings of σ ∈ ``scales`` voxels (0 = none; kernels cut at 3σ):
+                  label-reg's multi-scale Dice, NiftyNet's label-driven method
+``dice_squared``  the same with squared denominators ``2Σfw / (Σf² + Σw²)`` (V-Net's form;
+                  NiftyNet's ``Dice_Dense``, which its registration trained with)
 ``bending``       mean over interior voxels of Σ_ab (∂²u/∂a∂b)² (cross terms twice), central
                   differences ``(x[i+1] − x[i−1]) / 2`` (DeepReg's and MONAI's ``normalize=False``;
                   NiftyNet's is ≈ 2.7× larger for the same field)
@@ -139,19 +141,39 @@ def gaussian_smooth(x: tf.Tensor, sigma: float) -> tf.Tensor:
     return tf.transpose(out, [0, *range(2, dims + 2), 1])
 
 
-def soft_dice(fixed: tf.Tensor, warped: tf.Tensor) -> tf.Tensor:
-    """Per-sample, per-channel soft Dice ``2Σfw / (Σf + Σw)`` of probability maps, ``(B, C)``; 1 where both are empty."""
+def soft_dice(fixed: tf.Tensor, warped: tf.Tensor, squared: bool = False, weight: tf.Tensor | None = None) -> tf.Tensor:
+    """Per-sample, per-channel soft Dice ``2Σfw / (Σf + Σw)`` (``squared``: ``/ (Σf² + Σw²)``) of
+    probability maps, ``(B, C)``, optionally weighted per voxel; 1 where both are empty."""
     axes = _spatial_axes(fixed)
-    overlap = tf.reduce_sum(fixed * warped, axes)
-    total = tf.reduce_sum(fixed, axes) + tf.reduce_sum(warped, axes)
+    w = 1.0 if weight is None else weight
+    overlap = tf.reduce_sum(w * fixed * warped, axes)
+    total = tf.reduce_sum(w * (fixed * fixed + warped * warped if squared else fixed + warped), axes)
     return (2.0 * overlap + EPS) / (total + EPS)
 
 
-def multiscale_dice_loss(fixed: tf.Tensor, warped: tf.Tensor, scales: Sequence[float] = (0, 1, 2, 4, 8, 16)) -> tf.Tensor:
+def multiscale_dice_loss(fixed: tf.Tensor, warped: tf.Tensor, scales: Sequence[float] = (0, 1, 2, 4, 8, 16),
+                         squared: bool = False) -> tf.Tensor:
     """``1 −`` soft Dice averaged over channels, samples and Gaussian smoothings of σ ∈ ``scales`` voxels."""
     fixed, warped = tf.cast(fixed, tf.float32), tf.cast(warped, tf.float32)
-    scores = [tf.reduce_mean(soft_dice(gaussian_smooth(fixed, s), gaussian_smooth(warped, s))) for s in scales]
+    scores = [tf.reduce_mean(soft_dice(gaussian_smooth(fixed, s), gaussian_smooth(warped, s), squared))
+              for s in scales]
     return 1.0 - tf.add_n(scores) / float(len(scores))
+
+
+def dice_dense_loss(labels: tf.Tensor, predictions: tf.Tensor, weight: tf.Tensor | None = None) -> tf.Tensor:
+    """``Dice_Dense`` (NiftyNet's name): ``1 −`` the mean over samples and channels of the soft Dice
+    with squared denominators of two dense maps ``(B, *spatial, K)`` in [0, 1] (one-hot labels,
+    warped labels, probabilities; no softmax). For label maps of class indices use ``Dice``."""
+    labels, predictions = tf.cast(labels, tf.float32), tf.cast(predictions, tf.float32)
+    weight = None if weight is None else tf.cast(weight, tf.float32)
+    return 1.0 - tf.reduce_mean(soft_dice(labels, predictions, True, weight))
+
+
+def dice_dense_ns_loss(labels: tf.Tensor, predictions: tf.Tensor, weight: tf.Tensor | None = None) -> tf.Tensor:
+    """``Dice_Dense_NS``: :func:`dice_dense_loss` without the squares, ``2Σfw / (Σf + Σw)``."""
+    labels, predictions = tf.cast(labels, tf.float32), tf.cast(predictions, tf.float32)
+    weight = None if weight is None else tf.cast(weight, tf.float32)
+    return 1.0 - tf.reduce_mean(soft_dice(labels, predictions, False, weight))
 
 
 def _central(u: tf.Tensor, axis: int) -> tf.Tensor:
@@ -191,6 +213,7 @@ REGISTRATION_LOSSES = {
     "ssd": (ssd_loss, "image"),
     "gmi": (gmi_loss, "image"),
     "dice": (multiscale_dice_loss, "label"),
+    "dice_squared": (lambda f, w, scales=(0,): multiscale_dice_loss(f, w, scales, squared=True), "label"),
     "bending": (bending_energy, "field"),
     "gradient": (gradient_loss, "field"),
     "gradient_l1": (lambda u: gradient_loss(u, l1=True), "field"),

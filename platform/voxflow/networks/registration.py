@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 import keras
 import tensorflow as tf
 
+from voxflow.layers.activations import ACTIVATIONS, get_activation
 from voxflow.layers.factories import check_option, check_spatial_dims, conv_layer
 from voxflow.layers.warp import identity_grid, integrate_velocity, rescale_field, warp
 
@@ -68,6 +69,8 @@ class RegistrationNet(keras.Model):
         integration_steps: squarings of ``svf`` methods (7 by default; 0 = the velocity itself).
         integration_downsize: integrate on a grid this many times coarser (1: full resolution).
         field_level: predict the field ``2**field_level`` times coarser (see the module docstring).
+        activation: the convolutions' activation (a name of :data:`voxflow.layers.ACTIVATIONS`, e.g.
+            NiftyNet's ``prelu``); ``None`` = VoxelMorph's leaky ReLU (slope 0.2).
     """
 
     network_name: ClassVar[str] = "registration_net"
@@ -75,7 +78,7 @@ class RegistrationNet(keras.Model):
     def __init__(self, spatial_dims: int = 3, method: str = "ddf", encoder: Any = (16, 32, 32, 32),
                  decoder: Any = (32, 32, 32, 32), full_resolution: Any = (32, 16, 16),
                  affine_channels: Any = (8, 16, 32, 64), integration_steps: int = 7, integration_downsize: int = 2,
-                 field_level: int = 0, **kwargs: Any) -> None:
+                 field_level: int = 0, activation: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("name", self.network_name)
         super().__init__(**kwargs)
         self.spatial_dims = check_spatial_dims(spatial_dims)
@@ -115,7 +118,20 @@ class RegistrationNet(keras.Model):
                 setattr(self, f"affine_{i}", conv_layer(dims, channels, strides=2, name=f"affine_{i}"))
             self.affine_head = keras.layers.Dense(dims * (dims + 1), kernel_initializer="zeros",
                                                   bias_initializer="zeros", name="affine_head")
-        self.activation = keras.layers.LeakyReLU(0.2, name="leaky_relu")
+        self.activation_name = None if activation is None else check_option("activation", activation, ACTIVATIONS)
+        if self.activation_name is None:
+            self.activation = keras.layers.LeakyReLU(0.2, name="leaky_relu")
+        else:  # one layer per convolution (prelu learns a slope per channel)
+            names = [*(f"enc_{i}" for i in range(len(self.encoder))), *(f"dec_{i}" for i in range(len(self.decoder))),
+                     *(f"full_{i}" for i in range(len(self.full_resolution)))] if self.local else []
+            names += [f"affine_{i}" for i in range(len(self.affine_channels))] if self.affine else []
+            for name in names:
+                setattr(self, f"{name}_act", get_activation(self.activation_name, dims, name=f"{name}_act"))
+
+    def _act(self, name: str, x: tf.Tensor) -> tf.Tensor:
+        """The activation after convolution ``name``."""
+        layer = self.activation if self.activation_name is None else getattr(self, f"{name}_act")
+        return layer(x) if layer is not None else x
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -128,27 +144,28 @@ class RegistrationNet(keras.Model):
         config.update(spatial_dims=self.spatial_dims, method=self.method, encoder=list(self.encoder),
                       decoder=list(self.decoder), full_resolution=list(self.full_resolution),
                       affine_channels=list(self.affine_channels), integration_steps=self.integration_steps,
-                      integration_downsize=self.integration_downsize, field_level=self.field_level)
+                      integration_downsize=self.integration_downsize, field_level=self.field_level,
+                      activation=self.activation_name)
         return config
 
     # ------------------------------------------------------------------ parts
     def _unet(self, x: tf.Tensor, training: Any) -> tf.Tensor:
         skips = []
         for i in range(len(self.encoder)):
-            x = self.activation(getattr(self, f"enc_{i}")(x))
+            x = self._act(f"enc_{i}", getattr(self, f"enc_{i}")(x))
             skips.append(x)
             x = self.pool(x)
         for i in range(len(self.decoder)):
-            x = self.upsample(self.activation(getattr(self, f"dec_{i}")(x)))
+            x = self.upsample(self._act(f"dec_{i}", getattr(self, f"dec_{i}")(x)))
             x = tf.concat([x, skips.pop()], axis=-1)
         for i in range(len(self.full_resolution)):
-            x = self.activation(getattr(self, f"full_{i}")(x))
+            x = self._act(f"full_{i}", getattr(self, f"full_{i}")(x))
         return tf.cast(self.head(x), tf.float32)
 
     def _affine_matrix(self, x: tf.Tensor) -> tf.Tensor:
         """``(B, D, D + 1)``: ``[A | t]`` in centred, half-size-scaled coordinates (identity at start)."""
         for i in range(len(self.affine_channels)):
-            x = self.activation(getattr(self, f"affine_{i}")(x))
+            x = self._act(f"affine_{i}", getattr(self, f"affine_{i}")(x))
         pooled = tf.reduce_mean(x, axis=list(range(1, self.spatial_dims + 1)))
         dims = self.spatial_dims
         theta = tf.reshape(tf.cast(self.affine_head(pooled), tf.float32), [-1, dims, dims + 1])
