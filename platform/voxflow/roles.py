@@ -59,7 +59,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
-class Kind(str, enum.Enum):
+class Kind(str, enum.Enum):  # noqa: UP042 - StrEnum would change str(Kind.X), which messages use
     """The kind of data a role holds (see the module docstring)."""
 
     INTENSITY = "intensity"
