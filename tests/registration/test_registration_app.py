@@ -10,6 +10,25 @@ import numpy as np
 from voxflow.cli.main import main
 
 
+#: The system sections of every test project: a tiny network, two iterations, outputs in out/.
+SYSTEM = textwrap.dedent("""
+    [SYSTEM]
+    model_dir = model
+    seed = 3
+    num_threads = 1
+    [NETWORK]
+    network_args = encoder=(4, 8), decoder=(8, 8), full_resolution=(4)
+    batch_size = 1
+    [TRAINING]
+    lr = 0.001
+    max_iter = 2
+    save_every_n = 2
+    [INFERENCE]
+    save_seg_dir = out
+    dataset_to_infer = all
+    """)
+
+
 def _ball(shape, centre, radius):
     grid = np.indices(shape, dtype=np.float64)
     return np.sqrt(sum((grid[a] - centre[a]) ** 2 for a in range(3)))
@@ -40,21 +59,7 @@ def _project(folder: Path, extra: str = "") -> Path:
                        for name in ("fixed_img", "moving_img", "fixed_lab", "moving_lab"))
     (folder / "points.csv").write_text("\n".join(points) + "\n", encoding="utf-8")
     config = folder / "reg.ini"
-    config.write_text(sections + textwrap.dedent("""
-        [SYSTEM]
-        model_dir = model
-        seed = 3
-        num_threads = 1
-        [NETWORK]
-        network_args = encoder=(4, 8), decoder=(8, 8), full_resolution=(4)
-        batch_size = 1
-        [TRAINING]
-        lr = 0.001
-        max_iter = 2
-        save_every_n = 2
-        [INFERENCE]
-        save_seg_dir = out
-        dataset_to_infer = all
+    config.write_text(sections + SYSTEM + textwrap.dedent("""
         [REGISTRATION]
         fixed_image = fixed_img
         moving_image = moving_img
@@ -145,18 +150,7 @@ def test_two_dimensional_pairs(tmp_path):
         path_to_search = .
         filename_contains = _img
         spatial_window_size = 16, 16, 1
-        [SYSTEM]
-        model_dir = model
-        num_threads = 1
-        [NETWORK]
-        network_args = encoder=(4, 8), decoder=(8, 8), full_resolution=(4)
-        batch_size = 1
-        [TRAINING]
-        max_iter = 2
-        save_every_n = 2
-        [INFERENCE]
-        save_seg_dir = out
-        dataset_to_infer = all
+        """) + SYSTEM + textwrap.dedent("""
         [REGISTRATION]
         fixed_image = img
         moving_image = img

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 from scipy import ndimage
+from script_loader import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_registration_data.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("build_registration_data", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_registration_data", module)
-    spec.loader.exec_module(module)
-    return sys.modules["build_registration_data"]
-
-
-builder = _load()
+builder = load_script("build_registration_data")
 
 
 def test_random_velocity_is_smooth_and_bounded():

