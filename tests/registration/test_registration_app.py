@@ -9,7 +9,6 @@ import numpy as np
 
 from voxflow.cli.main import main
 
-
 #: The system sections of every test project: a tiny network, two iterations, outputs in out/.
 SYSTEM = textwrap.dedent("""
     [SYSTEM]
