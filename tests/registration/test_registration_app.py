@@ -116,6 +116,11 @@ def test_train_infer_evaluate_on_two_grids(tmp_path):
     field = served(tf.zeros((1, 16, 16, 16, 2)))["displacement"]
     assert field.shape == (1, 16, 16, 16, 3)
     assert abs(float(tf.reduce_sum(field[0, 8, 8, 8]))) < 0.5  # the field itself (a softmax would sum to 1)
+    import keras
+
+    reloaded = keras.saving.load_model(str(tmp_path / "exported" / "model.keras"))  # the .keras file serves it too
+    pair = np.random.default_rng(0).random((1, 16, 16, 16, 2)).astype(np.float32)
+    np.testing.assert_allclose(reloaded(pair), served(tf.constant(pair))["displacement"], atol=1e-5)
 
 
 def test_refusals_are_one_line(tmp_path, capsys):

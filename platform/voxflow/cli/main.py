@@ -142,7 +142,9 @@ def _run(prog: str, action: str, args: argparse.Namespace, overrides: list[str],
     else:
         result = ApplicationDriver(app_class, cfg).run(action, output=args.output)
     if action == "export":
-        print(f"export: SavedModel and .keras file of iteration {result['iteration']} written to {result['folder']}")
+        from voxflow.engine.export import export_summary  # noqa: PLC0415
+
+        print(export_summary(result))
         return 0
     print(app_class.report(action, result))
     return 0

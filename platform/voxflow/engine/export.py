@@ -90,7 +90,13 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
             "keras_file": keras_file,
         }
         atomic_write_json(os.path.join(staging, "voxflow_export.json"), manifest)
-    return {"folder": output_dir, "iteration": iteration}
+    return {"folder": output_dir, "iteration": iteration, "keras_file": keras_file}
+
+
+def export_summary(result: dict) -> str:
+    """The console's closing line: what was written, and where (no ``.keras`` file claimed when none was)."""
+    what = "SavedModel and .keras file" if result.get("keras_file") else "SavedModel (no .keras file: see the warning)"
+    return f"export: {what} of iteration {result['iteration']} written to {result['folder']}"
 
 
 def _save_keras(model: Any, path: str) -> str | None:
@@ -99,5 +105,7 @@ def _save_keras(model: Any, path: str) -> str | None:
     except Exception as err:  # noqa: BLE001 - a plugin network may not be serialisable
         log.warning("no .keras file: %s cannot be serialised (%s); the SavedModel is complete",
                     type(model).__name__, first_line(err))
+        if os.path.exists(path):  # Keras leaves the archive it had begun: never ship a broken file
+            os.remove(path)
         return None
     return os.path.basename(path)

@@ -224,6 +224,7 @@ class RegistrationNet(keras.Model):
         return {"displacement": total, "regularised": regularised}
 
 
+@keras.saving.register_keras_serializable(package="voxflow")
 class DisplacementOnly(keras.Model):
     """A registration network that returns only its ``displacement`` (what ``export`` serves)."""
 
@@ -231,6 +232,17 @@ class DisplacementOnly(keras.Model):
         kwargs.setdefault("name", "registration_displacement")
         super().__init__(**kwargs)
         self.network = network
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["network"] = keras.saving.serialize_keras_object(self.network)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DisplacementOnly:
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
 
     def call(self, inputs: Any, training: Any = None) -> tf.Tensor:
         return self.network(inputs, training=training)["displacement"]
