@@ -76,3 +76,31 @@ def test_an_inference_window_of_0_takes_each_volumes_whole_extent(tmp_path, tiny
     source = nib.load(str(tiny_dataset / "sub02_T1.nii.gz"))
     output = nib.load(str(tmp_path / "model" / "output" / "sub02_out.nii.gz"))
     assert output.shape == source.shape and np.allclose(output.affine, source.affine)
+
+
+def test_a_volume_under_the_inference_window_is_padded_only_to_the_output_window(tmp_path, tiny_dataset, monkeypatch):
+    """The network returns the window less 4 voxels: a volume that fills that output is predicted in one
+    window (it used to be padded to the input window first, then cut into 2³ windows)."""
+    import voxflow.data.volume_prediction as volume_prediction
+
+    config = _config(tmp_path, "8,8,8")
+    run = lambda *argv: main(list(argv), prog="net_segment", application="segmentation")  # noqa: E731
+    assert run("train", "-c", config, "--max_iter", "1", "--validation_every_n", "-1") == 0
+    source = nib.load(str(tiny_dataset / "sub01_T1.nii.gz"))
+    volume = tuple(s + 4 for s in source.shape)  # volume_padding_size 2
+    window = tuple(s + 4 for s in volume)
+    seen, original = [], volume_prediction.predict_volume
+
+    def counting(image, predict, *args, **kwargs):
+        def counted(windows):
+            seen.append(tuple(windows.shape))
+            return predict(windows)
+        return original(image, counted, *args, **kwargs)
+
+    monkeypatch.setattr(volume_prediction, "predict_volume", counting)
+    assert run("inference", "-c", config, "--INFERENCE.spatial_window_size", ",".join(map(str, window)),
+               "--dataset_to_infer", "all", "--batch_size", "8") == 0
+    subjects = len(list(tiny_dataset.glob("*_T1.nii.gz")))
+    assert len(seen) == subjects and all(shape[0] == 1 for shape in seen), seen  # one window per volume
+    output = nib.load(str(tmp_path / "model" / "output" / "sub01_out.nii.gz"))
+    assert output.shape == source.shape and set(np.unique(np.asarray(output.dataobj))) <= {0, 1, 2}

@@ -64,6 +64,11 @@ class DenseInference:
         layout = layout or self.layout
         networks = [models["network"] for models in members]
         self._network = networks[0]  # sizes full-extent inference windows
+        if self.action == "inference" and layout.output_window != layout.window and not layout.full_extent:
+            # A network with valid convolutions: predict_volume extends each volume by the crop itself,
+            # so volumes need only reach the output window (padded to the input window, a volume just
+            # under it took 2³ windows instead of one).
+            self.pre.min_shape = tuple(int(v) for v in layout.output_window)
         axes = tuple(self.cfg.inference.tta_mirror_axes or ()) if mirror else ()
         tta = MirrorTTA(axes) if axes else None
         if tta is not None:
