@@ -307,7 +307,7 @@ def histology(root, shape=(240, 260), subjects=6, seed=7):
     return data
 
 
-def csv_sampler_data(root, shape=(96, 136, 96), subjects=4, seed=8):
+def csv_sampler_data(root, shape=(68, 108, 68), subjects=4, seed=8):
     """The csv-sampler config's ``csv_data/MahalT1Mask_<id>.nii.gz`` and ``BinLabel_<id>.nii.gz``
     (RAS+, 1 mm; binary lesion-like labels) and ``PlacesLabels.csv``: no header, rows
     ``subject_id,x,y,z`` of window centres in voxel coordinates of the original images, two per
@@ -323,8 +323,9 @@ def csv_sampler_data(root, shape=(96, 136, 96), subjects=4, seed=8):
         label = nested_blobs(shape, rng, (0, 1))
         data.add(sid, _nifti(os.path.join(folder, f"MahalT1Mask_{sid}.nii.gz"), intensities(label, rng), affine))
         _nifti(os.path.join(folder, f"BinLabel_{sid}.nii.gz"), label.astype(np.uint8), affine)
-        inside = np.argwhere(label > 0)  # lesion voxels of the middle quarter: 35³ windows (2 mm along A) fit around them
-        inside = inside[np.all(np.abs(inside - np.array(shape) / 2) < np.array(shape) / 8, axis=1)]
+        # lesion voxels of the middle eighth: the 35³ windows (2 mm along A) and their augmentation margin fit around them
+        inside = np.argwhere(label > 0)
+        inside = inside[np.all(np.abs(inside - np.array(shape) / 2) < np.array(shape) / 16, axis=1)]
         for centre in inside[rng.choice(len(inside), size=2, replace=False)]:
             rows.append([sid, *centre.tolist()])
     with open(os.path.join(folder, "PlacesLabels.csv"), "w", newline="", encoding="utf-8") as handle:

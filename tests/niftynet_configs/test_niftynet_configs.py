@@ -164,10 +164,19 @@ def _windows(sections: dict[str, str]) -> tuple[str, ...]:
 # The fast suite's overrides, each for time only (see the module docstring): where NiftyNet's
 # windows (and the batch they fill) cost minutes on two CPU cores.
 BRATS17_IMAGES = ("T1", "T2", "T1c", "Flair")
+PAD7 = ("--volume_padding_size", "7")
 FAST = {
     # (0, 0, 3) with border 5 runs a 3-slice window per slice of the padded volume (3× the volume
     # through highres3dnet, ~50 s); the whole padded volume in one window keeps the "0 = extent" rule.
-    "highres3dnet_config": ((), _windows({"INFERENCE": "0,0,0"})),
+    # The four configs that pad by 21 voxels (a 20³ volume becomes 62³, most of it padding) pad by 7,
+    # which still holds their 32³ training windows.
+    "highres3dnet_config": (PAD7, (*PAD7, *_windows({"INFERENCE": "0,0,0"}))),
+    "vnet_config": (PAD7, PAD7),
+    # holisticnet and scalenet infer on 64³ windows: each padded volume (36³) in one window instead.
+    "holisticnet_config": (PAD7, (*PAD7, *_windows({"INFERENCE": "0,0,0"}))),
+    "scalenet_config": (PAD7, (*PAD7, *_windows({"INFERENCE": "0,0,0"}))),
+    # 64³ inference windows on 34×48×36 volumes: each volume in one window of its own size.
+    "learning_rate_demo_train_config": ((), _windows({"INFERENCE": "0,0,0"})),
     # 128 windows of 57³ per iteration; a 195³ inference window (over 23 GB here: killed). The
     # inference window is the smallest valid one whose output (60³) covers the padded volume (58³)
     # in one window, so the border of 36 (which would leave a 3-voxel step) goes with it.
@@ -197,8 +206,11 @@ FAST = {
     # inference window: 32³ windows and the whole padded volume in one inference window.
     "regression": (_windows({"INPUTIMAGE": "32,32,32", "REGRESSTARGET": "32,32,32"}),
                    _windows({"INPUTIMAGE": "32,32,32", "INFERENCE": "0,0,0"})),
+    # Its network reads OUTPUTIMAGE (the config swaps the names): at inference its 96³ window would
+    # pad each small volume to 96³, so it shrinks too.
     "weighted_regression": (_windows({s: "32,32,32" for s in ("INPUTIMAGE", "OUTPUTIMAGE", "RESIDUALS",
-                                                              "SAMPWEIGHT")}), ()),
+                                                              "SAMPWEIGHT")}),
+                            _windows({"OUTPUTIMAGE": "32,32,32", "INFERENCE": "0,0,0"})),
     "unet_histology": (("--batch_size", "1", *_windows({"slice": "204,204", "label": "20,20"})),
                        ("--batch_size", "1", *_windows({"slice": "412,412", "INFERENCE": "412,412"}))),
     # Two pairs of 112×128×128 windows per iteration through the registration U-Net: 32³ windows
@@ -217,12 +229,15 @@ CASES = {
                              fast_infer=FAST["deepmedic_config"][1]),
     "densevnet_config": Case("densevnet_config.ini", _brats, always=LATEST, fast_train=FAST["densevnet_config"][0],
                              fast_infer=FAST["densevnet_config"][1]),
-    "highres3dnet_config": Case("highres3dnet_config.ini", _mono, fast_infer=FAST["highres3dnet_config"][1]),
-    "holisticnet_config": Case("holisticnet_config.ini", _brats),
-    "scalenet_config": Case("scalenet_config.ini", _brats),
+    "highres3dnet_config": Case("highres3dnet_config.ini", _mono, fast_train=FAST["highres3dnet_config"][0],
+                                fast_infer=FAST["highres3dnet_config"][1]),
+    "holisticnet_config": Case("holisticnet_config.ini", _brats, fast_train=FAST["holisticnet_config"][0],
+                               fast_infer=FAST["holisticnet_config"][1]),
+    "scalenet_config": Case("scalenet_config.ini", _brats, fast_train=FAST["scalenet_config"][0],
+                            fast_infer=FAST["scalenet_config"][1]),
     "unet_config": Case("unet_config.ini", _mono_large, fast_train=FAST["unet_config"][0],
                         fast_infer=FAST["unet_config"][1]),
-    "vnet_config": Case("vnet_config.ini", _mono),
+    "vnet_config": Case("vnet_config.ini", _mono, fast_train=FAST["vnet_config"][0], fast_infer=FAST["vnet_config"][1]),
     "segmentation_local_multi": Case("segmentation_local_multi.ini", _mono, evaluate=True),
     **{f"brats17_train_whole_tumor_{o}": Case(f"brats17_train_whole_tumor_{o}.ini", _brats17,
                                               infer_with=f"brats17_inference_whole_tumor_{o}.ini", always=LATEST,
@@ -234,7 +249,8 @@ CASES = {
                                                   fast_train=FAST["brats17"][0], fast_infer=FAST["brats17"][1],
                                                   plugins=BRATS17_PLUGIN)
        for o in ("axial", "coronal", "sagittal")},
-    "learning_rate_demo_train_config": Case("learning_rate_demo_train_config.ini", _hippocampus),
+    "learning_rate_demo_train_config": Case("learning_rate_demo_train_config.ini", _hippocampus,
+                                            fast_infer=FAST["learning_rate_demo_train_config"][1]),
     "promise12_balanced_train_config": Case("promise12_balanced_train_config.ini", _promise12,
                                             infer_with="promise12_demo_inference_config.ini"),
     "promise12_demo_train_config": Case("promise12_demo_train_config.ini", _promise12,
@@ -255,7 +271,7 @@ CASES = {
                                          fast_train=FAST["regression"][0], fast_infer=FAST["regression"][1]),
     "weighted_sample_regression": Case("weighted_sample_regression.ini", _weighted_regression, always=LATEST,
                                        application="regression", fast_train=FAST["weighted_regression"][0],
-                                       fast_infer=FAST["regression"][1]),
+                                       fast_infer=FAST["weighted_regression"][1]),
     "default_monomodal_regression_eval": Case("default_monomodal_regression_eval.ini", _regression_pairs,
                                               evaluate_only=True, application="regression"),
     # NiftyNet's label-driven registration (net_run -a ...label_driven_registration.RegApp; net_reg).
