@@ -108,7 +108,10 @@ PLUGIN = textwrap.dedent('''\
 
     def my_loss(labels, logits, weight=None):
         labels = tf.cast(tf.reshape(labels, tf.shape(logits)[:-1]), tf.int32)
-        return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+        loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+        if loss > 100.0:  # Python control flow on a tensor: the compiled step keeps AutoGraph for plugins
+            loss = loss / 100.0
+        return loss
     ''')
 
 
