@@ -60,6 +60,7 @@ class DenseInference:
         import tensorflow as tf  # noqa: PLC0415
 
         from voxflow.augment.test_time import MirrorTTA, check_centred  # noqa: PLC0415
+        from voxflow.engine.steps import uses_autograph  # noqa: PLC0415
 
         layout = layout or self.layout
         networks = [models["network"] for models in members]
@@ -85,7 +86,7 @@ class DenseInference:
                 total = out if total is None else total + out
             return total if len(networks) == 1 else total / float(len(networks))
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=uses_autograph(self))
         def compiled(windows: tf.Tensor) -> tf.Tensor:  # in the network's layout, as the memory check traces
             windows = layout.from_network(windows)
             out = averaged(windows) if tta is None else tta(averaged, windows)
