@@ -416,11 +416,16 @@ TOO_BIG = {"deepmedic_config": "128 windows of 195³ at once need far more memor
 #: with the smaller windows; unet_2d itself is covered by tests/networks).
 HEAVY = ("unet_HeLa", "unet_U373", "unet_histology")
 
+#: Inference-only configs whose case runs exactly the two runs of their training config's case (train
+#: with the one, infer with the other): only with ``-m slow``, the pair runs once in the default suite.
+SAME_RUNS = ("promise12_demo_inference_config",
+             *(f"brats17_inference_whole_tumor_{o}" for o in ("axial", "coronal", "sagittal")))
+
 
 def _marks(name: str) -> list:
     if name in OPEN:
         return [pytest.mark.slow, pytest.mark.xfail(strict=True, reason=OPEN[name])]
-    if name in HEAVY:
+    if name in HEAVY or name in SAME_RUNS:
         return [pytest.mark.slow]
     return []
 
