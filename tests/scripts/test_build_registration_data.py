@@ -40,3 +40,13 @@ def test_t2_like_contrast_inverts_the_tissue_order():
     t1 += np.random.default_rng(2).normal(0, 1, t1.shape).astype(np.float32)
     t2 = builder.t2_like(t1)
     assert t2[0:10].mean() > t2[10:20].mean() > t2[20:30].mean() > 0
+
+
+def test_the_brain_mask_keeps_dark_ventricles_inside():
+    # a bright ball with a zero-valued "ventricle" inside, as the FSL MNI152 brain has
+    grid = np.indices((20, 20, 20)) - 9.5
+    radius = np.sqrt((grid ** 2).sum(0))
+    brain = np.where(radius < 8, 1.0, 0.0)
+    brain[radius < 2.5] = 0.0
+    mask = builder.brain_mask(brain)
+    assert mask[radius < 8].all() and not mask[radius >= 8.5].any()
