@@ -23,7 +23,7 @@ def get_activation(
     Args:
         acti_func: one of ``ACTIVATIONS`` (case-insensitive); ``None``, ``"none"`` or
             ``"linear"`` mean no activation.
-        spatial_dims: 2 or 3 (only ``prelu`` depends on it).
+        spatial_dims: 2 or 3, or 0 for vectors ``(B, features)`` (only ``prelu`` depends on it).
         name: the layer name.
 
     Returns:
@@ -38,10 +38,10 @@ def get_activation(
     if acti_func is None or str(acti_func).lower() in ("none", "linear"):
         return None
     key = check_option("acti_func", acti_func, ACTIVATIONS)
-    spatial_dims = check_spatial_dims(spatial_dims)
+    spatial_dims = 0 if spatial_dims == 0 else check_spatial_dims(spatial_dims)
     if key == "prelu":
         return keras.layers.PReLU(
-            alpha_initializer="zeros", shared_axes=list(range(1, spatial_dims + 1)), name=name
+            alpha_initializer="zeros", shared_axes=list(range(1, spatial_dims + 1)) or None, name=name
         )
     if key == "leakyrelu":
         return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)
