@@ -55,6 +55,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "se_resnet": "voxflow.networks.se_resnet:SEResNet",
         "densenet": "voxflow.networks.densenet:DenseNet",
         "registration_net": "voxflow.networks.registration:RegistrationNet",
+        "vae": "voxflow.networks.vae:VAE",
+        "simple_gan": "voxflow.networks.gan:SimpleGAN",
+        "dcgan": "voxflow.networks.gan:SimpleGAN",
+        "simulator_gan": "voxflow.networks.gan:SimulatorGAN",
     },
     "loss": {
         "Dice": "voxflow.losses.segmentation:dice_loss",
@@ -76,6 +80,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "Huber": "voxflow.losses.regression:huber_loss",
         "SSIM": "voxflow.losses.regression:ssim_loss",
         "LNCC": "voxflow.losses.regression:lncc_loss",
+        "VariationalLowerBound": "voxflow.losses.generative:variational_lower_bound",
     },
     "optimiser": {
         "adam": "voxflow.engine.optimisers:adam",
@@ -104,6 +109,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "net_classify": "voxflow.applications.classification:ClassificationApplication",
         "registration": "voxflow.applications.registration:RegistrationApplication",
         "net_reg": "voxflow.applications.registration:RegistrationApplication",
+        "autoencoder": "voxflow.applications.autoencoder:AutoencoderApplication",
+        "net_autoencoder": "voxflow.applications.autoencoder:AutoencoderApplication",
+        "gan": "voxflow.applications.gan:GANApplication",
+        "net_gan": "voxflow.applications.gan:GANApplication",
     },
     "metric": {},  # filled from voxflow.evaluation.catalogue (see _CATALOGUES)
     "augmentation": {},  # filled from voxflow.augment.catalogue
@@ -189,6 +198,7 @@ NIFTYNET_NAMES: dict[str, dict[str, str]] = {
         _NN + "layer.loss_regression.smooth_l1_loss": "SmoothL1",
         _NN + "layer.loss_regression.cosine_loss": "Cosine",
         _NN + "layer.loss_classification.cross_entropy": "CrossEntropy",
+        _NN + "layer.loss_autoencoder.VariationalLowerBound": "VariationalLowerBound",
     },
     "optimiser": {
         _NN + "engine.application_optimiser.Adam": "adam",

@@ -60,7 +60,19 @@ def _value(key):
 
 #: Small ``network_args`` for applications whose default network is not the toynet of the others
 #: (``[NETWORK] name`` in their SHARED_DEFAULTS), so a window of 8 voxels fits it.
-SMALL_NETWORKS = {"registration_net": "encoder=(4, 8), decoder=(8, 8), full_resolution=(4)"}
+SMALL_NETWORKS = {"registration_net": "encoder=(4, 8), decoder=(8, 8), full_resolution=(4)",
+                  "vae": "conv_channels=(4, 8), fc_sizes=(16,), shared_fc=(16,), latent_size=4",
+                  "simple_gan": "generator_channels=(16, 8), discriminator_channels=(8, 16)"}
+WINDOW = (8, 8, 8)
+
+
+def window_affine():
+    """The affine of a whole input resized to the window (generative outputs: voxel i of the window is
+    centred at (i + 1/2)·s − 1/2 input voxels, s = SHAPE / WINDOW)."""
+    scale = np.asarray(SHAPE, float) / np.asarray(WINDOW, float)
+    inner = np.eye(4)
+    inner[:3, :3], inner[:3, 3] = np.diag(scale), (scale - 1.0) / 2.0
+    return AFFINE @ inner
 
 
 def write_project(app, folder: Path) -> Path:
@@ -126,6 +138,11 @@ def test_build_train_checkpoint_restore_infer(name, tmp_path, monkeypatch):
     assert net_run("inference") == 0
     listing = (tmp_path / "model" / "output" / "inferred.csv").read_text(encoding="utf-8").splitlines()
     rows = [line.split(",") for line in listing[1:]]  # the id, then the output files (registration: several)
+    if app.STEP == "adversarial":  # an unconditional GAN generates from noise alone: no subject
+        assert sorted({r[0].split("_")[0] for r in rows}) == ["interpolation", "sample"]
+        for path in (r[1] for r in rows):  # each on the grid of the first training image resized to the window
+            assert nib.load(path).shape[:3] == WINDOW and np.allclose(nib.load(path).affine, window_affine())
+        return
     assert listing[0].split(",")[0] in ("subject_id", "pair_id") and sorted(r[0] for r in rows) == ["s0", "s1", "s2"]
     paths = [cell for row in rows for cell in row[1:] if cell.endswith((".nii.gz", ".csv", ".npy"))]
     assert len(paths) >= len(rows)
@@ -133,4 +150,6 @@ def test_build_train_checkpoint_restore_infer(name, tmp_path, monkeypatch):
         assert Path(path).is_file() and Path(path).name.split(".")[0].endswith("_out")
         if path.endswith(".nii.gz"):
             image = nib.load(path)
-            assert image.shape[:3] == SHAPE and np.allclose(image.affine, AFFINE)
+            on_grid = image.shape[:3] == SHAPE and np.allclose(image.affine, AFFINE)
+            resized = image.shape[:3] == WINDOW and np.allclose(image.affine, window_affine())  # whole input, resized
+            assert on_grid or resized

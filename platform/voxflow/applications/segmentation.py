@@ -202,6 +202,9 @@ class SegmentationApplication(DenseApplication):
             raise ConfigError(f"Invalid value for `loss_type` in [TRAINING] of {self.cfg.path}: {name} compares two dense "
                               "maps (NiftyNet's registration loss); segmentation trains on label indices: use Dice or "
                               "Dice_NS.")
+        if str(name).lower() == "variationallowerbound":
+            raise ConfigError(f"Invalid value for `loss_type` in [TRAINING] of {self.cfg.path}: {name} is the variational "
+                              "autoencoder's loss (net_autoencoder), not a segmentation loss.")
         self._loss_fn = get_loss(name, search_dirs=(self.cfg.config_dir,))
 
     def build_network(self) -> Any:

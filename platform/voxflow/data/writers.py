@@ -21,7 +21,9 @@ writer                       writes                                             
 :class:`TableWriter`         one CSV, ``<name><postfix>.csv``, one row per        classification,
                              subject: ``subject_id,<columns>`` — readable back    per-subject scores
                              as a ``csv_data_file``
-:class:`ArrayWriter`         ``<subject><postfix>.npy`` per subject (NumPy)       latent codes
+:class:`ArrayWriter`         ``<subject><postfix>.npy`` per subject (NumPy)       arrays
+:class:`CodeWriter`          ``<subject>_code<postfix>.nii.gz`` and ``.csv`` per  latent codes
+                             subject, and the table ``codes<postfix>.csv``
 :class:`PairWriter`          per registered pair, on the fixed image's grid:      registration
                              ``<pair>_warped``, ``<pair>_warped_label``,
                              ``<pair>_field`` (``<postfix>.nii.gz``)
@@ -204,6 +206,44 @@ class ArrayWriter(OutputWriter):
         path = self.path(subject_id)
         with atomic_path(path, suffix=self.SUFFIX) as tmp:
             np.save(tmp, np.asarray(array), allow_pickle=False)
+        return self._listed(subject_id, path)
+
+
+class CodeWriter(OutputWriter):
+    """An encoder's latent codes: per subject ``<subject>_code<postfix>.nii.gz`` (the posterior mean as a
+    ``(1, 1, 1, L)`` image, NiftyNet's embedded features, readable back as an input section) and
+    ``<subject>_code<postfix>.csv``, and the table ``<name><postfix>.csv`` of every subject's
+    ``mean_k`` and ``logvar_k`` (a ``csv_data_file``)."""
+
+    def __init__(self, folder: str, postfix: str, subjects: Sequence[Any] = (), name: str = "codes") -> None:
+        self.name = name
+        self.table: list[tuple[str, ...]] = []
+        super().__init__(folder, postfix, subjects, what="latent code")
+
+    def planned(self, subjects: Sequence[Any]) -> list[str]:
+        """The table and each subject's image and CSV."""
+        return [self.table_path(), *(self.path(f"{s.id}_code") for s in subjects),
+                *(self.csv_path(s.id) for s in subjects)]
+
+    def table_path(self) -> str:
+        """The table of every subject's code."""
+        return os.path.join(self.folder, f"{self.name}{self.postfix}.csv")
+
+    def csv_path(self, subject_id: str) -> str:
+        """One subject's code as CSV."""
+        return os.path.join(self.folder, f"{subject_id}_code{self.postfix}.csv")
+
+    def write(self, subject_id: str, mean: np.ndarray, logvar: np.ndarray, affine: np.ndarray | None = None) -> str:
+        """Write one subject's code (mean and log-variance, each ``(L,)``), atomically."""
+        mean, logvar = np.ravel(mean).astype(np.float32), np.ravel(logvar).astype(np.float32)
+        os.makedirs(self.folder, exist_ok=True)
+        header = ("subject_id", *(f"mean_{k}" for k in range(mean.size)), *(f"logvar_{k}" for k in range(logvar.size)))
+        row = (subject_id, *(repr(float(v)) for v in (*mean, *logvar)))
+        self.table.append(row)
+        atomic_write_text(self.table_path(), _csv_text(header, self.table))
+        atomic_write_text(self.csv_path(subject_id), _csv_text(header, [row]))
+        path = self.path(f"{subject_id}_code")
+        write_image(path, mean.reshape(1, 1, 1, -1), np.eye(4) if affine is None else np.asarray(affine))
         return self._listed(subject_id, path)
 
 

@@ -84,7 +84,7 @@ def export_model(app: Any, cfg: Any, output_dir: str) -> dict:
             "window": [int(v) for v in example.shape[1:-1]],
             "spatial_dims": spatial_dims,
             "channels": int(example.shape[-1]),
-            "num_classes": int(cfg.app.num_classes),
+            **({"num_classes": int(cfg.app.num_classes)} if "num_classes" in cfg.app else {}),
             "signature": "serving_default: windows (batch, *spatial, channels) float32 -> "
                          + ", ".join(app.serving_outputs(model, example)),
             "keras_file": keras_file,
