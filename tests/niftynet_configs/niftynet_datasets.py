@@ -422,3 +422,38 @@ def label_driven_registration(root, subjects=3, seed=12):
             if side == "us":
                 data.add(sid, path)
     return data
+
+
+def autoencoder_volumes(root, shape=(24, 24, 24), subjects=4, seed=13):
+    """The VAE demo's ``autoencoder_test_data``: "heavily downsampled" T1 volumes (``<id>_T1.nii.gz``)
+    of the demo's window size, brain-like parcellations with tissue intensities."""
+    rng = np.random.default_rng(seed)
+    data = Dataset(root)
+    for i in range(subjects):
+        label = parcellation(shape, rng, (0, 1, 2, 3))
+        path = _nifti(os.path.join(root, "autoencoder_test_data", f"IXI{i:03d}_T1.nii.gz"),
+                      intensities(label, rng), _affine((2.0, 2.0, 2.0)))
+        data.add(f"IXI{i:03d}", path)
+    return data
+
+
+def ultrasound_frames(root, shape=(128, 128), subjects=4, seed=14):
+    """The ultrasound simulator's ``gan_test_data``: per tracked frame an image (``frameNNNN_img``) and
+    the world coordinates of its pixels (``frameNNNN_coordX/Y/Z``, mm), 2-D NIfTI, as NiftyNet's demo
+    data were laid out: a plane at a random pose through a smooth synthetic phantom."""
+    rng = np.random.default_rng(seed)
+    data = Dataset(root)
+    rows, cols = np.meshgrid(np.arange(shape[0]) * 0.5, np.arange(shape[1]) * 0.5, indexing="ij")
+    for i in range(subjects):
+        angle, offset = rng.uniform(-0.5, 0.5), rng.uniform(-10.0, 10.0, 3)
+        coords = {"coordX": rows * np.cos(angle) + offset[0], "coordY": cols + offset[1],
+                  "coordZ": rows * np.sin(angle) + offset[2]}
+        image = np.sin(coords["coordX"] / 6.0) * np.cos(coords["coordZ"] / 9.0) + rng.normal(0, 0.1, shape)
+        folder = os.path.join(root, "gan_test_data")
+        path = _nifti(os.path.join(folder, f"frame{i:04d}_img.nii.gz"), image.astype(np.float32)[..., None],
+                      _affine((0.5, 0.5, 1.0)))
+        for name, values in coords.items():
+            _nifti(os.path.join(folder, f"frame{i:04d}_{name}.nii.gz"), values.astype(np.float32)[..., None],
+                   _affine((0.5, 0.5, 1.0)))
+        data.add(f"frame{i:04d}", path)
+    return data

@@ -1,8 +1,10 @@
-"""NiftyNet's own segmentation, regression and registration configs run in voxflow with only their data locations changed.
+"""NiftyNet's own segmentation, regression, registration and generative configs run in voxflow with only their data locations changed.
 
 ``configs/`` holds a copy of each segmentation config NiftyNet shipped (``config/``, ``demos/``,
 ``niftynet/contrib/``), of its three regression configs (``config/``, run with ``net_regress``) and of
-its label-driven registration config (run with ``net_reg``):
+its label-driven registration config (run with ``net_reg``), and its two generative configs (the VAE
+demo with ``net_autoencoder``, the ultrasound simulator GAN with ``net_gan``; their synthetic images
+have the config's window size, so outputs of whole images resized to the window lie on the input grid):
 every section and key with NiftyNet's values, comments dropped, and the
 data locations (``path_to_search``, ``csv_data_file``, ``histogram_ref_file``, ``model_dir`` and
 absolute output folders) written as ``{data}`` / ``{models}``, which the test fills with a
@@ -143,6 +145,14 @@ def _label_driven(root, shipped):
     return datasets.label_driven_registration(root)
 
 
+def _autoencoder(root, shipped):
+    return datasets.autoencoder_volumes(root)
+
+
+def _ultrasound(root, shipped):
+    return datasets.ultrasound_frames(root)
+
+
 def _csv(root, shipped):
     return datasets.csv_sampler_data(root)
 
@@ -216,6 +226,9 @@ FAST = {
     # Two pairs of 112×128×128 windows per iteration through the registration U-Net: 32³ windows
     # (inference registers whole volumes either way).
     "label_driven_registration": (_windows(dict.fromkeys(("image0", "label0", "image1", "label1"), "32,32,32")), ()),
+    # 36 frames of 128² per iteration through the simulator GAN's two networks (twice: the
+    # discriminator's update and the generator's): 4 frames.
+    "GAN_demo_train_config": (("--batch_size", "4"), ()),
 }
 
 
@@ -278,11 +291,17 @@ CASES = {
     "label_driven_registration": Case("label_driven_registration.ini", _label_driven, always=LATEST,
                                       application="registration",
                                       fast_train=FAST["label_driven_registration"][0]),
+    # NiftyNet's generative configs (net_autoencoder, net_gan): the VAE demo as shipped (inference_type =
+    # sample), and the ultrasound simulator GAN's training config (conditional inference per frame).
+    "vae_config": Case("vae_config.ini", _autoencoder, application="autoencoder"),
+    "GAN_demo_train_config": Case("GAN_demo_train_config.ini", _ultrasound, application="gan",
+                                  fast_train=FAST["GAN_demo_train_config"][0]),
 }
 
 
 # --------------------------------------------------------------------------------------- helpers
-PROGS = {"segmentation": "net_segment", "regression": "net_regress", "registration": "net_reg"}
+PROGS = {"segmentation": "net_segment", "regression": "net_regress", "registration": "net_reg",
+         "autoencoder": "net_autoencoder", "gan": "net_gan"}
 
 
 def _run(*argv: str, application: str = "segmentation") -> int:
@@ -341,6 +360,12 @@ def _assert_outputs_on_input_grid(tmp_path: Path, dataset: datasets.Dataset) -> 
         rows = list(csv.DictReader(handle))
     assert rows, f"{listings[0]} lists no output"
     for row in rows:
+        if row.get("subject_id", "").startswith(("sample_", "interpolation_")):  # generated from noise alone:
+            output = read_image(row["path"])  # the window's size, the first training image's geometry
+            first = read_image(next(iter(dataset.sources.values())))
+            assert output.data.shape[:3] == first.data.shape[:3], (row, output.data.shape)
+            np.testing.assert_allclose(output.affine, first.affine, atol=1e-4)
+            continue
         if "fixed_id" in row:  # a registration's pair: the warped image, labels and field, on the fixed grid
             subject, paths = row["fixed_id"], [row[k] for k in ("warped_image", "warped_label", "field") if row[k]]
         else:
