@@ -175,8 +175,8 @@ def test_a_voxflow_name_is_kept_as_written_without_a_notice(write_config):
 
 
 @pytest.mark.parametrize("key, written, what", [
-    ("name", "simple_gan", "NiftyNet's niftynet.network.simple_gan.SimpleGAN, which voxflow does not have"),
-    ("name", "niftynet.network.vae.VAE", "NiftyNet's vae, which voxflow does not have"),
+    ("loss_type", "SmoothL1", "NiftyNet's niftynet.layer.loss_regression.smooth_l1_loss, which voxflow does not have"),
+    ("loss_type", "niftynet.layer.loss_regression.cosine_loss", "NiftyNet's Cosine, which voxflow does not have"),
     ("loss_type", "VolEnforcement",
      "NiftyNet's niftynet.layer.loss_segmentation.volume_enforcement, which voxflow does not have"),
     ("name", "niftynet.network.my_fork.Net", "NiftyNet code, which voxflow does not include"),
@@ -218,8 +218,9 @@ def test_niftynet_application_names(tmp_path):
         "application", "niftynet.application.segmentation_application.SegmentationApplication") == "net_segment"
     assert registry.canonical_name(
         "application", "niftynet.application.classification_application.ClassificationApplication") == "net_classify"
-    with pytest.raises(PluginError, match="'net_autoencoder' is NiftyNet's niftynet.application.autoencoder_"):
-        registry.resolve("application", "net_autoencoder")
+    assert registry.canonical_name(
+        "application", "niftynet.application.autoencoder_application.AutoencoderApplication") == "net_autoencoder"
+    assert registry.canonical_name("application", "niftynet.application.gan_application.GANApplication") == "net_gan"
 
 
 # ----------------------------------------------------------------------------------- NiftyNet's metrics
@@ -264,7 +265,7 @@ def test_suggestions_are_plausible_typos_only():
 
 
 @pytest.mark.parametrize("other, says", [
-    ("GAN", "has [GAN], the section of a NiftyNet application that voxflow does not have."),
+    ("GAN", "has [GAN], the section of another application (net_run --list names them"),
     ("REGRESSION", "has [REGRESSION], the section of another application (net_run --list names them"),
 ])
 def test_a_missing_application_section_names_the_one_found_instead(write_config, base_ini, other, says):

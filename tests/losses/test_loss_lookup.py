@@ -13,7 +13,8 @@ from voxflow.losses import check_loss_signature, get_loss, regression, segmentat
 def test_every_registered_loss_resolves(name):
     loss = get_loss(name)
     assert callable(loss)
-    assert loss.__module__ in (segmentation.__name__, regression.__name__, "voxflow.losses.registration")
+    assert loss.__module__ in (segmentation.__name__, regression.__name__, "voxflow.losses.registration",
+                               "voxflow.losses.generative")
 
 
 def test_names_are_case_insensitive():
