@@ -10,8 +10,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY="$ROOT/.venv/bin/python"
 STAMP=".venv/.voxflow-installed"
-# Reinstall when setup.py changed since the last install.
-if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
+# Reinstall when setup.py changed since the last install, or when the applications' console scripts
+# (net_segment, net_gan, ...: entry points written at install time) are not those installed.
+SCRIPTS_NOW="$(grep -ho '^    CONSOLE_SCRIPT = "[a-z_]*"' platform/voxflow/applications/*.py | sort | tr -d '\n')"
+if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ] || [ "$(cat "$STAMP")" != "$SCRIPTS_NOW" ]; then
   echo "[voxflow] installing voxflow and its dependencies into .venv" >&2
   # pip's own chatter (warnings about local indexes, editable installs) goes to a log shown on failure.
   "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip > .venv/install.log 2>&1 || true
@@ -20,7 +22,7 @@ if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
     echo "[voxflow] installation failed (log above, also in .venv/install.log)" >&2
     exit 1
   fi
-  touch "$STAMP"
+  printf '%s' "$SCRIPTS_NOW" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"

@@ -168,10 +168,12 @@ def test_a_seeded_gan_run_repeats_and_each_phase_updates_only_its_model(tmp_path
     assert not all(np.array_equal(a, b) for a, b in zip(after_d["generator"], weights("generator")))
 
 
-def test_conditional_gan_generates_per_input_with_its_geometry_exports_and_evaluates(tmp_path):
+def test_conditional_gan_generates_per_input_with_its_geometry_exports_and_evaluates(tmp_path, capsys):
     _slices(tmp_path / "slices")
     config = _gan_config(tmp_path, True)
-    assert _run("train", config) == 0
+    assert _run("train", config, "--reconstruction_weight", "10") == 0
+    shown = capsys.readouterr().err
+    assert "g_adversarial=" in shown and "g_reconstruction=" in shown  # pix2pix's L1 term, shown on its own
     assert _run("inference", config) == 0
     with open(tmp_path / "model" / "out" / "inferred.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -286,3 +288,17 @@ def test_segmentation_refuses_the_autoencoder_loss(tmp_path, capsys):
         """), encoding="utf-8")
     assert _run("train", config, app="segmentation") == 2
     assert "autoencoder's loss" in capsys.readouterr().err
+
+
+def test_autoencoder_takes_a_plugin_loss_of_its_outputs_and_refuses_another_tasks_loss(tmp_path, capsys):
+    _volumes(tmp_path / "volumes")
+    config = tmp_path / "vae.ini"
+    config.write_text(VAE_CONFIG, encoding="utf-8")
+    (tmp_path / "vae_losses.py").write_text(
+        "import tensorflow as tf\n\n\ndef l1(labels, logits, weight=None):\n"
+        "    return tf.reduce_mean(tf.abs(labels - logits['data_mean'])) * 1000.0\n", encoding="utf-8")
+    assert _run("train", config, "--loss_type", "Dice", app="autoencoder") == 2
+    assert "Dice is not an autoencoder loss" in capsys.readouterr().err
+    assert _run("train", config, "--loss_type", "vae_losses.l1", "--max_iter", "1", app="autoencoder") == 0
+    shown = capsys.readouterr().err
+    assert "loss=" in shown and "kl=" not in shown  # the plugin's one loss

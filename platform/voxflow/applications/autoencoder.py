@@ -95,6 +95,7 @@ class AutoencoderApplication(DenseApplication):
         self.value_range = (0.0, 1.0)
         self.output_affine: Any = None
         self.mode = cfg.app.inference_type if action == "inference" else None
+        self._loss_fn: Any = None
         self.percentiles = tuple(float(v) for v in cfg.app.intensity_range)
 
     # ------------------------------------------------------------------ declarations
@@ -144,10 +145,19 @@ class AutoencoderApplication(DenseApplication):
             self.output_affine = generative.first_window_affine(self.data, self.layout.window)
 
     def prepare_training(self) -> None:
-        """The loss is the negative ELBO (NiftyNet's ``VariationalLowerBound``)."""
-        if str(self.cfg.training.loss_type).lower() != "variationallowerbound":
-            raise ConfigError(f"Invalid value for `loss_type` in [TRAINING] of {self.cfg.path}: "
-                              f"{self.cfg.training.loss_type} is not an autoencoder loss. Expected VariationalLowerBound.")
+        """The loss: the negative ELBO (NiftyNet's ``VariationalLowerBound``, shown as its two terms), or a
+        plugin ``loss(images, outputs, weight=None)`` of the images in [0, 1] and the VAE's outputs."""
+        from voxflow import registry  # noqa: PLC0415
+
+        name = str(self.cfg.training.loss_type)
+        if name.lower() == "variationallowerbound":
+            return
+        if registry.is_builtin("loss", name):
+            raise ConfigError(f"Invalid value for `loss_type` in [TRAINING] of {self.cfg.path}: {name} is not an "
+                              "autoencoder loss. Expected VariationalLowerBound, or a dotted path.")
+        from voxflow.losses import get_loss  # noqa: PLC0415 - TensorFlow on demand
+
+        self._loss_fn = get_loss(name, search_dirs=(self.cfg.config_dir,))
 
     # ------------------------------------------------------------------ model
     def build_models(self) -> dict[str, Any]:
@@ -190,9 +200,12 @@ class AutoencoderApplication(DenseApplication):
         return {**models["network"](images, training=training), "input": images}
 
     def losses(self, batch: dict, outputs: dict[str, Any]) -> dict[str, Any]:
-        """``reconstruction`` (the Gaussian negative log-likelihood) and ``kl`` (times ``kl_weight``)."""
+        """``reconstruction`` (the Gaussian negative log-likelihood) and ``kl`` (times ``kl_weight``); or
+        the plugin loss."""
         from voxflow.losses.generative import gaussian_nll, kl_divergence  # noqa: PLC0415
 
+        if self._loss_fn is not None:
+            return {"loss": self._loss_fn(outputs["input"], outputs, None)}
         kl = kl_divergence(outputs["posterior_mean"], outputs["posterior_logvar"])
         return {"reconstruction": gaussian_nll(outputs["input"], outputs["data_mean"], outputs["data_logvar"]),
                 "kl": float(self.cfg.app.kl_weight) * kl}

@@ -82,6 +82,9 @@ class GANApplication(DenseApplication):
             "non-saturating), `least_squares` (LSGAN) or `wasserstein` (WGAN-GP; new in voxflow)."),
         Key("real_label", FloatType(0.0, 1.0), 0.9, "Target of real images for the discriminator: below 1 is one-sided "
             "label smoothing (NiftyNet: 0.9; ignored by `wasserstein`)."),
+        Key("reconstruction_weight", FloatType(0.0), 0.0, "Conditional GANs: weight of the mean absolute error "
+            "between the generated and the real image of the same conditioning added to the generator's loss "
+            "(pix2pix's L1 term, e.g. 100; 0: the adversarial loss alone, NiftyNet's; new in voxflow)."),
         Key("gradient_penalty", FloatType(0.0), 10.0, "Weight of WGAN-GP's gradient penalty (`loss = wasserstein`)."),
         Key("intensity_range", FloatArrayType((2,), 0.0, 100.0, increasing=True, example="0.5, 99.5"), (0.0, 100.0),
             "Percentiles of the training images' voxels that map to -1 and 1 (new in voxflow)."),
@@ -289,13 +292,20 @@ class GANApplication(DenseApplication):
         return {"d_adversarial": loss, "d_gradient_penalty": float(self.cfg.app.gradient_penalty) * penalty}
 
     def generator_losses(self, models: dict[str, Any], batch: dict) -> dict[str, Any]:
-        """``[GAN] loss`` of the generator: the discriminator's verdict on fresh generated images."""
+        """``[GAN] loss`` of the generator: the discriminator's verdict on fresh generated images (and, with
+        ``reconstruction_weight``, their mean absolute error to the real images on the [0, 1] scale)."""
+        import tensorflow as tf  # noqa: PLC0415
+
         from voxflow.losses.generative import generator_loss  # noqa: PLC0415
 
         conditioning = self._conditioning(batch)
         fake = models[self.GENERATOR](batch["noise_g"], conditioning, training=True)
-        return {"g_loss": generator_loss(self.cfg.app.loss, models[self.DISCRIMINATOR](fake, conditioning,
-                                                                                      training=True))}
+        adversarial = generator_loss(self.cfg.app.loss, models[self.DISCRIMINATOR](fake, conditioning, training=True))
+        weight = float(self.cfg.app.reconstruction_weight)
+        if not (self.conditional and weight):
+            return {"g_loss": adversarial}
+        return {"g_adversarial": adversarial,
+                "g_reconstruction": weight * tf.reduce_mean(tf.abs(fake - self._real(batch))) / 2.0}
 
     def validation_metrics(self, batch: dict, outputs: Any) -> dict[str, float]:
         """Conditional: the generated images' mean absolute error to the real ones, on the [0, 1] scale."""

@@ -52,10 +52,13 @@ def kl_divergence(mean: Any, logvar: Any) -> tf.Tensor:
     return tf.reduce_mean(_per_sample_sum(0.5 * (tf.square(mean) + tf.exp(logvar) - logvar - 1.0)))
 
 
-def variational_lower_bound(images: Any, means: Any, logvars: Any, posterior_mean: Any,
-                            posterior_logvar: Any) -> tf.Tensor:
-    """NiftyNet's ``VariationalLowerBound``: the negative ELBO, :func:`gaussian_nll` + :func:`kl_divergence`."""
-    return gaussian_nll(images, means, logvars) + kl_divergence(posterior_mean, posterior_logvar)
+def variational_lower_bound(labels: Any, logits: Any, weight: Any = None) -> tf.Tensor:
+    """NiftyNet's ``VariationalLowerBound`` in the loss signature: ``labels`` the images in [0, 1],
+    ``logits`` the VAE's outputs (``data_mean``, ``data_logvar``, ``posterior_mean``,
+    ``posterior_logvar``); the negative ELBO, :func:`gaussian_nll` + :func:`kl_divergence` (``weight``
+    is not used). ``net_autoencoder`` shows the two terms apart."""
+    return (gaussian_nll(labels, logits["data_mean"], logits["data_logvar"])
+            + kl_divergence(logits["posterior_mean"], logits["posterior_logvar"]))
 
 
 def discriminator_loss(kind: str, real_logits: Any, fake_logits: Any, real_label: float = 1.0) -> tf.Tensor:
