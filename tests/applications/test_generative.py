@@ -10,7 +10,7 @@ import tensorflow as tf
 from scipy import stats
 
 from voxflow.cli.main import main
-from voxflow.losses.generative import gaussian_nll, generator_loss, kl_divergence
+from voxflow.losses.generative import bernoulli_nll, gaussian_nll, generator_loss, kl_divergence
 from voxflow.networks.gan import SimpleGAN, SimulatorGAN
 from voxflow.networks.vae import VAE
 
@@ -29,6 +29,9 @@ def test_kl_term_matches_the_closed_form_and_the_likelihood_scipy():
     x, mu, lv = rng.uniform(size=(2, 4, 4, 1)), rng.uniform(size=(2, 4, 4, 1)), rng.normal(size=(2, 4, 4, 1))
     expected = -np.mean(np.sum(stats.norm.logpdf(x, mu, np.exp(0.5 * lv)).reshape(2, -1), axis=1))
     assert float(gaussian_nll(x, mu, lv)) == pytest.approx(expected, rel=1e-5)
+    binary = -np.mean(np.sum(stats.bernoulli.logpmf(1, mu).reshape(2, -1) * x.reshape(2, -1)
+                             + stats.bernoulli.logpmf(0, mu).reshape(2, -1) * (1 - x.reshape(2, -1)), axis=1))
+    assert float(bernoulli_nll(x, mu)) == pytest.approx(binary, rel=1e-4)
 
 
 def test_generator_loss_is_non_saturating_cross_entropy():
@@ -231,7 +234,7 @@ def test_autoencoder_every_inference_mode_and_evaluation(tmp_path, capsys):
     _volumes(tmp_path / "volumes")
     config = tmp_path / "vae.ini"
     config.write_text(VAE_CONFIG, encoding="utf-8")
-    assert _run("train", config, app="autoencoder") == 0
+    assert _run("train", config, "--likelihood", "bernoulli", app="autoencoder") == 0
     shown = capsys.readouterr().err
     assert "reconstruction=" in shown and "kl=" in shown  # the loss's two terms on the progress bar
     assert _run("inference", config, "--inference_type", "encode", "--save_seg_dir", str(tmp_path / "model" / "codes"),

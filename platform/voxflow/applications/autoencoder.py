@@ -75,6 +75,10 @@ class AutoencoderApplication(DenseApplication):
         Key("num_samples", IntType(1), 10, "Images `sample` writes (new in voxflow; NiftyNet wrote one per input)."),
         Key("interpolation_pairs", StrArrayType(example="colin27:icbm2009c"), (), "Pairs of subjects whose codes `linear_interpolation` "
             "joins, as `a:b` (new in voxflow); unset: each subject with the next, in order."),
+        Key("likelihood", ChoiceType(("gaussian", "bernoulli")), "gaussian", "The reconstruction term: `gaussian` "
+            "(NiftyNet's: per-voxel means and learnt variances; on images with a constant background the variances "
+            "there can shrink without bound and dominate training) or `bernoulli` (binary cross-entropy of the "
+            "[0, 1] image and the means, MONAI's tutorial; new in voxflow)."),
         Key("kl_weight", FloatType(0.0), 1.0, "Weight of the KL term of the loss (β of a β-VAE; 1: the ELBO; new in "
             "voxflow)."),
         Key("intensity_range", FloatArrayType((2,), 0.0, 100.0, increasing=True, example="0.5, 99.5"), (0.0, 100.0), "Percentiles of the training images' voxels that map "
@@ -200,15 +204,18 @@ class AutoencoderApplication(DenseApplication):
         return {**models["network"](images, training=training), "input": images}
 
     def losses(self, batch: dict, outputs: dict[str, Any]) -> dict[str, Any]:
-        """``reconstruction`` (the Gaussian negative log-likelihood) and ``kl`` (times ``kl_weight``); or
-        the plugin loss."""
-        from voxflow.losses.generative import gaussian_nll, kl_divergence  # noqa: PLC0415
+        """``reconstruction`` (the ``likelihood``'s negative log-likelihood) and ``kl`` (times ``kl_weight``);
+        or the plugin loss."""
+        from voxflow.losses.generative import bernoulli_nll, gaussian_nll, kl_divergence  # noqa: PLC0415
 
         if self._loss_fn is not None:
             return {"loss": self._loss_fn(outputs["input"], outputs, None)}
         kl = kl_divergence(outputs["posterior_mean"], outputs["posterior_logvar"])
-        return {"reconstruction": gaussian_nll(outputs["input"], outputs["data_mean"], outputs["data_logvar"]),
-                "kl": float(self.cfg.app.kl_weight) * kl}
+        if self.cfg.app.likelihood == "bernoulli":
+            reconstruction = bernoulli_nll(outputs["input"], outputs["data_mean"])
+        else:
+            reconstruction = gaussian_nll(outputs["input"], outputs["data_mean"], outputs["data_logvar"])
+        return {"reconstruction": reconstruction, "kl": float(self.cfg.app.kl_weight) * kl}
 
     def validation_metrics(self, batch: dict, outputs: dict[str, Any]) -> dict[str, float]:
         """The reconstructions' mean absolute error on the [0, 1] scale."""

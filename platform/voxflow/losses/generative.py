@@ -5,6 +5,8 @@ image under the decoded per-voxel means and log-variances, summed over voxels,
 
     ½ Σ [log 2π + log σ² + (x − μ)² / σ²],
 
+(or the Bernoulli one, −Σ [x log μ + (1 − x) log(1 − μ)], which has no variance to learn),
+
 and the KL divergence of the posterior N(m, s²) from the prior N(0, I), summed over the code,
 
     ½ Σ [m² + s² − log s² − 1];
@@ -43,6 +45,14 @@ def gaussian_nll(images: Any, means: Any, logvars: Any) -> tf.Tensor:
     """The per-voxel Gaussian negative log-likelihood, summed over each window, averaged over the batch."""
     images, means, logvars = (tf.cast(t, tf.float32) for t in (images, means, logvars))
     terms = 0.5 * (_LOG_2PI + logvars + tf.square(images - means) * tf.exp(-logvars))
+    return tf.reduce_mean(_per_sample_sum(terms))
+
+
+def bernoulli_nll(images: Any, means: Any, eps: float = 1e-6) -> tf.Tensor:
+    """The per-voxel Bernoulli (binary cross-entropy) negative log-likelihood of images in [0, 1] under the
+    decoded means, summed over each window, averaged over the batch (MONAI's VAE tutorial's BCE)."""
+    images, means = tf.cast(images, tf.float32), tf.clip_by_value(tf.cast(means, tf.float32), eps, 1.0 - eps)
+    terms = -(images * tf.math.log(means) + (1.0 - images) * tf.math.log(1.0 - means))
     return tf.reduce_mean(_per_sample_sum(terms))
 
 
