@@ -65,6 +65,9 @@ def test_gan_pairs_take_network_args_per_model_and_conditioning_at_every_level()
     assert not np.allclose(out[0], other[0])  # the maps change the image
     with pytest.raises(ValueError, match="conditioned on 3"):
         generator(noise)
+    frequencies = [w for w in generator.non_trainable_weights if "fourier" in w.path]  # fixed, saved with the model
+    assert len(frequencies) == 1 and tuple(frequencies[0].shape) == (3, 64)
+    assert [layer.name for layer in generator.pixel_layers] == ["pixel_0", "pixel_1"]
 
 
 # ----------------------------------------------------------------------------- projects

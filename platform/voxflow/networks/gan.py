@@ -93,14 +93,23 @@ class Generator(_GANModel):
         generator_channels: features of the coarsest map and of each level.
         refine: a 3×3 convolution after each level's upsampling.
         condition_levels: the levels whose input takes the conditioning maps (``None``: all).
+        fourier_features: conditional: at full resolution the maps also enter as ``sin`` and ``cos`` of
+            this many random projections (Fourier features, Tancik et al. 2020: a pixel's value as a
+            function of its coordinates has detail that raw coordinates do not let a few layers make).
+        fourier_scale: the standard deviation of the projections' frequencies (cycles per unit of the
+            scaled maps).
+        pixel_channels: conditional: 1×1 convolutions (ReLU) at full resolution, after the last level,
+            reading its features, the maps and their Fourier features: a per-pixel network.
+        seed: of the random projections.
         w_initializer, w_regularizer: of every kernel.
     """
 
     def __init__(self, window: tuple[int, ...], channels: int = 1, noise_size: int = 100, *,
                  conditioning_channels: int = 0, spatial_dims: int | None = None,
                  generator_channels: tuple[int, ...] = (256, 128, 64, 32), refine: bool = False,
-                 condition_levels: int | None = None, w_initializer: Any = None, w_regularizer: Any = None,
-                 **kwargs: Any) -> None:
+                 condition_levels: int | None = None, fourier_features: int = 0, fourier_scale: float = 4.0,
+                 pixel_channels: tuple[int, ...] = (), seed: int | None = None, w_initializer: Any = None,
+                 w_regularizer: Any = None, **kwargs: Any) -> None:
         w_initializer = w_initializer or keras.initializers.RandomNormal(stddev=0.02)
         super().__init__(window, channels, conditioning_channels, spatial_dims, generator_channels, w_initializer,
                          w_regularizer, name=kwargs.pop("name", "generator"), **kwargs)
@@ -124,6 +133,16 @@ class Generator(_GANModel):
                           keras.layers.BatchNormalization(name=f"refine_bn_{k}"),
                           get_activation("relu", dims, name=f"refine_act_{k}")]
             self.levels.append(block)
+        self.fourier_features, self.fourier_scale = int(fourier_features), float(fourier_scale)
+        self.pixel_channels = tuple(int(c) for c in pixel_channels)
+        self.seed = seed
+        self.frequencies = None
+        if self.fourier_features and self.conditioning_channels:
+            self.frequencies = self.add_weight(
+                shape=(self.conditioning_channels, self.fourier_features), name="fourier_frequencies",
+                initializer=keras.initializers.RandomNormal(stddev=self.fourier_scale, seed=seed), trainable=False)
+        self.pixel_layers = [conv_layer(dims, width, 1, **self.conv_kw, name=f"pixel_{k}")
+                             for k, width in enumerate(self.pixel_channels)]
         self.out = conv_layer(dims, self.image_channels, 3, **self.conv_kw, name="image")
 
     def call(self, noise: Any, conditioning: Any = None, training: Any = None) -> Any:
@@ -140,13 +159,21 @@ class Generator(_GANModel):
             for layer in block:
                 x = layer(x, training=training) if isinstance(layer, keras.layers.BatchNormalization) else layer(x)
         if conditioning is not None:
-            x = ops.concatenate([x, conditioning], axis=-1)
+            parts = [x, conditioning]
+            if self.frequencies is not None:
+                angles = 2.0 * np.pi * ops.tensordot(conditioning, self.frequencies, axes=[[-1], [0]])
+                parts += [ops.sin(angles), ops.cos(angles)]
+            x = ops.concatenate(parts, axis=-1)
+            for layer in self.pixel_layers:
+                x = ops.relu(layer(x))
         return ops.cast(ops.tanh(self.out(x)), "float32")
 
     def get_config(self) -> dict[str, Any]:
         """Every argument (Keras serialisation)."""
         return {**self._base_config(), "noise_size": self.noise_size, "generator_channels": list(self.widths),
-                "refine": self.refine, "condition_levels": self.condition_levels}
+                "refine": self.refine, "condition_levels": self.condition_levels,
+                "fourier_features": self.fourier_features, "fourier_scale": self.fourier_scale,
+                "pixel_channels": list(self.pixel_channels), "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="voxflow")
@@ -259,8 +286,11 @@ class SimpleGAN(GANPair):
 class SimulatorGAN(GANPair):
     """NiftyNet's ``simulator_gan`` idea: conditioning maps (e.g. each pixel's physical coordinates)
     enter the generator at every level but the last, which refines each upsampling with a second
-    convolution; a residual SELU discriminator reads the image with the maps."""
+    convolution; at full resolution the maps, 64 Fourier features of them and the last level's features
+    go through a per-pixel network (1×1 convolutions, 64/64: a pixel's value is a function of where it
+    is); a residual SELU discriminator reads the image with the maps."""
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"generator_channels": (256, 128, 64, 32), "generator_refine": True,
-                                          "generator_condition_levels": 3, "discriminator_residual": True}
+                                          "generator_condition_levels": 3, "generator_fourier_features": 64,
+                                          "generator_pixel_channels": (64, 64), "discriminator_residual": True}
     CONDITIONAL: ClassVar[bool] = True
