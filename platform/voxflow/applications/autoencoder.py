@@ -92,7 +92,8 @@ class AutoencoderApplication(DenseApplication):
         ("INFERENCE", "output_postfix"): "_generated",
         ("EVALUATION", "evaluations"): ("mae", "psnr", "ssim"),
     }
-    TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("network", "window_sampling"), ("app", "intensity_range"))
+    TRAINED_KEYS = (*TRAINED_PIPELINE_KEYS, ("network", "window_sampling"), ("app", "intensity_range"),
+                    ("app", "likelihood"))
 
     def __init__(self, cfg: Any, action: str) -> None:
         super().__init__(cfg, action)
@@ -183,6 +184,8 @@ class AutoencoderApplication(DenseApplication):
         kwargs = dict(window=self.layout.network_window, channels=self.channels, spatial_dims=self.layout.spatial_dims,
                       acti_func=cfg.activation_function or "selu", w_regularizer=regulariser,
                       seed=self.cfg.system.seed, **dict(cfg.network_args or {}))
+        if self.cfg.app.likelihood == "bernoulli" and registry.is_builtin("network", cfg.name):
+            kwargs.setdefault("learn_variance", False)  # a Bernoulli likelihood reads no variances
         if cfg.weight_initializer and cfg.weight_initializer != "he_normal":
             kwargs["w_initializer"] = cfg.weight_initializer
         try:

@@ -8,7 +8,8 @@ The layout is NiftyNet's ``vae`` (every size settable through ``network_args``):
   mean and log-variance (``latent_size`` = 64 each);
 - **decoder**: the code through the shared fully connected layers ``shared_fc`` (128), then two
   decoders of the same shape, one for the data's per-voxel **means** (ending in a sigmoid: the image
-  must be in [0, 1]) and one for their **log-variances** (linear, clipped to ±``logvar_bound``). Each
+  must be in [0, 1]) and one for their **log-variances** (linear, clipped to ±``logvar_bound``; not built
+  with ``learn_variance = False``, for a likelihood without variances). Each
   is ``fc_sizes`` reversed, a layer back to the flattened map, then per level a 2×2(×2) stride-2
   transposed convolution and a 3×3(×3) convolution (64/32 channels, then the input's).
 
@@ -57,6 +58,8 @@ class VAE(keras.Model):
         shared_fc: the fully connected layers both decoders share.
         acti_func: the hidden layers' activation.
         logvar_bound: the data log-variances are clipped to ±it.
+        learn_variance: build the log-variance decoder (a Bernoulli likelihood needs none: the
+            decoded log-variances are then zeros).
         input_noise: standard deviation of the Gaussian noise added to the input in training.
         w_initializer, w_regularizer: of every kernel.
         seed: of the posterior sample's and the input noise's draws (``None``: Keras' global seed).
@@ -70,7 +73,8 @@ class VAE(keras.Model):
     def __init__(self, window: tuple[int, ...], channels: int = 1, *, spatial_dims: int | None = None,
                  latent_size: int = 64, conv_channels: tuple[int, ...] = (32, 64, 96),
                  fc_sizes: tuple[int, ...] = (256, 128), shared_fc: tuple[int, ...] = (128,),
-                 acti_func: str = "selu", logvar_bound: float = 50.0, input_noise: float = 0.001,
+                 acti_func: str = "selu", logvar_bound: float = 50.0, learn_variance: bool = True,
+                 input_noise: float = 0.001,
                  w_initializer: Any = "lecun_normal", w_regularizer: Any = None, seed: int | None = None,
                  **kwargs: Any) -> None:
         super().__init__(name=kwargs.pop("name", "vae"), **kwargs)
@@ -82,7 +86,7 @@ class VAE(keras.Model):
         self.conv_channels = _ints("conv_channels", list(conv_channels))
         self.fc_sizes = _ints("fc_sizes", list(fc_sizes), allow_empty=True)
         self.shared_fc = _ints("shared_fc", list(shared_fc), allow_empty=True)
-        self.acti_func, self.logvar_bound = acti_func, float(logvar_bound)
+        self.acti_func, self.logvar_bound, self.learn_variance = acti_func, float(logvar_bound), bool(learn_variance)
         self.input_noise, self.seed = float(input_noise), seed
         self.w_initializer = serialize_initializer(w_initializer)
         self.w_regularizer = serialize_regularizer(w_regularizer)
@@ -118,7 +122,7 @@ class VAE(keras.Model):
             self.shared_layers += [dense(units, f"shared_fc_{k}"), keras.layers.BatchNormalization(name=f"shared_bn_{k}"),
                                    get_activation(acti_func, 0, name=f"shared_act_{k}")]
         self.means_decoder = self._decoder("means", "sigmoid", dense, conv_kw)
-        self.logvars_decoder = self._decoder("logvars", None, dense, conv_kw)
+        self.logvars_decoder = self._decoder("logvars", None, dense, conv_kw) if self.learn_variance else []
 
     def _decoder(self, label: str, last: str | None, dense: Any, conv_kw: dict) -> list:
         dims, layers = self.spatial_dims, []
@@ -159,6 +163,8 @@ class VAE(keras.Model):
         """The data's per-voxel means (in [0, 1]) and log-variances of a batch of codes."""
         shared = self._run(self.shared_layers, ops.cast(codes, "float32"), training)
         means = self._run(self.means_decoder, shared, training)
+        if not self.learn_variance:
+            return means, ops.zeros_like(means)
         logvars = ops.clip(self._run(self.logvars_decoder, shared, training), -self.logvar_bound, self.logvar_bound)
         return means, logvars
 
@@ -177,6 +183,7 @@ class VAE(keras.Model):
         return {"window": list(self.window), "channels": self.channels, "spatial_dims": self.spatial_dims,
                 "latent_size": self.latent_size, "conv_channels": list(self.conv_channels),
                 "fc_sizes": list(self.fc_sizes), "shared_fc": list(self.shared_fc), "acti_func": self.acti_func,
-                "logvar_bound": self.logvar_bound, "input_noise": self.input_noise,
+                "logvar_bound": self.logvar_bound, "learn_variance": self.learn_variance,
+                "input_noise": self.input_noise,
                 "w_initializer": self.w_initializer, "w_regularizer": self.w_regularizer, "seed": self.seed,
                 "name": self.name}
