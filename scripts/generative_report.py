@@ -17,9 +17,10 @@ world positions, from the coordinate maps), against the pose's true reslice: MAE
 encoder voxflow trained on the training slices (``codes_generated.csv``): generated samples, held-out
 real slices and training slices. The Fréchet distance between Gaussians fitted to two sets of codes
 (FID's formula in voxflow's own feature space: not FID, not comparable with published FIDs), k-NN
-precision and recall (k = 3) and the unbiased linear-kernel MMD, for generated vs held-out real, next to
-training vs held-out real and one half of the held-out slices vs the other (the floor two real samples
-reach). Diversity: mean pairwise SSIM of generated and of held-out real slices.
+precision and recall (k = 3) and the unbiased linear-kernel MMD, for generated vs held-out real and vs
+the training slices it learnt from, next to training vs held-out real (the domain shift between the one
+training template and the other brains) and one half of the held-out slices vs the other (the floor two
+real samples reach). Diversity: mean pairwise SSIM of generated and of held-out real slices.
 
 Usage::
 
@@ -156,8 +157,8 @@ def report_gan(args: argparse.Namespace) -> dict:
         return {"frechet": frechet_distance(a, b), "precision": precision, "recall": recall,
                 "mmd_linear": mmd(a, b, kernel="linear")}
 
-    result = {"generated vs held-out real": compare(generated, real), "training vs held-out real": compare(train, real),
-              "held-out half vs half": compare(first, second),
+    result = {"generated vs held-out real": compare(generated, real), "generated vs training": compare(generated, train),
+              "training vs held-out real": compare(train, real), "held-out half vs half": compare(first, second),
               "counts": {"generated": len(generated), "held-out real": len(real), "training": len(train)}}
     fake_images, real_images = _images(args.generated_images, "sample_*.nii.gz"), _images(args.real_images, "*_img.nii.gz")
     if fake_images is not None and real_images is not None:
@@ -170,7 +171,8 @@ def markdown(kind: str, result: dict) -> str:
     if kind == "gan":
         lines = ["| comparison | Fréchet distance (voxflow encoder) | precision | recall | MMD (linear) |",
                  "| --- | --- | --- | --- | --- |"]
-        for name in ("generated vs held-out real", "training vs held-out real", "held-out half vs half"):
+        for name in ("generated vs held-out real", "generated vs training", "training vs held-out real",
+                     "held-out half vs half"):
             r = result[name]
             lines.append(f"| {name} | {r['frechet']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['mmd_linear']:.3f} |")
         if "diversity (mean pairwise SSIM)" in result:

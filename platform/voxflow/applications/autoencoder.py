@@ -373,11 +373,4 @@ class AutoencoderApplication(DenseApplication):
     @classmethod
     def report(cls, action: str, result: dict) -> str:
         """The closing lines printed by the console script."""
-        return _report(cls, action, result)
-
-
-def _report(cls: Any, action: str, result: dict) -> str:
-    if action == "evaluation":
-        return (f"evaluation of {result['subjects']} image(s) written to {result['csv']} "
-                f"(statistics in {result['statistics_csv']}); over images:\n{result['statistics']}")
-    return super(cls, cls).report(action, result)
+        return generative.report(super(), action, result)

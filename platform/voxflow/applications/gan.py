@@ -138,8 +138,9 @@ class GANApplication(DenseApplication):
 
     def best_rule(self) -> BestRule:
         """Conditional: the validation images' mean absolute error (lower is better). Unconditional: no
-        scalar measures a GAN's samples, so no best checkpoint (the last one is used)."""
-        return BestRule("mean_absolute_error", "min") if self.conditional else BestRule("no_best_checkpoint", "min")
+        scalar measures a GAN's samples; the default rule's ``loss`` is not one the adversarial step
+        reports, so no checkpoint is marked best and inference takes the last."""
+        return BestRule("mean_absolute_error", "min") if self.conditional else self.BEST
 
     def checkpoint_info(self) -> dict[str, Any]:
         """The shapes, the conditioning's scale and the affine of generated images."""
@@ -433,6 +434,4 @@ class GANApplication(DenseApplication):
     @classmethod
     def report(cls, action: str, result: dict) -> str:
         """The closing lines printed by the console script."""
-        from voxflow.applications.autoencoder import _report  # noqa: PLC0415
-
-        return _report(cls, action, result)
+        return generative.report(super(), action, result)

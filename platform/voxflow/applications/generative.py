@@ -152,6 +152,14 @@ def _middle(image: np.ndarray) -> np.ndarray:
     return array[:, :, array.shape[2] // 2]
 
 
+def report(base: Any, action: str, result: dict) -> str:
+    """The closing lines of both applications: the evaluation's statistics, else ``base``'s."""
+    if action == "evaluation":
+        return (f"evaluation of {result['subjects']} image(s) written to {result['csv']} "
+                f"(statistics in {result['statistics_csv']}); over images:\n{result['statistics']}")
+    return base.report(action, result)
+
+
 def check_pair_ids(pairs: list[tuple[str, str]], known: list[str], where: str) -> None:
     """Every id of ``pairs`` is one of ``known``.
 
