@@ -172,6 +172,9 @@ def test_a_seeded_gan_run_repeats_and_each_phase_updates_only_its_model(tmp_path
     step._update("generator", app.generator_losses, batch)
     assert all(np.array_equal(a, b) for a, b in zip(after_d["discriminator"], weights("discriminator")))
     assert not all(np.array_equal(a, b) for a, b in zip(after_d["generator"], weights("generator")))
+    grids = [app.summary_images(batch, None), app.summary_images(dict(batch, noise_g=batch["noise_g"] * 0), None)]
+    assert len(grids[0]["generated"]) == len(grids[0]["real"]) == 4  # TensorBoard: generated next to real
+    assert all(np.array_equal(a, b) for a, b in zip(grids[0]["generated"], grids[1]["generated"]))  # fixed noise
 
 
 def test_conditional_gan_generates_per_input_with_its_geometry_exports_and_evaluates(tmp_path, capsys):
