@@ -311,3 +311,20 @@ def test_autoencoder_takes_a_plugin_loss_of_its_outputs_and_refuses_another_task
     assert _run("train", config, "--loss_type", "vae_losses.l1", "--max_iter", "1", app="autoencoder") == 0
     shown = capsys.readouterr().err
     assert "loss=" in shown and "kl=" not in shown  # the plugin's one loss
+
+
+def test_inference_needs_no_files_for_a_role_it_does_not_read(tmp_path):
+    """A conditional GAN infers from conditioning maps alone: its `image` section may name no folder (a zoo
+    entry's config), while training still requires one."""
+    from voxflow import registry
+    from voxflow.config import load_config
+    from voxflow.errors import ConfigError
+
+    _slices(tmp_path / "slices")
+    config = _gan_config(tmp_path, True)
+    text = config.read_text(encoding="utf-8").replace("[img]\npath_to_search = slices\n", "[img]\n")
+    config.write_text(text, encoding="utf-8")
+    registry.resolve("application", "gan").register()
+    assert load_config(str(config), app_section="GAN", action="inference").app.image == ("img",)
+    with pytest.raises(ConfigError, match=r"Missing `path_to_search`.* in \[img\]"):
+        load_config(str(config), app_section="GAN", action="train")

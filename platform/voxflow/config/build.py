@@ -380,6 +380,8 @@ def _check_roles(roles: dict[str, tuple[str, ...]], inputs: dict[str, dict[str, 
             )
     checked = set()
     for role, names in roles.items():
+        if keys[role].role_actions and ctx.action not in keys[role].role_actions:
+            continue  # a role the action does not read needs no files (a GAN's real images at inference)
         for name in names:
             if name not in inputs or name in checked or any((name, key) in ctx.refused for key in _FILE_KEYS):
                 continue
