@@ -328,3 +328,10 @@ def test_inference_needs_no_files_for_a_role_it_does_not_read(tmp_path):
     assert load_config(str(config), app_section="GAN", action="inference").app.image == ("img",)
     with pytest.raises(ConfigError, match=r"Missing `path_to_search`.* in \[img\]"):
         load_config(str(config), app_section="GAN", action="train")
+
+
+def test_evaluation_of_generated_images_refuses_label_metrics_naming_the_task(tmp_path, capsys):
+    _slices(tmp_path / "slices")
+    config = _gan_config(tmp_path, True)
+    assert _run("evaluation", config, "--evaluations", "dice") == 2
+    assert "a generated image is evaluated with continuous metrics" in capsys.readouterr().err

@@ -129,9 +129,9 @@ class AutoencoderApplication(DenseApplication):
         """Training: the data, then the intensity range. Inference: the saved range, then the images
         (``encode``, ``encode-decode``), nothing (``sample``) or the codes (``linear_interpolation``)."""
         if self.action == "evaluation":
-            from voxflow.applications.regression_evaluation import _metrics  # noqa: PLC0415
+            from voxflow.applications.regression_evaluation import continuous_metrics  # noqa: PLC0415
 
-            _metrics(self.cfg)
+            continuous_metrics(self.cfg, "a reconstruction")
             return
         if self.action == "inference":
             self.value_range = generative.load_range(self.cfg.system.model_dir)

@@ -160,9 +160,9 @@ class GANApplication(DenseApplication):
         """Training: the data, the intensity range, the conditioning's scale and the noise seed.
         Inference: the saved range, then the conditioning inputs (if any)."""
         if self.action == "evaluation":
-            from voxflow.applications.regression_evaluation import _metrics  # noqa: PLC0415
+            from voxflow.applications.regression_evaluation import continuous_metrics  # noqa: PLC0415
 
-            _metrics(self.cfg)
+            continuous_metrics(self.cfg, "a generated image")
             return
         if self.action == "inference":
             self.value_range = generative.load_range(self.cfg.system.model_dir)

@@ -35,14 +35,14 @@ def onto_grid(reference: np.ndarray, reference_affine: np.ndarray, shape: tuple[
 def evaluate(app: Any) -> dict:
     """Rows per output to CSV, with statistics (see the module docstring)."""
     from voxflow.applications.generative import load_range  # noqa: PLC0415
-    from voxflow.applications.regression_evaluation import _metrics  # noqa: PLC0415
+    from voxflow.applications.regression_evaluation import continuous_metrics  # noqa: PLC0415
     from voxflow.data.subjects import find_subjects  # noqa: PLC0415
     from voxflow.data.writers import read_inferred  # noqa: PLC0415
     from voxflow.evaluation import writers  # noqa: PLC0415
     from voxflow.io import read_image  # noqa: PLC0415
 
     cfg = app.cfg
-    resolved = _metrics(cfg)
+    resolved = continuous_metrics(cfg, "a generated image")
     low, high = load_range(cfg.system.model_dir)
     section = cfg.app.image[0]
     references = {s.id: s.files[section] for s in find_subjects(cfg, sections=(section,))}

@@ -21,7 +21,12 @@ EVALUATION_CSV = "evaluation.csv"
 EVALUATION_STATISTICS_CSV = "evaluation_statistics.csv"
 
 
-def _metrics(cfg: Any) -> list[tuple[str, Any]]:
+def continuous_metrics(cfg: Any, what: str = "a regression") -> list[tuple[str, Any]]:
+    """``[(name, metric)]`` of ``[EVALUATION] evaluations``, each a continuous metric.
+
+    Raises:
+        ConfigError: an unknown metric, or one that compares label maps (``what`` names the task).
+    """
     from voxflow.evaluation.metrics import is_continuous, resolve_metrics  # noqa: PLC0415
 
     try:
@@ -31,7 +36,7 @@ def _metrics(cfg: Any) -> list[tuple[str, Any]]:
     discrete = [name for name, metric in resolved if not is_continuous(metric)]
     if discrete:
         raise ConfigError(f"Invalid value for `evaluations` in [EVALUATION] of {cfg.path}: {', '.join(discrete)} "
-                          "compare label maps; a regression is evaluated with continuous metrics (mae, mse, rmse, "
+                          f"compare label maps; {what} is evaluated with continuous metrics (mae, mse, rmse, "
                           "nrmse, psnr, ssim, r2).")
     return resolved
 
@@ -48,7 +53,7 @@ def evaluate(app: Any) -> dict:
     from voxflow.evaluation.files import read_pair  # noqa: PLC0415
 
     cfg = app.cfg
-    resolved = _metrics(cfg)
+    resolved = continuous_metrics(cfg)
     section = cfg.app.output[0]
     targets = {s.id: s.files[section] for s in find_subjects(cfg, sections=(section,))}
     masks = {}
