@@ -229,6 +229,8 @@ FAST = {
     # 36 frames of 128² per iteration through the simulator GAN's two networks (twice: the
     # discriminator's update and the generator's): 4 frames.
     "GAN_demo_train_config": (("--batch_size", "4"), ()),
+    # 50 windows of 24³ per iteration through the VAE (4 subjects): 4.
+    "vae_config": (("--batch_size", "4"), ()),
 }
 
 
@@ -293,7 +295,8 @@ CASES = {
                                       fast_train=FAST["label_driven_registration"][0]),
     # NiftyNet's generative configs (net_autoencoder, net_gan): the VAE demo as shipped (inference_type =
     # sample), and the ultrasound simulator GAN's training config (conditional inference per frame).
-    "vae_config": Case("vae_config.ini", _autoencoder, application="autoencoder"),
+    "vae_config": Case("vae_config.ini", _autoencoder, application="autoencoder",
+                       fast_train=FAST["vae_config"][0]),
     "GAN_demo_train_config": Case("GAN_demo_train_config.ini", _ultrasound, application="gan",
                                   fast_train=FAST["GAN_demo_train_config"][0]),
 }
