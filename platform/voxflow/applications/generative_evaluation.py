@@ -18,9 +18,6 @@ import numpy as np
 
 from voxflow.errors import DataError
 
-EVALUATION_CSV = "evaluation.csv"
-EVALUATION_STATISTICS_CSV = "evaluation_statistics.csv"
-
 
 def onto_grid(reference: np.ndarray, reference_affine: np.ndarray, shape: tuple[int, ...],
               affine: np.ndarray) -> np.ndarray:
@@ -35,10 +32,9 @@ def onto_grid(reference: np.ndarray, reference_affine: np.ndarray, shape: tuple[
 def evaluate(app: Any) -> dict:
     """Rows per output to CSV, with statistics (see the module docstring)."""
     from voxflow.applications.generative import load_range  # noqa: PLC0415
-    from voxflow.applications.regression_evaluation import continuous_metrics  # noqa: PLC0415
+    from voxflow.applications.regression_evaluation import continuous_metrics, write_evaluation  # noqa: PLC0415
     from voxflow.data.subjects import find_subjects  # noqa: PLC0415
     from voxflow.data.writers import read_inferred  # noqa: PLC0415
-    from voxflow.evaluation import writers  # noqa: PLC0415
     from voxflow.io import read_image  # noqa: PLC0415
 
     cfg = app.cfg
@@ -48,6 +44,7 @@ def evaluate(app: Any) -> dict:
     references = {s.id: s.files[section] for s in find_subjects(cfg, sections=(section,))}
     inferred = read_inferred(cfg, (), app.SECTION, app.CONSOLE_SCRIPT)
     rows = []
+    one_per_subject = len(inferred) == len({subject for subject, _ in inferred})
     for subject_id, path in inferred:
         if subject_id not in references:
             raise DataError(f"Generated image '{path}' is of subject '{subject_id}', which has no real image in "
@@ -58,13 +55,7 @@ def evaluate(app: Any) -> dict:
         ref = np.asarray(reference.data, np.float64).reshape(reference.data.shape[:3] + (-1,))[..., 0]
         ref = onto_grid(ref, reference.affine, out.shape, output.affine)
         ref, out = (np.clip((a - low) / (high - low), 0.0, 1.0) for a in (ref, out))
-        name = os.path.basename(path).split(".")[0]
-        rows.append({"SUBJECT": subject_id if len(inferred) == len({s for s, _ in inferred}) else name, "LABEL": "image",
+        output_name = os.path.basename(path).split(".")[0]
+        rows.append({"SUBJECT": subject_id if one_per_subject else output_name, "LABEL": "image",
                      **{name: float(metric(np.squeeze(ref), np.squeeze(out))) for name, metric in resolved}})
-    metrics = [name for name, _ in resolved]
-    out_csv = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_CSV)
-    writers.write_rows_csv(out_csv, rows, metrics)
-    stats = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_STATISTICS_CSV)
-    writers.write_statistics_csv(stats, rows, metrics)
-    return {"csv": out_csv, "statistics_csv": stats, "subjects": len(inferred),
-            "statistics": writers.console_statistics(rows, metrics)}
+    return write_evaluation(cfg, rows, [name for name, _ in resolved], len(inferred))

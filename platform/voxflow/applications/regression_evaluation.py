@@ -49,7 +49,6 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
 def evaluate(app: Any) -> dict:
     """Rows per subject (whole image, and inside the mask if given) to CSV, with statistics."""
     from voxflow.data.subjects import find_subjects  # noqa: PLC0415
-    from voxflow.evaluation import writers  # noqa: PLC0415
     from voxflow.evaluation.files import read_pair  # noqa: PLC0415
 
     cfg = app.cfg
@@ -81,10 +80,16 @@ def evaluate(app: Any) -> dict:
                 pair = (reference[box], output[box]) if name == "ssim" else (reference[inside], output[inside])
                 row[name] = float(metric(*pair))
             rows.append(row)
-    metrics = [name for name, _ in resolved]
+    return write_evaluation(cfg, rows, [name for name, _ in resolved], len(inferred))
+
+
+def write_evaluation(cfg: Any, rows: list[dict], metrics: list[str], subjects: int) -> dict:
+    """``evaluation.csv`` and ``evaluation_statistics.csv`` in ``save_csv_dir``; what ``report`` prints."""
+    from voxflow.evaluation import writers  # noqa: PLC0415
+
     out = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_CSV)
     writers.write_rows_csv(out, rows, metrics)
     stats_path = os.path.join(cfg.evaluation.save_csv_dir, EVALUATION_STATISTICS_CSV)
     writers.write_statistics_csv(stats_path, rows, metrics)
-    return {"csv": out, "statistics_csv": stats_path, "subjects": len(inferred),
+    return {"csv": out, "statistics_csv": stats_path, "subjects": subjects,
             "statistics": writers.console_statistics(rows, metrics)}
