@@ -105,3 +105,17 @@ def test_image_round_trip_linear_is_close(tmp_path):
     assert vol.arrays["image"].shape == (48, 36, 10, 1)
     back = pre.invert(vol.arrays["image"], vol.geometry, interp_order=1)
     np.testing.assert_allclose(back[..., 0], image, atol=1e-5)
+
+
+def test_resampling_to_a_new_spacing_warns_nothing():
+    """Every pixdim resample used to print SciPy's 'behaviour of affine_transform with a 1-D array has
+    changed' UserWarning on the user's console (net_segment train printed it once per run)."""
+    import warnings
+
+    from voxflow.data.preprocessing.resampling import resample_array
+
+    data = np.arange(6 * 6 * 6, dtype=np.float32).reshape(6, 6, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resample_array(data, (2.0, 2.0, 2.0), (3, 3, 3), 1).shape == (3, 3, 3)
+        assert resample_array(data[..., None], (0.5, 0.5, 0.5), (12, 12, 12), 0).shape == (12, 12, 12, 1)

@@ -8,6 +8,7 @@ new coordinate ``i * spacing / pixdim``. Axes of size 1 (2-D images) are never r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -72,16 +73,18 @@ def resample_array(
     new_shape = tuple(int(s) for s in new_shape)
     if np.all(step == 1) and tuple(data.shape[:3]) == new_shape:
         return data
-    if data.ndim == 3:
-        return ndimage.affine_transform(
-            data, step, output_shape=new_shape, order=int(order), mode="nearest"
-        )
-    out = np.empty(new_shape + data.shape[3:], dtype=data.dtype)
-    for channel in range(data.shape[3]):
-        ndimage.affine_transform(
-            data[..., channel], step, output_shape=new_shape, output=out[..., channel],
-            order=int(order), mode="nearest",
-        )
+    with warnings.catch_warnings():  # a 1-D matrix is a diagonal one (SciPy's fast path), as meant here
+        warnings.filterwarnings("ignore", message="The behavior of affine_transform with a 1-D array")
+        if data.ndim == 3:
+            return ndimage.affine_transform(
+                data, step, output_shape=new_shape, order=int(order), mode="nearest"
+            )
+        out = np.empty(new_shape + data.shape[3:], dtype=data.dtype)
+        for channel in range(data.shape[3]):
+            ndimage.affine_transform(
+                data[..., channel], step, output_shape=new_shape, output=out[..., channel],
+                order=int(order), mode="nearest",
+            )
     return out
 
 
