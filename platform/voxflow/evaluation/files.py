@@ -57,9 +57,13 @@ def _origin_text(affine: np.ndarray) -> str:
 
 
 def _values(array: np.ndarray) -> np.ndarray:
-    """Integer-valued images as int64 (label maps); other images as float64, unrounded (intensities,
-    whose MAE, RMSE, R², PSNR and SSIM must not be computed on integers)."""
-    if array.dtype.kind in "biu" or np.array_equal(array, np.rint(array)):
+    """Integer images (label maps) as they are, in their own integer type (a copy to int64 cost more
+    than the metrics on a 256³ map); float images holding integers as int64; other images as float64,
+    unrounded (intensities, whose MAE, RMSE, R², PSNR and SSIM must not be computed on integers).
+    Every consumer of intensities converts to float64 first."""
+    if array.dtype.kind in "biu":  # C order: NIfTI arrays come Fortran-ordered, and every mask,
+        return np.ascontiguousarray(array)  # pad and flat index of the metrics would copy them again
+    if np.array_equal(array, np.rint(array)):
         return np.rint(array).astype(np.int64)
     return array.astype(np.float64)
 
@@ -67,7 +71,8 @@ def _values(array: np.ndarray) -> np.ndarray:
 def read_pair(ref_path: str, seg_path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     """Read two images, check they share shape and geometry, return their values and the spacing.
 
-    Label maps (integer-valued) come back as int64, continuous images as float64: label metrics
+    Label maps come back as integers (their own integer type, or int64 from floats), continuous
+    images as float64: label metrics
     compare rounded values, continuous metrics the values themselves.
 
     Raises:
