@@ -183,6 +183,10 @@ NETWORK_KEYS: dict[str, Key] = _table(
     Key("volume_padding_size", SpatialIntType(), (0, 0, 0),
         "Voxels padded on both sides of each volume before sampling; undone on output."),
     Key("volume_padding_mode", ChoiceType(_PAD_MODES), "minimum", "NumPy pad mode for `volume_padding_size`."),
+    Key("pixdim_grid", ChoiceType(("first_voxel", "world")), "first_voxel",
+        "Where the `pixdim` grid lies: `first_voxel` (its first voxel on the image's, as NiftyNet, TorchIO and "
+        "MONAI resample) or `world` (its voxels on world multiples of `pixdim`, so a cropped image gets the same "
+        "voxels; new in voxflow)."),
     Key("foreground_oversampling", FloatType(0.0, 1.0), 0.0,
         "Share of training windows centred on a voxel of a random foreground class (label > 0) whatever "
         "`window_sampling` draws (nnU-Net: 0.33); 0 = off (new in voxflow)."),

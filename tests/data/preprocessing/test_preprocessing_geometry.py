@@ -119,3 +119,43 @@ def test_resampling_to_a_new_spacing_warns_nothing():
         warnings.simplefilter("error")
         assert resample_array(data, (2.0, 2.0, 2.0), (3, 3, 3), 1).shape == (3, 3, 3)
         assert resample_array(data[..., None], (0.5, 0.5, 0.5), (12, 12, 12), 0).shape == (12, 12, 12, 1)
+
+
+def test_world_grid_gives_a_cropped_image_the_same_resampled_voxels():
+    """pixdim_grid = world: a 1 mm image and the same image cropped by one voxel are resampled to 2 mm
+    on one lattice (first_voxel moves the 2 mm grid by half a voxel: every value changes)."""
+    from voxflow.data.preprocessing.geometry import from_grid, to_grid
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(21, 18, 16, 1)).astype(np.float32)
+    affine = np.diag([1.0, 1.0, 1.0, 1.0])
+    affine[:3, 3] = [-10.3, 7.0, 3.5]
+    cropped_affine = affine.copy()
+    cropped_affine[:3, 3] += 1.0
+    results = {}
+    for grid in ("first_voxel", "world"):
+        full = plan_geometry(data.shape[:3], affine, pixdim=(2.0, 2.0, 2.0), grid=grid)
+        crop = plan_geometry((20, 17, 15), cropped_affine, pixdim=(2.0, 2.0, 2.0), grid=grid)
+        a, b = to_grid(data, full, 1), to_grid(data[1:, 1:, 1:], crop, 1)
+        # voxel of b that sits where voxel 0 of a... compare on the lattice points both grids hold
+        shift = np.linalg.solve(full.preprocessed_affine[:3, :3],
+                                crop.preprocessed_affine[:3, 3] - full.preprocessed_affine[:3, 3])
+        results[grid] = (shift, a, b)
+        if grid == "world":
+            world = full.preprocessed_affine[:3, :3] @ np.zeros(3) + full.preprocessed_affine[:3, 3]
+            assert np.allclose(np.mod(world + 1e-9, 2.0), 0.0, atol=1e-6)  # voxels on multiples of 2 mm
+            assert np.all(full.start <= 0) and np.all(full.start > -2)
+            # the inverse puts the data back on the original grid (linear data survive two linear resamplings)
+            ramp = np.indices(data.shape[:3]).sum(axis=0).astype(np.float32)[..., None]
+            back = from_grid(to_grid(ramp, full, 1), full, 1)
+            assert back.shape == ramp.shape
+            assert np.allclose(back[2:-2, 2:-2, 2:-2], ramp[2:-2, 2:-2, 2:-2], atol=1e-4)
+    shift, a, b = results["world"]
+    assert np.allclose(shift, np.round(shift))  # the same lattice
+    k = np.round(shift).astype(int)
+    overlap = tuple(slice(max(0, int(v)), None) for v in k)
+    sub_a = a[overlap][: b.shape[0], : b.shape[1], : b.shape[2]]
+    inner = (slice(1, -1),) * 3
+    assert np.allclose(sub_a[inner], b[: sub_a.shape[0], : sub_a.shape[1], : sub_a.shape[2]][inner], atol=1e-5)
+    first_shift = results["first_voxel"][0]
+    assert not np.allclose(first_shift, np.round(first_shift))  # half a voxel apart

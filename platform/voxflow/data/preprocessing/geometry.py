@@ -7,7 +7,7 @@ image file) and applied to every volume with its own interpolation order and pad
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +50,8 @@ class VolumeGeometry:
         pad_widths: ``(before, after)`` padding per axis.
         preprocessed_affine: affine of the preprocessed array.
         preprocessed_shape: spatial shape of the preprocessed array.
+        start: old-voxel coordinate (oriented grid) of resampled voxel 0 per axis (0 unless
+            ``pixdim_grid = world``).
     """
 
     affine: np.ndarray
@@ -63,6 +65,7 @@ class VolumeGeometry:
     pad_widths: PadWidths
     preprocessed_affine: np.ndarray
     preprocessed_shape: tuple[int, int, int]
+    start: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     @property
     def spacing(self) -> tuple[float, float, float]:
@@ -85,6 +88,7 @@ def plan_geometry(
     min_shape: Sequence[int] | None = None,
     path: str = "",
     reference: ImageHeader | None = None,
+    grid: str = "first_voxel",
 ) -> VolumeGeometry:
     """Computes the spatial plan of a volume.
 
@@ -97,6 +101,7 @@ def plan_geometry(
         min_shape: minimum preprocessed shape (window size); ``None`` = none.
         path: the original file (for outputs and messages).
         reference: the original file's header.
+        grid: where the resampled grid lies, ``first_voxel`` or ``world`` (``[NETWORK] pixdim_grid``).
 
     Returns:
         The :class:`VolumeGeometry`.
@@ -106,8 +111,8 @@ def plan_geometry(
     ornt = orientation_transform(affine, axcodes)
     oriented_shape = reorient_shape(shape3, ornt)
     oriented_affine = reorient_affine(affine, shape3, ornt)
-    resampled_shape, resampled_affine, step = resampled_grid(
-        oriented_shape, oriented_affine, pixdim
+    resampled_shape, resampled_affine, step, start = resampled_grid(
+        oriented_shape, oriented_affine, pixdim, grid
     )
     widths = padding_widths(resampled_shape, padding_size, min_shape)
     final_shape = tuple(n + b + a for n, (b, a) in zip(resampled_shape, widths, strict=True))
@@ -119,6 +124,7 @@ def plan_geometry(
         orientation=ornt,
         oriented_shape=oriented_shape,
         step=step,
+        start=start,
         resampled_shape=resampled_shape,
         pad_widths=widths,
         preprocessed_affine=padded_affine(resampled_affine, widths),
@@ -129,7 +135,7 @@ def plan_geometry(
 def to_grid(data: np.ndarray, geometry: VolumeGeometry, order: int) -> np.ndarray:
     """Reorients and resamples ``data`` (X, Y, Z, C) onto the plan's unpadded grid."""
     oriented = reorient_array(data, geometry.orientation)
-    return resample_array(oriented, geometry.step, geometry.resampled_shape, max(int(order), 0))
+    return resample_array(oriented, geometry.step, geometry.resampled_shape, max(int(order), 0), geometry.start)
 
 
 def pad(data: np.ndarray, geometry: VolumeGeometry, mode: str = "constant") -> np.ndarray:
@@ -153,7 +159,8 @@ def from_grid(data: np.ndarray, geometry: VolumeGeometry, order: int) -> np.ndar
         )
     cropped = np.ascontiguousarray(crop_array(data, geometry.pad_widths))
     back = resample_array(
-        cropped, inverse_step(geometry.step), geometry.oriented_shape, max(int(order), 0)
+        cropped, inverse_step(geometry.step), geometry.oriented_shape, max(int(order), 0),
+        -np.asarray(geometry.start) * inverse_step(geometry.step),
     )
     return reorient_array(back, invert_orientation(geometry.orientation))
 

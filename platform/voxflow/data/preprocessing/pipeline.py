@@ -195,6 +195,7 @@ class Preprocessor(LearntState):
         self.min_shape = tuple(int(m) for m in min_shape) if min_shape is not None else None
         self.axcodes = _shared(cfg, all_sections, "axcodes")
         self.pixdim = _shared(cfg, all_sections, "pixdim")
+        self.pixdim_grid = str(getattr(cfg.network, "pixdim_grid", "first_voxel") or "first_voxel")
         network = cfg.network
         self.padding_size = tuple(getattr(network, "volume_padding_size", ()) or ())
         self.padding_mode = getattr(network, "volume_padding_mode", "minimum") or "minimum"
@@ -275,7 +276,7 @@ class Preprocessor(LearntState):
             return plan_geometry(
                 first.data.shape[:3], first.affine, axcodes=self.axcodes, pixdim=self.pixdim,
                 padding_size=self.padding_size, min_shape=self.min_shape, path=first.path,
-                reference=first.header,
+                reference=first.header, grid=self.pixdim_grid,
             )
         except ValueError as error:
             raise ConfigError(f"Cannot preprocess '{first.path}': {error}.") from error
