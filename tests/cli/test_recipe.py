@@ -109,6 +109,22 @@ def test_postprocessing_keeps_one_component_per_class(tmp_path, tiny_dataset):
             for value in (1, 2):
                 assert ndimage.label(labels == value)[1] <= 1
     assert run("inference", "-c", config, "--postprocessing", "largest_island") == 2
+    # background_outside_input: an input whose outer half is 0 (a skull-stripped image) gets background there,
+    # but a zero-valued hole inside its non-zero region keeps its labels.
+    stripped = tmp_path / "stripped"
+    stripped.mkdir()
+    image = nib.load(str(tiny_dataset / "sub00_T1.nii.gz"))
+    data = np.asarray(image.dataobj).astype(np.float32)
+    data[:8] = 0.0
+    data[12:15, 8:11, 5:8] = 0.0  # enclosed: stays inside
+    nib.save(nib.Nifti1Image(data, image.affine), str(stripped / "sub00_T1.nii.gz"))
+    for steps, folder in (("", "plain"), ("background_outside_input", "masked")):
+        extra = ("--postprocessing", steps) if steps else ()
+        assert run("inference", "-c", config, "--path_to_search", str(stripped), "--dataset_to_infer", "all",
+                   "--dataset_split_file", "", "--save_seg_dir", str(tmp_path / folder), *extra) == 0
+    plain, masked = (np.asarray(nib.load(str(tmp_path / f / "sub00_out.nii.gz")).dataobj) for f in ("plain", "masked"))
+    assert not masked[:8].any() and masked[12:15, 8:11, 5:8].any()
+    assert np.array_equal(masked[8:], plain[8:])
 
 
 def test_postprocessing_auto_is_chosen_by_training_and_used_by_inference(tmp_path, tiny_dataset):

@@ -28,7 +28,7 @@ from voxflow.config import Key
 from voxflow.config.arrays import IntArrayType, StrArrayType
 from voxflow.config.paths import PathType
 from voxflow.config.values import BoolType, ChoiceType, FloatType, IntType
-from voxflow.errors import ConfigError
+from voxflow.errors import ConfigError, DataError
 from voxflow.roles import Kind, Role
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,9 @@ POSTPROCESSING_FILE = "postprocessing.json"
 #: The folder of ``model_dir`` where training keeps its validation subjects' label maps.
 CASES_FOLDER = "validation_cases"
 #: ``[SEGMENTATION] postprocessing`` steps (voxflow.data.postprocessing.STEPS, which is not imported here).
+#: ``background_outside_input`` reads the input image, so it is applied here, first, and never by ``auto``.
 POSTPROCESSING_STEPS = ("largest_component_foreground", "largest_component_per_class", "remove_islands",
-                        "fill_holes")
+                        "fill_holes", "background_outside_input")
 
 
 class SegmentationApplication(DenseApplication):
@@ -81,7 +82,9 @@ class SegmentationApplication(DenseApplication):
             "windows that ignore the rule (fewer than `sample_per_volume`)."),
         Key("postprocessing", StrArrayType(), (),
             "Steps applied to each written segmentation, in order: `largest_component_foreground`, "
-            "`largest_component_per_class`, `remove_islands` (components under `min_island_mm3`), `fill_holes`; "
+            "`largest_component_per_class`, `remove_islands` (components under `min_island_mm3`), `fill_holes`, "
+            "`background_outside_input` (every voxel outside the input image's non-zero region, holes filled, becomes "
+            "background: for skull-stripped images; applied first); "
             "or `auto`: training picks, on the validation subjects, the steps that raise their mean Dice "
             "(nnU-Net's rule; saved as `model_dir/postprocessing.json`); unset = none (docs/recipe.md)."),
         Key("min_island_mm3", FloatType(0.0), 0.0,
@@ -173,6 +176,9 @@ class SegmentationApplication(DenseApplication):
         """``labels`` through :meth:`postprocessing_steps` (voxflow.data.postprocessing), with the
         grid's spacing."""
         steps = self.postprocessing_steps()
+        if "background_outside_input" in steps:
+            labels = np.where(self.input_region(labels.shape, geometry), labels, 0).astype(labels.dtype)
+            steps = tuple(step for step in steps if step != "background_outside_input")
         if not steps:
             return labels
         from voxflow.data.postprocessing import apply  # noqa: PLC0415
@@ -182,6 +188,24 @@ class SegmentationApplication(DenseApplication):
         spacing = [s for s, n in zip(spacing_from_affine(geometry.affine, 3), labels.shape) if n > 1]
         done = apply(squeezed, steps, spacing=tuple(spacing), min_island_mm3=float(self.cfg.app.min_island_mm3))
         return done.reshape(labels.shape)
+
+    @staticmethod
+    def input_region(shape: tuple[int, ...], geometry: Any) -> np.ndarray:
+        """Where the subject's first input file (the output's grid) is non-zero in any channel, its holes
+        filled (zero-valued ventricles of a skull-stripped brain are inside), shaped like ``shape``."""
+        from scipy import ndimage  # noqa: PLC0415
+
+        from voxflow.io import read_image  # noqa: PLC0415
+
+        data = np.asarray(read_image(geometry.path).data)
+        nonzero = data != 0
+        while nonzero.ndim > 3:
+            nonzero = nonzero.any(axis=-1)
+        region = ndimage.binary_fill_holes(nonzero)
+        if region.shape != tuple(shape[:region.ndim]):
+            raise DataError(f"postprocessing = background_outside_input: '{geometry.path}' has the spatial shape "
+                            f"{region.shape}, expected {tuple(shape[:region.ndim])} (the output's grid).")
+        return region.reshape(region.shape + (1,) * (len(shape) - region.ndim))
 
     # ------------------------------------------------------------------ training
     def prepare(self) -> None:
