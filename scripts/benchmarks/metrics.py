@@ -26,8 +26,8 @@ Run: ``.venv/bin/python scripts/benchmarks/metrics.py [--repeats 2] [--size 256]
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import csv
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -178,7 +178,7 @@ def real_anatomy_cases(size: int, repeats: int) -> None:
     shape = "x".join([str(size)] * 3)
     with tempfile.TemporaryDirectory(prefix="voxflow-bench-") as tmp:
         folders = {name: Path(tmp, name) for name in ("ref", "seg")}
-        for (name, folder), data in zip(folders.items(), (ref, seg), strict=True):
+        for folder, data in zip(folders.values(), (ref, seg), strict=True):
             folder.mkdir()
             nib.save(nib.Nifti1Image(data, np.diag([*REAL_SPACING, 1.0])), folder / "brain.nii.gz")
         out = Path(tmp, "voxflow.csv")

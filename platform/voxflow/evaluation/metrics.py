@@ -206,7 +206,7 @@ def present_values(array: np.ndarray) -> np.ndarray:
         return np.flatnonzero(np.bincount(array.reshape(-1))).astype(array.dtype)
     if array.dtype.kind == "i" and array.dtype.itemsize <= 2:
         low = int(array.min())
-        return (np.flatnonzero(np.bincount((array.reshape(-1).astype(np.int32) - low))) + low).astype(array.dtype)
+        return (np.flatnonzero(np.bincount(array.reshape(-1).astype(np.int32) - low)) + low).astype(array.dtype)
     return np.unique(array)
 
 
