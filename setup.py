@@ -47,7 +47,9 @@ setup(
         "plot": ["matplotlib>=3.7"],
         # Peers for side-by-side benchmarks only; never imported by voxflow itself.
         "bench": ["torch==2.13.0", "torchio==1.2.1", "monai==1.6.1", "pymia==0.3.4", "surface-distance==0.1",
-                  "nnunetv2==2.8.1"],
+                  "nnunetv2==2.8.1", "antspyx==0.6.3"],
+        # ANTs (N4, Atropos, SyN) for the data builders' classical labels and baselines; never at run time.
+        "data": ["antspyx==0.6.3"],
     },
     entry_points={
         "console_scripts": [

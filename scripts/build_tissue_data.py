@@ -64,7 +64,7 @@ def _ants():
     try:
         import ants  # noqa: PLC0415 - only the data builder and benchmarks need ANTs
     except ImportError:
-        raise BuildError("this builder needs ANTs for Python: pip install antspyx") from None
+        raise BuildError("this builder needs ANTs for Python: pip install antspyx (or pip install -e .[data])") from None
     return ants
 
 

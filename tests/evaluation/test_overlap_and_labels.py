@@ -119,3 +119,13 @@ def test_niftynets_counts_and_rates_match_hand_counts():
     assert value["vol_diff"] == pytest.approx(4 / 3)
     assert value["com_dist"] == pytest.approx(abs(2.5 - 1.0))  # columns 1 and 2.5, 1 mm apart per column
     assert math.isnan(registry.resolve("metric", "com_dist")(ref, np.zeros_like(seg)))
+
+
+def test_the_metric_catalogue_loads_neither_the_evaluator_nor_ndimage():
+    """Config checks read the catalogue in every command; importing it loaded the whole evaluation package
+    (the evaluator, SciPy's ndimage: a quarter of a second of start-up) before the names became lazy."""
+    code = ("import sys, voxflow.evaluation.catalogue; "
+            "sys.exit(any(m in sys.modules for m in ('voxflow.evaluation.evaluator', 'scipy.ndimage')))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    from voxflow.evaluation import Evaluator, evaluate_labels  # the package's names still import
+    assert callable(evaluate_labels) and Evaluator.__name__ == "Evaluator"
