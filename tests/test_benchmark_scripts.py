@@ -48,7 +48,7 @@ def test_augmentation_benchmark_prints_one_row_per_case():
 
 
 def test_metrics_benchmark_prints_rows_with_matching_values():
-    rows = _rows("metrics.py", "--size", "24", "--repeats", "1")
+    rows = _rows("metrics.py", "--size", "24", "--repeats", "1", "--no-real")
     for row in rows:
         _check(row)
         if row.get("peer_metric") is not None:  # the peer computed the same metric
@@ -62,3 +62,11 @@ def test_registration_benchmark_times_voxflow_and_demons_on_one_pair():
     for row in rows:
         _check(row)
         assert row["peer"].startswith("SimpleITK") and row["shape"] == [16, 16, 16]
+
+
+def test_startup_benchmark_times_each_commands_imports():
+    rows = _rows("startup.py", "--repeats", "1", "--no-brain")
+    assert [row["case"] for row in rows] == ["import_voxflow.cli.main", "import_net_evaluate", "import_tensorflow"]
+    for row in rows:
+        _check(row)
+        assert row["slowest_imports_ms"] and all(ms >= 0 for ms in row["slowest_imports_ms"].values())
