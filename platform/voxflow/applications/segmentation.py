@@ -87,6 +87,11 @@ class SegmentationApplication(DenseApplication):
             "background: for skull-stripped images; applied first); "
             "or `auto`: training picks, on the validation subjects, the steps that raise their mean Dice "
             "(nnU-Net's rule; saved as `model_dir/postprocessing.json`); unset = none (docs/recipe.md)."),
+        Key("refine_iterations", IntType(0, 100), 0,
+            "Refine the class probabilities on the input image's own intensities before the argmax: EM iterations "
+            "of a Gaussian mixture whose per-voxel weights are the network's probabilities (as Atropos and SPM use "
+            "prior maps), inside the input's non-zero region and over the classes other than background (a "
+            "skull-stripped image); 0 = off (new in voxflow)."),
         Key("min_island_mm3", FloatType(0.0), 0.0,
             "`remove_islands`: components (per class) smaller than this volume in mm³ are removed."),
         Key("window_centres_file", PathType(), "",
@@ -149,6 +154,8 @@ class SegmentationApplication(DenseApplication):
     def write_item(self, writer: Any, subject: Any, prediction: tuple[np.ndarray, Any]) -> None:
         """The label map (post-processed by ``postprocessing``) or the probabilities, on the subject's grid."""
         restored, geometry = prediction
+        if int(self.cfg.app.refine_iterations) > 0:
+            restored = self.refine(restored, geometry)
         output = self.to_output(restored)
         if not self.cfg.app.output_prob:
             output = self.postprocess(output, geometry)
@@ -190,9 +197,9 @@ class SegmentationApplication(DenseApplication):
         return done.reshape(labels.shape)
 
     @staticmethod
-    def input_region(shape: tuple[int, ...], geometry: Any) -> np.ndarray:
-        """Where the subject's first input file (the output's grid) is non-zero in any channel, its holes
-        filled (zero-valued ventricles of a skull-stripped brain are inside), shaped like ``shape``."""
+    def input_image(geometry: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The subject's first input file (the output's grid) and where it is non-zero in any channel, holes
+        filled (zero-valued ventricles of a skull-stripped brain are inside): ``(data, region)``."""
         from scipy import ndimage  # noqa: PLC0415
 
         from voxflow.io import read_image  # noqa: PLC0415
@@ -201,11 +208,32 @@ class SegmentationApplication(DenseApplication):
         nonzero = data != 0
         while nonzero.ndim > 3:
             nonzero = nonzero.any(axis=-1)
-        region = ndimage.binary_fill_holes(nonzero)
+        return data, ndimage.binary_fill_holes(nonzero)
+
+    def input_region(self, shape: tuple[int, ...], geometry: Any) -> np.ndarray:
+        """:meth:`input_image`'s region, shaped like ``shape`` (the label map's)."""
+        region = self.input_image(geometry)[1]
         if region.shape != tuple(shape[:region.ndim]):
             raise DataError(f"postprocessing = background_outside_input: '{geometry.path}' has the spatial shape "
                             f"{region.shape}, expected {tuple(shape[:region.ndim])} (the output's grid).")
         return region.reshape(region.shape + (1,) * (len(shape) - region.ndim))
+
+    def refine(self, restored: np.ndarray, geometry: Any) -> np.ndarray:
+        """``refine_iterations``: the class probabilities refined on the input image's intensities inside its
+        non-zero region, over the classes other than background (voxflow.data.refinement)."""
+        from voxflow.data.refinement import refine_probabilities  # noqa: PLC0415
+
+        data, region = self.input_image(geometry)
+        image = data if data.ndim == region.ndim else data.reshape(*region.shape, -1)
+        if image.ndim > region.ndim:
+            if image.shape[-1] != 1:
+                raise ConfigError(f"[{self.cfg.app.section_name}] refine_iterations needs a single-channel image; "
+                                  f"'{geometry.path}' has {image.shape[-1]} channels.")
+            image = image[..., 0]
+        probabilities = restored.reshape(*region.shape, restored.shape[-1])
+        refined = refine_probabilities(probabilities, image, region, range(1, restored.shape[-1]),
+                                       int(self.cfg.app.refine_iterations))
+        return refined.reshape(restored.shape)
 
     # ------------------------------------------------------------------ training
     def prepare(self) -> None:
