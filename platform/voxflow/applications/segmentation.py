@@ -196,10 +196,13 @@ class SegmentationApplication(DenseApplication):
         done = apply(squeezed, steps, spacing=tuple(spacing), min_island_mm3=float(self.cfg.app.min_island_mm3))
         return done.reshape(labels.shape)
 
-    @staticmethod
-    def input_image(geometry: Any) -> tuple[np.ndarray, np.ndarray]:
+    def input_image(self, geometry: Any) -> tuple[np.ndarray, np.ndarray]:
         """The subject's first input file (the output's grid) and where it is non-zero in any channel, holes
-        filled (zero-valued ventricles of a skull-stripped brain are inside): ``(data, region)``."""
+        filled (zero-valued ventricles of a skull-stripped brain are inside): ``(data, region)``; read once
+        per subject (refinement and post-processing both use it)."""
+        cached = self.__dict__.get("_input_image")
+        if cached is not None and cached[0] == geometry.path:
+            return cached[1]
         from scipy import ndimage  # noqa: PLC0415
 
         from voxflow.io import read_image  # noqa: PLC0415
@@ -208,7 +211,9 @@ class SegmentationApplication(DenseApplication):
         nonzero = data != 0
         while nonzero.ndim > 3:
             nonzero = nonzero.any(axis=-1)
-        return data, ndimage.binary_fill_holes(nonzero)
+        result = (data, ndimage.binary_fill_holes(nonzero))
+        self._input_image = (geometry.path, result)
+        return result
 
     def input_region(self, shape: tuple[int, ...], geometry: Any) -> np.ndarray:
         """:meth:`input_image`'s region, shaped like ``shape`` (the label map's)."""

@@ -6,7 +6,9 @@ intensity histogram has it. :func:`refine_probabilities` combines the two as Atr
 probability maps: a Gaussian mixture over the image's intensities whose per-voxel class weights are the
 network's probabilities (raised to ``prior_weight``), fitted by a few EM iterations
 (M-step: each class's mean and variance from the current posteriors; E-step: posteriors ∝
-prior^w · N(intensity; μ, σ²)). Only the voxels of ``region`` and the classes ``classes`` take part
+prior^w · N(intensity; μ, σ²)). The means and variances are fitted on an even subsample of at most
+:data:`FIT_VOXELS` voxels (plenty for three numbers per class), then every voxel gets its posterior
+once. Only the voxels of ``region`` and the classes ``classes`` take part
 (for a skull-stripped brain: its non-zero region and the tissue classes); elsewhere the probabilities
 are returned unchanged. NumPy only.
 """
@@ -18,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 
 _TINY = 1e-12
+FIT_VOXELS = 250_000
+"""Voxels (an even subsample of the region) on which the mixture's means and variances are fitted."""
 
 
 def refine_probabilities(probabilities: np.ndarray, image: np.ndarray, region: np.ndarray, classes: Sequence[int],
@@ -49,21 +53,33 @@ def refine_probabilities(probabilities: np.ndarray, image: np.ndarray, region: n
     out = probabilities.copy()
     if not region.any():
         return out
-    values = image[region].astype(np.float64)
-    prior = probabilities[region][:, classes].astype(np.float64) + _TINY
+    values = image[region].astype(np.float32)
+    prior = probabilities[region][:, classes] + np.float32(1e-6)
     prior /= prior.sum(axis=1, keepdims=True)
-    weighted = prior ** float(prior_weight)
-    posterior = prior
+    weighted = prior if float(prior_weight) == 1.0 else prior ** float(prior_weight)
+    stride = max(1, len(values) // FIT_VOXELS)
+    sample_values, sample_weighted = values[::stride].astype(np.float64), weighted[::stride].astype(np.float64)
+    posterior = prior[::stride].astype(np.float64)
+    mean = variance = None
     for _ in range(max(int(iterations), 0)):
         mass = posterior.sum(axis=0) + _TINY
-        mean = (posterior * values[:, None]).sum(axis=0) / mass
-        variance = (posterior * (values[:, None] - mean) ** 2).sum(axis=0) / mass
-        variance = np.maximum(variance, 1e-6 * max(float(values.var()), _TINY))
-        log_likelihood = -0.5 * (values[:, None] - mean) ** 2 / variance - 0.5 * np.log(variance)
-        log_likelihood -= log_likelihood.max(axis=1, keepdims=True)
-        posterior = weighted * np.exp(log_likelihood)
-        posterior /= posterior.sum(axis=1, keepdims=True) + _TINY * _TINY
+        mean = (posterior * sample_values[:, None]).sum(axis=0) / mass
+        variance = (posterior * (sample_values[:, None] - mean) ** 2).sum(axis=0) / mass
+        variance = np.maximum(variance, 1e-6 * max(float(sample_values.var()), _TINY))
+        posterior = _posterior(sample_values, sample_weighted, mean, variance)
+    # every voxel once, in float32 (the fit above is in float64 on the subsample)
+    posterior = prior if mean is None else _posterior(values, weighted, mean.astype(np.float32),
+                                                      variance.astype(np.float32))
     refined = np.zeros((len(values), probabilities.shape[-1]), dtype=np.float32)
     refined[:, classes] = posterior
     out[region] = refined
     return out
+
+
+def _posterior(values: np.ndarray, weighted: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """E-step: ``weighted · N(values; mean, variance)`` normalised per voxel."""
+    log_likelihood = -0.5 * (values[:, None] - mean) ** 2 / variance - 0.5 * np.log(variance)
+    log_likelihood -= log_likelihood.max(axis=1, keepdims=True)
+    posterior = weighted * np.exp(log_likelihood)
+    posterior /= posterior.sum(axis=1, keepdims=True) + np.asarray(1e-30, posterior.dtype)
+    return posterior
