@@ -4,7 +4,8 @@ Cases (one JSON line each, see ``_common``):
 
 * ``import_<module>``: seconds of ``python -c "import <module>"`` for the modules each command loads
   before it reads a file (``voxflow.cli.main``: every ``net_*`` application command before TensorFlow;
-  ``voxflow.cli.evaluate`` + ``voxflow.evaluation.evaluator``: ``net_evaluate``; ``tensorflow``), best of
+  ``voxflow.cli.evaluate`` + ``voxflow.evaluation.evaluator``: ``net_evaluate``; ``tensorflow``, plain and as
+  voxflow imports it, without what Keras loads for features voxflow does not use), best of
   ``--repeats``, with the five slowest imports ``python -X importtime`` reports (cumulative, ms);
 * ``net_segment_inference_one_brain_1mm``: wall-clock seconds of ``net_segment inference`` of the zoo
   entry ``brain_tissue_unet`` (installed from this checkout's ``model_zoo/`` into a temporary
@@ -31,6 +32,7 @@ MODULES = {
     "voxflow.cli.main": "import voxflow.cli.main",
     "net_evaluate": "import voxflow.cli.evaluate, voxflow.evaluation.evaluator, voxflow.evaluation.files",
     "tensorflow": "import tensorflow",
+    "tensorflow_as_voxflow_does": "from voxflow.engine.quiet import import_tensorflow_quietly; import_tensorflow_quietly()",
 }
 
 
