@@ -129,3 +129,21 @@ def test_the_metric_catalogue_loads_neither_the_evaluator_nor_ndimage():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
     from voxflow.evaluation import Evaluator, evaluate_labels  # the package's names still import
     assert callable(evaluate_labels) and Evaluator.__name__ == "Evaluator"
+
+
+def test_large_maps_evaluate_their_labels_in_threads_with_the_same_rows():
+    """Maps of a million voxels or more evaluate labels concurrently; the rows, their order and values are
+    those of one label at a time."""
+    from voxflow.evaluation import metrics
+
+    rng = np.random.default_rng(0)
+    grid = np.indices((128, 128, 64)).astype(np.float32)
+    radius = np.sqrt(((grid - np.array([64, 64, 32])[:, None, None, None]) ** 2).sum(0))
+    ref = np.digitize(radius + rng.normal(0, 1.5, radius.shape), [20, 35, 50]).astype(np.uint8)
+    seg = np.digitize(radius + rng.normal(0, 1.5, radius.shape) + 1.0, [20, 35, 50]).astype(np.uint8)
+    assert ref.size >= metrics._THREADED_VOXELS
+    names = ["dice", "hausdorff95", "average_distance"]
+    together = metrics.evaluate_labels(ref, seg, spacing=(1.0, 1.0, 2.0), metrics=names)
+    alone = [metrics.evaluate_labels(ref, seg, labels=[v], spacing=(1.0, 1.0, 2.0), metrics=names)[0]
+             for v in (1, 2, 3)]
+    assert together == alone and [row["label"] for row in together] == [1, 2, 3]

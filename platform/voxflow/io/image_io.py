@@ -25,7 +25,6 @@ from numpy.typing import DTypeLike
 
 from voxflow.atomic import output_error, temp_prefix
 from voxflow.errors import DataError
-from voxflow.io import sitk_io
 from voxflow.io.formats import (
     NIBABEL_EXTENSIONS,
     SITK_EXTENSIONS,
@@ -153,6 +152,8 @@ def read_image(path: str | os.PathLike, loader: str | None = None) -> Image:
         if chosen == "nibabel":
             data, affine, header = _read_nibabel(path)
         else:
+            from voxflow.io import sitk_io  # noqa: PLC0415 - SimpleITK only for formats nibabel does not read
+
             data, affine, metadata = sitk_io.read_sitk(path)
             header = ImageHeader("simpleitk", str(data.dtype), None, metadata)
     except DataError:
@@ -280,6 +281,8 @@ def write_image(
                 else:
                     nib.save(_nifti_image(data, affine, header, out_dtype), staged)
             else:
+                from voxflow.io import sitk_io  # noqa: PLC0415 - SimpleITK only for formats nibabel does not write
+
                 sitk_io.write_sitk(staged, data, affine)
         except (ValueError, RuntimeError, TypeError) as error:
             raise DataError(f"Cannot write '{path}': {_describe(error)}") from error
