@@ -65,9 +65,9 @@ def test_registration_benchmark_times_voxflow_and_demons_on_one_pair():
 
 
 def test_startup_benchmark_times_each_commands_imports():
-    rows = _rows("startup.py", "--repeats", "1", "--no-brain")
-    assert [row["case"] for row in rows] == ["import_voxflow.cli.main", "import_net_evaluate", "import_tensorflow",
-                                            "import_tensorflow_as_voxflow_does"]
+    # TensorFlow's cases cost 4 imports of it (about 20 s); the contract is the same for every case
+    rows = _rows("startup.py", "--repeats", "1", "--no-brain", "--modules", "voxflow.cli.main,net_evaluate")
+    assert [row["case"] for row in rows] == ["import_voxflow.cli.main", "import_net_evaluate"]
     for row in rows:
         _check(row)
         assert row["slowest_imports_ms"] and all(ms >= 0 for ms in row["slowest_imports_ms"].values())

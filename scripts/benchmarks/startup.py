@@ -84,8 +84,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-brain", action="store_true", help="skip the one-brain inference case")
+    parser.add_argument("--modules", default=",".join(MODULES), help=f"import cases to run (default: {','.join(MODULES)})")
     args = parser.parse_args()
-    for name, statement in MODULES.items():
+    chosen = [name.strip() for name in args.modules.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(MODULES))
+    if unknown:
+        parser.error(f"--modules: unknown {', '.join(unknown)}; expected some of {', '.join(MODULES)}")
+    for name in chosen:
+        statement = MODULES[name]
         best = min(_seconds([sys.executable, "-c", statement]) for _ in range(args.repeats))
         print(json.dumps({"case": f"import_{name}", "unit": "s", "voxflow": round(best, 3), "peer": None,
                           "peer_value": None, "speedup": None, "device": "cpu",
