@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -189,8 +190,10 @@ def resample_to_spacing(volumes: np.ndarray, affine: np.ndarray, spacing: float,
     out = np.empty((volumes.shape[0], *out_shape), dtype=np.float32)
     for channel, volume in enumerate(volumes):
         smooth = ndimage.gaussian_filter(volume, sigma) if np.any(sigma > 0) else volume
-        out[channel] = ndimage.affine_transform(smooth, factor, offset=offset, output_shape=out_shape,
-                                                order=1, mode="constant", cval=0.0)
+        with warnings.catch_warnings():  # a 1-D matrix is the diagonal fast path, as meant
+            warnings.filterwarnings("ignore", message="The behavior of affine_transform with a 1-D array")
+            out[channel] = ndimage.affine_transform(smooth, factor, offset=offset, output_shape=out_shape,
+                                                    order=1, mode="constant", cval=0.0)
     scale = np.diag([*factor, 1.0])
     scale[:3, 3] = offset
     return out, affine @ scale
