@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from voxflow.applications import segmentation_evaluation as evaluation
+from voxflow.applications import segmentation_inputs as inputs
 from voxflow.applications.base import BestRule
 from voxflow.applications.dense import IMAGE_ROLE, TRAINED_PIPELINE_KEYS, DenseApplication
 from voxflow.config import Key
 from voxflow.config.arrays import IntArrayType, StrArrayType
 from voxflow.config.paths import PathType
 from voxflow.config.values import BoolType, ChoiceType, FloatType, IntType
-from voxflow.errors import ConfigError, DataError
+from voxflow.errors import ConfigError
 from voxflow.roles import Kind, Role
 
 log = logging.getLogger(__name__)
@@ -197,48 +198,22 @@ class SegmentationApplication(DenseApplication):
         return done.reshape(labels.shape)
 
     def input_image(self, geometry: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The subject's first input file (the output's grid) and where it is non-zero in any channel, holes
-        filled (zero-valued ventricles of a skull-stripped brain are inside): ``(data, region)``; read once
-        per subject (refinement and post-processing both use it)."""
+        """The subject's first input file and its non-zero region (:mod:`segmentation_inputs`), read once per
+        subject (refinement and post-processing both use it)."""
         cached = self.__dict__.get("_input_image")
-        if cached is not None and cached[0] == geometry.path:
-            return cached[1]
-        from scipy import ndimage  # noqa: PLC0415
-
-        from voxflow.io import read_image  # noqa: PLC0415
-
-        data = np.asarray(read_image(geometry.path).data)
-        nonzero = data != 0
-        while nonzero.ndim > 3:
-            nonzero = nonzero.any(axis=-1)
-        result = (data, ndimage.binary_fill_holes(nonzero))
-        self._input_image = (geometry.path, result)
-        return result
+        if cached is None or cached[0] != geometry.path:
+            cached = self._input_image = (geometry.path, inputs.read_input(geometry.path))
+        return cached[1]
 
     def input_region(self, shape: tuple[int, ...], geometry: Any) -> np.ndarray:
         """:meth:`input_image`'s region, shaped like ``shape`` (the label map's)."""
-        region = self.input_image(geometry)[1]
-        if region.shape != tuple(shape[:region.ndim]):
-            raise DataError(f"postprocessing = background_outside_input: '{geometry.path}' has the spatial shape "
-                            f"{region.shape}, expected {tuple(shape[:region.ndim])} (the output's grid).")
-        return region.reshape(region.shape + (1,) * (len(shape) - region.ndim))
+        return inputs.region_like(self.input_image(geometry)[1], shape, geometry.path)
 
     def refine(self, restored: np.ndarray, geometry: Any) -> np.ndarray:
-        """``refine_iterations``: the class probabilities refined on the input image's intensities inside its
-        non-zero region, over the classes other than background (voxflow.data.refinement)."""
-        from voxflow.data.refinement import refine_probabilities  # noqa: PLC0415
-
+        """``refine_iterations``: the class probabilities refined on the input image's intensities."""
         data, region = self.input_image(geometry)
-        image = data if data.ndim == region.ndim else data.reshape(*region.shape, -1)
-        if image.ndim > region.ndim:
-            if image.shape[-1] != 1:
-                raise ConfigError(f"[{self.cfg.app.section_name}] refine_iterations needs a single-channel image; "
-                                  f"'{geometry.path}' has {image.shape[-1]} channels.")
-            image = image[..., 0]
-        probabilities = restored.reshape(*region.shape, restored.shape[-1])
-        refined = refine_probabilities(probabilities, image, region, range(1, restored.shape[-1]),
-                                       int(self.cfg.app.refine_iterations))
-        return refined.reshape(restored.shape)
+        return inputs.refine(restored, data, region, int(self.cfg.app.refine_iterations), self.cfg.app.section_name,
+                             geometry.path)
 
     # ------------------------------------------------------------------ training
     def prepare(self) -> None:
