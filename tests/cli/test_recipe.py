@@ -119,7 +119,9 @@ def test_postprocessing_keeps_one_component_per_class(tmp_path, tiny_dataset):
     data[12:15, 8:11, 5:8] = 0.0  # enclosed: stays inside
     nib.save(nib.Nifti1Image(data, image.affine), str(stripped / "sub00_T1.nii.gz"))
     for steps, folder in (("", "plain"), ("background_outside_input", "masked"),
-                          ("background_outside_input --refine_iterations 3", "refined")):
+                          ("background_outside_input --refine_iterations 3", "refined"),
+                          ("background_outside_input --refine_iterations 3 --refine_bias_field True "
+                           "--refine_variances tied --refine_prior_weight 0.5", "refined_n4")):
         extra = ("--postprocessing", *steps.split()) if steps else ()
         assert run("inference", "-c", config, "--path_to_search", str(stripped), "--dataset_to_infer", "all",
                    "--dataset_split_file", "", "--save_seg_dir", str(tmp_path / folder), *extra) == 0
@@ -127,9 +129,10 @@ def test_postprocessing_keeps_one_component_per_class(tmp_path, tiny_dataset):
     assert not masked[:8].any() and masked[12:15, 8:11, 5:8].any()
     assert np.array_equal(masked[8:], plain[8:])
     # refine_iterations: inside the image's region every voxel is a tissue class, fitted to its intensities
-    refined = np.asarray(nib.load(str(tmp_path / "refined" / "sub00_out.nii.gz")).dataobj)
     region = ndimage.binary_fill_holes(data != 0)
-    assert not refined[~region].any() and refined[region].min() >= 1
+    for folder in ("refined", "refined_n4"):  # the second after N4 bias correction, with tied variances
+        refined = np.asarray(nib.load(str(tmp_path / folder / "sub00_out.nii.gz")).dataobj)
+        assert not refined[~region].any() and refined[region].min() >= 1
 
 
 def test_postprocessing_auto_is_chosen_by_training_and_used_by_inference(tmp_path, tiny_dataset):

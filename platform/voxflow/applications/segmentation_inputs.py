@@ -33,11 +33,13 @@ def region_like(region: np.ndarray, shape: tuple[int, ...], path: str) -> np.nda
     return region.reshape(region.shape + (1,) * (len(shape) - region.ndim))
 
 
-def refine(restored: np.ndarray, data: np.ndarray, region: np.ndarray, iterations: int, section: str,
-           path: str) -> np.ndarray:
+def refine(restored: np.ndarray, data: np.ndarray, region: np.ndarray, options: dict[str, Any], section: str,
+           path: str, spacing: tuple[float, ...]) -> np.ndarray:
     """The class probabilities ``restored`` refined on ``data``'s intensities inside ``region``, over the classes
-    other than background (:func:`voxflow.data.refinement.refine_probabilities`)."""
-    from voxflow.data.refinement import refine_probabilities  # noqa: PLC0415
+    other than background (:func:`voxflow.data.refinement.refine_probabilities`; ``options``: ``iterations``,
+    ``prior_weight``, ``variances`` and ``bias_field``, which first divides the image by its N4 bias field,
+    :func:`~voxflow.data.refinement.bias_corrected`, with the voxel size ``spacing``)."""
+    from voxflow.data.refinement import bias_corrected, refine_probabilities  # noqa: PLC0415
 
     image: Any = data if data.ndim == region.ndim else data.reshape(*region.shape, -1)
     if image.ndim > region.ndim:
@@ -45,6 +47,9 @@ def refine(restored: np.ndarray, data: np.ndarray, region: np.ndarray, iteration
             raise ConfigError(f"[{section}] refine_iterations needs a single-channel image; '{path}' has "
                               f"{image.shape[-1]} channels.")
         image = image[..., 0]
+    if options["bias_field"] and image.ndim == 3:
+        image = bias_corrected(image, region, spacing)
     probabilities = restored.reshape(*region.shape, restored.shape[-1])
-    refined = refine_probabilities(probabilities, image, region, range(1, restored.shape[-1]), iterations)
+    refined = refine_probabilities(probabilities, image, region, range(1, restored.shape[-1]), options["iterations"],
+                                   prior_weight=options["prior_weight"], variances=options["variances"])
     return refined.reshape(restored.shape)
