@@ -25,6 +25,7 @@ from voxflow.applications import segmentation_evaluation as evaluation
 from voxflow.applications import segmentation_inputs as inputs
 from voxflow.applications.base import BestRule
 from voxflow.applications.dense import IMAGE_ROLE, TRAINED_PIPELINE_KEYS, DenseApplication
+from voxflow.applications.segmentation_inputs import POSTPROCESSING_FILE, InputAwareOutputs
 from voxflow.config import Key
 from voxflow.config.arrays import IntArrayType, StrArrayType
 from voxflow.config.paths import PathType
@@ -34,8 +35,6 @@ from voxflow.roles import Kind, Role
 
 log = logging.getLogger(__name__)
 
-#: The post-processing that ``postprocessing = auto`` chose, saved in ``model_dir`` by training.
-POSTPROCESSING_FILE = "postprocessing.json"
 #: The folder of ``model_dir`` where training keeps its validation subjects' label maps.
 CASES_FOLDER = "validation_cases"
 #: ``[SEGMENTATION] postprocessing`` steps (voxflow.data.postprocessing.STEPS, which is not imported here).
@@ -44,7 +43,7 @@ POSTPROCESSING_STEPS = ("largest_component_foreground", "largest_component_per_c
                         "fill_holes", "background_outside_input")
 
 
-class SegmentationApplication(DenseApplication):
+class SegmentationApplication(InputAwareOutputs, DenseApplication):
     """Images (one or more sections as channels) to a label map of num_classes, voxel by voxel."""
 
     SECTION = "SEGMENTATION"
@@ -88,22 +87,7 @@ class SegmentationApplication(DenseApplication):
             "background: for skull-stripped images; applied first); "
             "or `auto`: training picks, on the validation subjects, the steps that raise their mean Dice "
             "(nnU-Net's rule; saved as `model_dir/postprocessing.json`); unset = none (docs/recipe.md)."),
-        Key("refine_iterations", IntType(0, 100), 0,
-            "Refine the class probabilities on the input image's own intensities before the argmax: EM iterations "
-            "of a Gaussian mixture whose per-voxel weights are the network's probabilities (as Atropos and SPM use "
-            "prior maps), inside the input's non-zero region and over the classes other than background (a "
-            "skull-stripped image); 0 = off (new in voxflow)."),
-        Key("refine_prior_weight", FloatType(0.0), 1.0,
-            "`refine_iterations`: exponent of the network's probabilities in the posterior (1 = Bayes' rule; "
-            "smaller trusts the image's intensities more, as Atropos' `priorweight`)."),
-        Key("refine_variances", ChoiceType(("class", "tied")), "class",
-            "`refine_iterations`: `class` fits a variance per class; `tied` one pooled variance for every class, "
-            "so each boundary falls where k-means puts it (between the class means) rather than inside the "
-            "tighter class."),
-        Key("refine_bias_field", BoolType(), False,
-            "`refine_iterations`: first divide the image by its N4 bias field (SimpleITK, fitted inside the "
-            "region on a 6 mm grid; about 1 s for a 1 mm brain), so that a slowly varying intensity does not "
-            "move a tissue across the mixture's boundaries."),
+        *inputs.REFINEMENT_KEYS,
         Key("min_island_mm3", FloatType(0.0), 0.0,
             "`remove_islands`: components (per class) smaller than this volume in mm³ are removed."),
         Key("window_centres_file", PathType(), "",
@@ -172,64 +156,6 @@ class SegmentationApplication(DenseApplication):
         if not self.cfg.app.output_prob:
             output = self.postprocess(output, geometry)
         writer.write(subject, output, geometry)
-
-    def postprocessing_steps(self) -> tuple[str, ...]:
-        """The configured steps, or with ``auto`` those training chose (none before a choice was saved)."""
-        steps = tuple(self.cfg.app.postprocessing or ())
-        if steps != ("auto",):
-            return steps
-        if "_postprocessing_choice" not in self.__dict__:
-            import os  # noqa: PLC0415
-
-            from voxflow.data.postprocessing import load_choice  # noqa: PLC0415
-
-            path = os.path.join(self.cfg.system.model_dir, POSTPROCESSING_FILE)
-            self._postprocessing_choice = load_choice(path) if os.path.isfile(path) else None
-            if self._postprocessing_choice is None and self.action == "inference":
-                log.warning("notice: postprocessing = auto but %s does not exist (training chooses it at its end): "
-                            "no post-processing", path)
-        choice = self._postprocessing_choice
-        return () if choice is None else tuple(choice.steps)
-
-    def postprocess(self, labels: np.ndarray, geometry: Any) -> np.ndarray:
-        """``labels`` through :meth:`postprocessing_steps` (voxflow.data.postprocessing), with the
-        grid's spacing."""
-        steps = self.postprocessing_steps()
-        if "background_outside_input" in steps:
-            labels = np.where(self.input_region(labels.shape, geometry), labels, 0).astype(labels.dtype)
-            steps = tuple(step for step in steps if step != "background_outside_input")
-        if not steps:
-            return labels
-        from voxflow.data.postprocessing import apply  # noqa: PLC0415
-        from voxflow.evaluation.files import spacing_from_affine  # noqa: PLC0415
-
-        squeezed = np.squeeze(labels)
-        spacing = [s for s, n in zip(spacing_from_affine(geometry.affine, 3), labels.shape) if n > 1]
-        done = apply(squeezed, steps, spacing=tuple(spacing), min_island_mm3=float(self.cfg.app.min_island_mm3))
-        return done.reshape(labels.shape)
-
-    def input_image(self, geometry: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The subject's first input file and its non-zero region (:mod:`segmentation_inputs`), read once per
-        subject (refinement and post-processing both use it)."""
-        cached = self.__dict__.get("_input_image")
-        if cached is None or cached[0] != geometry.path:
-            cached = self._input_image = (geometry.path, inputs.read_input(geometry.path))
-        return cached[1]
-
-    def input_region(self, shape: tuple[int, ...], geometry: Any) -> np.ndarray:
-        """:meth:`input_image`'s region, shaped like ``shape`` (the label map's)."""
-        return inputs.region_like(self.input_image(geometry)[1], shape, geometry.path)
-
-    def refine(self, restored: np.ndarray, geometry: Any) -> np.ndarray:
-        """``refine_iterations``: the class probabilities refined on the input image's intensities."""
-        data, region = self.input_image(geometry)
-        from voxflow.evaluation.files import spacing_from_affine  # noqa: PLC0415
-
-        app = self.cfg.app
-        options = {"iterations": int(app.refine_iterations), "prior_weight": float(app.refine_prior_weight),
-                   "variances": str(app.refine_variances), "bias_field": bool(app.refine_bias_field)}
-        spacing = tuple(spacing_from_affine(geometry.affine, 3))
-        return inputs.refine(restored, data, region, options, app.section_name, geometry.path, spacing)
 
     # ------------------------------------------------------------------ training
     def prepare(self) -> None:
