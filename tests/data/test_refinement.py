@@ -110,6 +110,9 @@ def test_bias_correction_leaves_too_small_regions_alone_and_refuses_bad_shapes()
     region = np.zeros(image.shape, bool)
     region[:3, :3, :3] = True
     assert np.array_equal(bias_corrected(image, region, (1, 1, 1)), image.astype(np.float32))
+    whole = np.ones(image.shape, bool)
+    zscored = (image - image.mean()) / image.std()  # half of it negative: N4 has no multiplicative field to fit
+    assert np.array_equal(bias_corrected(zscored, whole, (1, 1, 1)), zscored.astype(np.float32))
     slab = image[:, :, :5]  # thinner than 8 voxels: no 3-D field to fit
     assert np.array_equal(bias_corrected(slab, np.ones(slab.shape, bool), (1, 1, 1)), slab.astype(np.float32))
     with pytest.raises(ValueError, match="3-D image"):
