@@ -37,7 +37,7 @@ REFINEMENT_KEYS = (
         "`refine_iterations`: first divide the image by its N4 bias field (SimpleITK, fitted inside the "
         "region on a 6 mm grid; about 1 s for a 1 mm brain), so that a slowly varying intensity does not "
         "move a tissue across the mixture's boundaries; skipped, with a notice, for an image more than 1 % "
-        "non-positive inside the region (N4 needs positive intensities)."),
+        "negative inside the region (N4 needs positive intensities)."),
 )
 
 
@@ -78,7 +78,7 @@ def refined_probabilities(restored: np.ndarray, data: np.ndarray, region: np.nda
                               f"{image.shape[-1]} channels.")
         image = image[..., 0]
     if options["bias_field"] and image.ndim == 3:
-        if np.count_nonzero(image[region] <= 0) > 0.01 * np.count_nonzero(region):
+        if np.count_nonzero(image[region] < 0) > 0.01 * np.count_nonzero(region):
             log.warning("notice: [%s] refine_bias_field: more than 1 %% of '%s' inside its non-zero region is "
                         "negative; N4 needs positive intensities, so the image is refined without it", section, path)
         image = bias_corrected(image, region, spacing)

@@ -113,7 +113,8 @@ def bias_corrected(image: np.ndarray, region: np.ndarray, spacing: Sequence[floa
     Returns:
         float32 corrected intensities; ``image`` itself (as float32) when fewer than 64 voxels can be fitted,
         an axis is shorter than 8 voxels (a slice or a thin slab: no 3-D field to fit), or more than 1 % of
-        the region is ≤ 0 (N4 models a multiplicative field on positive intensities: a z-scored image has none).
+        the region is negative (N4 models a multiplicative field on positive intensities: a z-scored image has
+        none). Zero-valued voxels inside the region (a skull-stripped brain's ventricles) are left out of the fit.
     """
     import SimpleITK as sitk  # noqa: PLC0415
 
@@ -122,8 +123,8 @@ def bias_corrected(image: np.ndarray, region: np.ndarray, spacing: Sequence[floa
     if values.ndim != 3 or fit.shape != values.shape or len(spacing) != 3:
         raise ValueError(f"expected a 3-D image, a region of its shape and three spacings, got {values.shape}, "
                          f"{fit.shape} and {tuple(spacing)}")
-    inside = int(np.count_nonzero(region))
-    if int(fit.sum()) < 64 or min(values.shape) < 8 or int(fit.sum()) < 0.99 * inside:
+    negative = int(np.count_nonzero(np.asarray(region, dtype=bool) & (values < 0)))
+    if int(fit.sum()) < 64 or min(values.shape) < 8 or negative > 0.01 * int(np.count_nonzero(region)):
         return values
     # SimpleITK indexes (z, y, x): the arrays go in transposed so that its spacing is per array axis
     itk_image = sitk.GetImageFromArray(values.T.copy())
