@@ -126,3 +126,40 @@ def test_copy_of_zoo_is_independent(zoo, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(zoo, copy)
     assert verify_zoo(copy) == []
+
+
+def test_packed_checkpoint_leaves_the_optimiser_state_out_and_infers_alike(trained, zoo, home, tmp_path):
+    """Inference and fine-tuning start a fresh optimiser: the entry holds the model variables only (Adam's
+    moments are two thirds of a checkpoint), and the installed entry labels images exactly as the
+    training folder's checkpoint does."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    config, data = trained
+    trained_ckpt = Path(config).parent / "model" / "models" / "ckpt-2"
+    assert json.loads((trained_ckpt / "meta.json").read_text())["optimizer_variables"] > 0
+    with tarfile.open(zoo / "tiny" / "weights.tar.gz", encoding="utf-8") as tar:
+        meta = json.load(tar.extractfile("models/ckpt-2/meta.json"))
+        packed_size = tar.getmember("models/ckpt-2/ckpt.data-00000-of-00001").size
+    assert meta["optimizer_variables"] == 0 and meta["iteration"] == 2
+    assert meta["model_variables"] == json.loads((trained_ckpt / "meta.json").read_text())["model_variables"]
+    assert packed_size < 0.6 * (trained_ckpt / "ckpt.data-00000-of-00001").stat().st_size
+    result = install("tiny", zoo.as_uri(), progress=False)
+    assert _infer(result.config, data, tmp_path / "zoo_seg") == 0
+    assert _infer(config, data, tmp_path / "own_seg") == 0
+    for name in ("sub00_out.nii.gz", "sub01_out.nii.gz"):
+        ours, theirs = (np.asarray(nib.load(str(tmp_path / f / name)).dataobj) for f in ("zoo_seg", "own_seg"))
+        assert np.array_equal(ours, theirs)
+
+
+def test_training_resumes_from_a_packed_checkpoint_with_a_fresh_optimiser(trained, zoo, home, tmp_path):
+    """The zoo's fine-tuning recipe: copy the entry's checkpoint into a new model_dir and train on from it."""
+    config, _ = trained
+    result = install("tiny", zoo.as_uri(), progress=False)
+    shutil.copytree(result.path / "model" / "models", tmp_path / "finetune" / "models")
+    assert main(["train", "-c", config, "--model_dir", str(tmp_path / "finetune"), "--starting_iter", "2",
+                 "--max_iter", "3", "--dataset_split_file", str(tmp_path / "finetune" / "split.csv")],
+                prog="net_segment", application="segmentation") == 0
+    assert (tmp_path / "finetune" / "models" / "ckpt-3" / "meta.json").is_file()

@@ -360,3 +360,51 @@ def _make_checkpoint(models: dict[str, Any], optimizers: dict[str, Any], iterati
         key = "optimizer" if names == [SINGLE] else f"optimizer_{name}"
         parts[key] = {f"v{i:05d}": v for i, v in enumerate(optimizer.variables)}
     return tf.train.Checkpoint(**parts)
+
+
+_VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def write_weights_only(source: str, target: str) -> dict[str, Any]:
+    """Copy the checkpoint folder ``source`` (``ckpt-N``) to ``target`` without its optimiser state.
+
+    A zoo entry is for inference and fine-tuning, both of which start a fresh optimiser; Adam's two
+    moments per weight are two thirds of a checkpoint. The copy holds every model variable and the
+    iteration under the same names, and its ``meta.json`` says it has no optimiser variables, so
+    :meth:`CheckpointStore.restore` restores the models alone from it (training that resumes from it
+    starts its optimiser afresh).
+
+    Returns:
+        The copy's ``meta.json`` contents.
+
+    Raises:
+        CheckpointError: ``source`` is missing, damaged, or not laid out as :meth:`CheckpointStore.save` writes.
+    """
+    meta = _read_json(os.path.join(source, "meta.json"), "{iteration, model_variables, ...}")
+    try:
+        reader = tf.train.load_checkpoint(os.path.join(source, "ckpt"))
+        names = sorted(reader.get_variable_to_shape_map())
+    except Exception as err:  # noqa: BLE001 - TensorFlow's readers raise many types for a damaged file
+        text = err.message if isinstance(err, tf.errors.OpError) else f"{type(err).__name__}: {err}"
+        raise CheckpointError(f"Cannot read checkpoint {source}: {first_line(text)}.") from None
+    parts: dict[str, Any] = {}
+    for name in names:
+        if name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH") or name.startswith("optimizer"):
+            continue
+        if not name.endswith(_VALUE_SUFFIX):
+            raise CheckpointError(f"Checkpoint {source} holds '{name}', which voxflow does not write: "
+                                  "expected model variables, the iteration and optimiser state only.")
+        path = name[: -len(_VALUE_SUFFIX)].split("/")
+        value = tf.Variable(reader.get_tensor(name), trainable=False)
+        if len(path) == 1:
+            parts[path[0]] = value
+        elif len(path) == 2 and path[0].startswith("model"):
+            parts.setdefault(path[0], {})[path[1]] = value
+        else:
+            raise CheckpointError(f"Checkpoint {source} holds '{name}', which voxflow does not write.")
+    counts = meta.get("optimizer_variables", 0)
+    meta = {**meta, "optimizer_variables": {k: 0 for k in counts} if isinstance(counts, dict) else 0}
+    with atomic_directory(target, kind=os.path.basename(target), replace=True) as tmp:
+        tf.train.Checkpoint(**parts).write(os.path.join(tmp, "ckpt"))
+        atomic_write_json(os.path.join(tmp, "meta.json"), meta)
+    return meta

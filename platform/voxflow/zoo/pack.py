@@ -6,7 +6,9 @@ What goes into ``<zoo>/<entry_id>/``:
   preprocessing state inside it, outputs in ``output/`` and ``evaluation/`` of the entry, input
   ``path_to_search`` empty (the user gives ``--path_to_search DIR``), ``dataset_to_infer = all``
   and ``inference_iter`` = the packed checkpoint;
-- ``weights.tar.gz``: ``models/ckpt-<N>/`` (plus ``models/best.json`` when N is the best), and
+- ``weights.tar.gz``: ``models/ckpt-<N>/`` without its optimiser state (inference and fine-tuning start
+  a fresh optimiser; Adam's moments are two thirds of a checkpoint), plus ``models/best.json`` when N
+  is the best, and
   the state files ``settings_train.ini`` (paths made relative), the histogram landmarks
   (``histogram_ref_file.json``) and ``label_map.json`` when present;
 - the source of every plugin (network, loss, optimiser, sampler) the config names by a dotted
@@ -163,8 +165,8 @@ def _entry_config(cfg, iteration: int) -> str:  # noqa: ANN001 - a voxflow Confi
 
 
 def _weights_members(cfg, models: Path, iteration: int, best: dict | None, work: Path) -> list[tuple[str, Path]]:  # noqa: ANN001
-    members = [(f"models/ckpt-{iteration}/{p.name}", p)
-               for p in sorted((models / f"ckpt-{iteration}").iterdir()) if p.is_file()]
+    checkpoint = _without_optimiser_state(models / f"ckpt-{iteration}", work / ".weights" / f"ckpt-{iteration}")
+    members = [(f"models/ckpt-{iteration}/{p.name}", p) for p in sorted(checkpoint.iterdir()) if p.is_file()]
     if best is not None and int(best["iteration"]) == iteration:
         members.append(("models/best.json", models / "best.json"))
     model_dir = Path(cfg.system.model_dir)
@@ -181,6 +183,22 @@ def _weights_members(cfg, models: Path, iteration: int, best: dict | None, work:
         if (model_dir / name).is_file():
             members.append((name, model_dir / name))
     return members
+
+
+def _without_optimiser_state(checkpoint: Path, copy: Path) -> Path:
+    """``checkpoint``, or when it holds optimiser state a copy without it in ``copy``
+    (:func:`voxflow.engine.checkpoints.write_weights_only`: inference and fine-tuning start a fresh
+    optimiser, and Adam's moments are two thirds of a checkpoint)."""
+    try:
+        counts = json.loads((checkpoint / "meta.json").read_text(encoding="utf-8")).get("optimizer_variables", 0)
+    except (OSError, ValueError, AttributeError):
+        return checkpoint  # packed as it is; net_download's restore names what is wrong with it
+    if not any(counts.values() if isinstance(counts, dict) else [counts]):
+        return checkpoint
+    from voxflow.engine.checkpoints import write_weights_only  # noqa: PLC0415 - TensorFlow on demand
+
+    write_weights_only(str(checkpoint), str(copy))
+    return copy
 
 
 def _application_class(cfg: Any) -> Any:
@@ -272,6 +290,7 @@ def _assemble(cfg: Any, models: Path, iteration: int, best: dict | None, entry_i
     old_readme = (target / "README.md").read_text(encoding="utf-8") if (target / "README.md").is_file() else None
     write_archive(work / WEIGHTS_ARCHIVE, _weights_members(cfg, models, iteration, best, work))
     (work / ".settings_train.ini").unlink(missing_ok=True)
+    shutil.rmtree(work / ".weights", ignore_errors=True)
     for name, source in plugin_sources(cfg):
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, work / name)
