@@ -116,7 +116,9 @@ def test_an_output_folder_that_is_a_file(project, capsys):
 # ------------------------------------------------------------------ 5, SIGTERM, logs: one writer per model_dir
 def test_a_second_training_on_a_busy_model_dir_is_refused_and_sigterm_saves(tmp_path, capsys):
     config = make_project(tmp_path)
-    env = {**os.environ, "VOXFLOW_PROGRESS_SECONDS": "0"}
+    # PYTHONFAULTHANDLER: should the process ever crash (it once died of SIGSEGV on a loaded machine,
+    # with nothing on stderr), the failure shows where
+    env = {**os.environ, "VOXFLOW_PROGRESS_SECONDS": "0", "PYTHONFAULTHANDLER": "1"}
     first = subprocess.Popen([sys.executable, "-c", CLI, "train", "-c", config, "--max_iter", "100000",
                               "--save_every_n", "100000", "--validation_every_n", "-1"],
                              stderr=subprocess.PIPE, text=True, env=env)
@@ -137,7 +139,7 @@ def test_a_second_training_on_a_busy_model_dir_is_refused_and_sigterm_saves(tmp_
         if first.poll() is None:
             first.kill()
             first.wait()
-    assert first.returncode == 143, rest
+    assert first.returncode == 143, "".join(lines[-5:]) + rest
     assert "saved checkpoint of iteration" in rest and rest.rstrip().endswith("net_segment: terminated")
     checkpoints = [n for n in os.listdir(tmp_path / "model" / "models") if n.startswith("ckpt-")]
     assert len(checkpoints) == 1 and int(checkpoints[0][5:]) >= 3
