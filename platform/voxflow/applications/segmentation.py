@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 
 from voxflow.applications import segmentation_evaluation as evaluation
-from voxflow.applications import segmentation_inputs as inputs
 from voxflow.applications.base import BestRule
 from voxflow.applications.dense import IMAGE_ROLE, TRAINED_PIPELINE_KEYS, DenseApplication
-from voxflow.applications.segmentation_inputs import POSTPROCESSING_FILE, InputAwareOutputs
+from voxflow.applications.segmentation_inputs import POSTPROCESSING_FILE, REFINEMENT_KEYS, InputAwareOutputs
 from voxflow.config import Key
 from voxflow.config.arrays import IntArrayType, StrArrayType
 from voxflow.config.paths import PathType
@@ -87,7 +86,7 @@ class SegmentationApplication(InputAwareOutputs, DenseApplication):
             "background: for skull-stripped images; applied first); "
             "or `auto`: training picks, on the validation subjects, the steps that raise their mean Dice "
             "(nnU-Net's rule; saved as `model_dir/postprocessing.json`); unset = none (docs/recipe.md)."),
-        *inputs.REFINEMENT_KEYS,
+        *REFINEMENT_KEYS,
         Key("min_island_mm3", FloatType(0.0), 0.0,
             "`remove_islands`: components (per class) smaller than this volume in mm³ are removed."),
         Key("window_centres_file", PathType(), "",

@@ -69,7 +69,7 @@ def refined_probabilities(restored: np.ndarray, data: np.ndarray, region: np.nda
     other than background (:func:`voxflow.data.refinement.refine_probabilities`; ``options``: ``iterations``,
     ``prior_weight``, ``variances`` and ``bias_field``, which first divides the image by its N4 bias field,
     :func:`~voxflow.data.refinement.bias_corrected`, with the voxel size ``spacing``)."""
-    from voxflow.data.refinement import bias_corrected, refine_probabilities  # noqa: PLC0415
+    from voxflow.data.refinement import bias_corrected, mostly_signed, refine_probabilities  # noqa: PLC0415
 
     image: Any = data if data.ndim == region.ndim else data.reshape(*region.shape, -1)
     if image.ndim > region.ndim:
@@ -78,10 +78,11 @@ def refined_probabilities(restored: np.ndarray, data: np.ndarray, region: np.nda
                               f"{image.shape[-1]} channels.")
         image = image[..., 0]
     if options["bias_field"] and image.ndim == 3:
-        if np.count_nonzero(image[region] < 0) > 0.01 * np.count_nonzero(region):
+        if mostly_signed(image, region):
             log.warning("notice: [%s] refine_bias_field: more than 1 %% of '%s' inside its non-zero region is "
                         "negative; N4 needs positive intensities, so the image is refined without it", section, path)
-        image = bias_corrected(image, region, spacing)
+        else:
+            image = bias_corrected(image, region, spacing)
     probabilities = restored.reshape(*region.shape, restored.shape[-1])
     refined = refine_probabilities(probabilities, image, region, range(1, restored.shape[-1]), options["iterations"],
                                    prior_weight=options["prior_weight"], variances=options["variances"])

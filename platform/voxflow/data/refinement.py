@@ -31,6 +31,15 @@ FIT_VOXELS = 250_000
 """Voxels (an even subsample of the region) on which the mixture's means and variances are fitted."""
 VARIANCES = ("class", "tied")
 """``variances``: one variance per class, or one pooled variance for every class."""
+NEGATIVE_LIMIT = 0.01
+"""Share of a region's voxels that may be negative for :func:`bias_corrected` to fit N4 (more: a z-scored image)."""
+
+
+def mostly_signed(image: np.ndarray, region: np.ndarray) -> bool:
+    """Whether more than :data:`NEGATIVE_LIMIT` of ``region`` is negative in ``image``: N4 models a
+    multiplicative field on positive intensities, and such an image (e.g. z-scored) has none."""
+    inside = np.asarray(region, dtype=bool)
+    return int(np.count_nonzero(inside & (np.asarray(image) < 0))) > NEGATIVE_LIMIT * int(np.count_nonzero(inside))
 
 
 def refine_probabilities(probabilities: np.ndarray, image: np.ndarray, region: np.ndarray, classes: Sequence[int],
@@ -112,9 +121,8 @@ def bias_corrected(image: np.ndarray, region: np.ndarray, spacing: Sequence[floa
 
     Returns:
         float32 corrected intensities; ``image`` itself (as float32) when fewer than 64 voxels can be fitted,
-        an axis is shorter than 8 voxels (a slice or a thin slab: no 3-D field to fit), or more than 1 % of
-        the region is negative (N4 models a multiplicative field on positive intensities: a z-scored image has
-        none). Zero-valued voxels inside the region (a skull-stripped brain's ventricles) are left out of the fit.
+        an axis is shorter than 8 voxels (a slice or a thin slab: no 3-D field to fit), or the region is
+        :func:`mostly_signed`. Zero-valued voxels inside the region (a skull-stripped brain's ventricles) are left out of the fit.
     """
     import SimpleITK as sitk  # noqa: PLC0415
 
@@ -123,8 +131,7 @@ def bias_corrected(image: np.ndarray, region: np.ndarray, spacing: Sequence[floa
     if values.ndim != 3 or fit.shape != values.shape or len(spacing) != 3:
         raise ValueError(f"expected a 3-D image, a region of its shape and three spacings, got {values.shape}, "
                          f"{fit.shape} and {tuple(spacing)}")
-    negative = int(np.count_nonzero(np.asarray(region, dtype=bool) & (values < 0)))
-    if int(fit.sum()) < 64 or min(values.shape) < 8 or negative > 0.01 * int(np.count_nonzero(region)):
+    if int(fit.sum()) < 64 or min(values.shape) < 8 or mostly_signed(values, region):
         return values
     # SimpleITK indexes (z, y, x): the arrays go in transposed so that its spacing is per array axis
     itk_image = sitk.GetImageFromArray(values.T.copy())
